@@ -1,0 +1,185 @@
+"""Every error the library raises, in one hierarchy.
+
+::
+
+    PureCallerIDError
+    ├── ConfigurationError            bad constructor arguments or settings (also a ValueError)
+    └── APIError                      something went wrong talking to a vendor
+        ├── APIStatusError            the vendor answered with a non-2xx status
+        │   ├── AuthenticationError   401 or 403: the token is wrong or lacks rights
+        │   ├── RateLimitError        429: throttled; ``retry_after`` holds the parsed wait
+        │   ├── ServerError           5xx
+        │   └── ClientError           any other 4xx: the request itself is wrong
+        ├── APIConnectionError        no answer: connection refused, DNS, TLS, dropped
+        │   └── APITimeoutError       no answer in time; ``outcome_unknown`` says whether the
+        │                             request may have reached the vendor (and be billed)
+        └── ResponseValidationError   a 2xx answer that is not a JSON object with a status
+
+Every :class:`APIError` carries ``exchange``: the masked request that was sent and every
+attempt made, so that a failure is as well documented as a success. The transport exception,
+when there is one, is kept as ``__cause__``. No message, attribute or ``repr`` holds the API
+token: bodies are redacted before they are stored here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._models import Exchange
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "ClientError",
+    "ConfigurationError",
+    "PureCallerIDError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "ServerError",
+    "status_error_class",
+]
+
+
+class PureCallerIDError(Exception):
+    """Base class of every error raised by this library."""
+
+
+class ConfigurationError(PureCallerIDError, ValueError):
+    """A constructor argument or setting is invalid; the message says what to pass instead."""
+
+
+class APIError(PureCallerIDError):
+    """A call to a vendor failed.
+
+    Attributes:
+        message: What went wrong, in one sentence, without secrets.
+        exchange: The masked request and the attempts made, or ``None`` when the failure
+            happened before anything was built.
+    """
+
+    def __init__(self, message: str, *, exchange: Exchange | None = None) -> None:
+        """Create the error; *message* must already be free of secrets."""
+        super().__init__(message)
+        self.message = message
+        self.exchange = exchange
+
+    @property
+    def attempts(self) -> int:
+        """How many HTTP attempts were made before giving up (0 when none was made)."""
+        return 0 if self.exchange is None else len(self.exchange.attempts)
+
+
+class APIStatusError(APIError):
+    """The vendor answered with a status code outside 2xx.
+
+    Attributes:
+        status_code: The HTTP status code.
+        body: The answer's body as text (redacted, truncated to 2,000 characters).
+        request_id: The vendor's request id header, when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: str,
+        request_id: str | None = None,
+        exchange: Exchange | None = None,
+    ) -> None:
+        """Create the error from an already-redacted *body*."""
+        super().__init__(message, exchange=exchange)
+        self.status_code = status_code
+        self.body = body
+        self.request_id = request_id
+
+
+class AuthenticationError(APIStatusError):
+    """401 or 403: the API token was refused. Not a lead problem: fix the credentials."""
+
+
+class RateLimitError(APIStatusError):
+    """429: the vendor throttled the call.
+
+    Attributes:
+        retry_after: Seconds the vendor asked to wait, or ``None`` when it did not say (or said
+            something that is not a number of seconds nor an HTTP date).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: str,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        exchange: Exchange | None = None,
+    ) -> None:
+        """Create the error with the parsed ``Retry-After``."""
+        super().__init__(
+            message, status_code=status_code, body=body, request_id=request_id, exchange=exchange
+        )
+        self.retry_after = retry_after
+
+
+class ServerError(APIStatusError):
+    """5xx: the vendor failed. Whether it processed the lead is unknown for 500/502/504."""
+
+
+class ClientError(APIStatusError):
+    """A 4xx other than 401, 403 and 429: the request was refused as malformed."""
+
+
+class APIConnectionError(APIError):
+    """No HTTP answer was received: connection refused, DNS failure, TLS error, dropped."""
+
+
+class APITimeoutError(APIConnectionError):
+    """No answer in time.
+
+    Attributes:
+        outcome_unknown: ``True`` when the request had been sent before time ran out, so the
+            vendor may have loaded (and billed) the lead; ``False`` when it provably never
+            left (connect or pool timeout).
+    """
+
+    def __init__(
+        self, message: str, *, outcome_unknown: bool, exchange: Exchange | None = None
+    ) -> None:
+        """Create the error; *outcome_unknown* says whether the request may have arrived."""
+        super().__init__(message, exchange=exchange)
+        self.outcome_unknown = outcome_unknown
+
+
+class ResponseValidationError(APIError):
+    """A 2xx answer that cannot be read: not JSON, not a JSON object, or without a status.
+
+    Attributes:
+        body: The raw body as text (redacted, truncated to 2,000 characters).
+    """
+
+    def __init__(self, message: str, *, body: str, exchange: Exchange | None = None) -> None:
+        """Create the error from an already-redacted *body*."""
+        super().__init__(message, exchange=exchange)
+        self.body = body
+
+
+_FIRST_SERVER_ERROR = 500
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    """Return the error class for a non-2xx *status_code* (the one place this is decided)."""
+    if status_code in {401, 403}:
+        return AuthenticationError
+    if status_code == 429:  # noqa: PLR2004 - the HTTP status is the documentation
+        return RateLimitError
+    if status_code >= _FIRST_SERVER_ERROR:
+        return ServerError
+    if 400 <= status_code < _FIRST_SERVER_ERROR:  # noqa: PLR2004
+        return ClientError
+    return APIStatusError
