@@ -5,7 +5,21 @@ The public API is re-exported here; every implementation module is private.
 
 from importlib.metadata import version as _version
 
-from ._converter import converter
+from ._client import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+    AsyncPureCallerIDClient,
+    PureCallerIDClient,
+)
+from ._converter import converter, response_from_wire, response_to_wire
+from ._dialects import (
+    DEFAULT_DIALER_FIELDS,
+    Dialect,
+    LeadExecDialect,
+    PublicDialect,
+    WireRequest,
+    dialect_named,
+)
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -29,32 +43,49 @@ from ._models import (
     ScreeningResponse,
     Status,
 )
+from ._retry import RetryPolicy, backoff_delay, parse_retry_after, retry_delay
 from ._secrets import Secret, mask_phone
 
 __version__ = _version("purecallerid")
 
 __all__ = [
+    "DEFAULT_DIALER_FIELDS",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_TIMEOUT",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncPureCallerIDClient",
     "Attempt",
     "AuthenticationError",
     "ClientError",
     "ConfigurationError",
+    "Dialect",
     "Exchange",
     "Lead",
+    "LeadExecDialect",
+    "PublicDialect",
+    "PureCallerIDClient",
     "PureCallerIDError",
     "RateLimitError",
     "Reason",
     "RequestRecord",
     "ResponseValidationError",
+    "RetryPolicy",
     "ScreeningRequest",
     "ScreeningResponse",
     "Secret",
     "ServerError",
     "Status",
+    "WireRequest",
     "__version__",
+    "backoff_delay",
     "converter",
+    "dialect_named",
     "mask_phone",
+    "parse_retry_after",
+    "response_from_wire",
+    "response_to_wire",
+    "retry_delay",
 ]

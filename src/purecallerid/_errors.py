@@ -10,9 +10,10 @@
         │   ├── RateLimitError        429: throttled; ``retry_after`` holds the parsed wait
         │   ├── ServerError           5xx
         │   └── ClientError           any other 4xx: the request itself is wrong
-        ├── APIConnectionError        no answer: connection refused, DNS, TLS, dropped
-        │   └── APITimeoutError       no answer in time; ``outcome_unknown`` says whether the
-        │                             request may have reached the vendor (and be billed)
+        ├── APIConnectionError        no answer: connection refused, DNS, TLS, dropped;
+        │   │                         ``outcome_unknown`` says whether the request may have
+        │   │                         reached the vendor (and so loaded and billed the lead)
+        │   └── APITimeoutError       no answer in time
         └── ResponseValidationError   a 2xx answer that is not a JSON object with a status
 
 Every :class:`APIError` carries ``exchange``: the masked request that was sent and every
@@ -136,16 +137,12 @@ class ClientError(APIStatusError):
 
 
 class APIConnectionError(APIError):
-    """No HTTP answer was received: connection refused, DNS failure, TLS error, dropped."""
-
-
-class APITimeoutError(APIConnectionError):
-    """No answer in time.
+    """No HTTP answer was received: connection refused, DNS failure, TLS error, dropped.
 
     Attributes:
-        outcome_unknown: ``True`` when the request had been sent before time ran out, so the
-            vendor may have loaded (and billed) the lead; ``False`` when it provably never
-            left (connect or pool timeout).
+        outcome_unknown: ``True`` when the request may have been sent before the failure, so
+            the vendor may have loaded (and billed) the lead; ``False`` when it provably never
+            left (connection refused, DNS, connect or pool timeout).
     """
 
     def __init__(
@@ -154,6 +151,10 @@ class APITimeoutError(APIConnectionError):
         """Create the error; *outcome_unknown* says whether the request may have arrived."""
         super().__init__(message, exchange=exchange)
         self.outcome_unknown = outcome_unknown
+
+
+class APITimeoutError(APIConnectionError):
+    """No answer in time (or the caller's deadline ran out before a call could be made)."""
 
 
 class ResponseValidationError(APIError):

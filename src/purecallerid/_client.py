@@ -1,0 +1,713 @@
+"""The PureCallerID clients, sync and async, and the call logic they share.
+
+One call is written once, as a generator (``_call``) that yields what to do next (send this
+request, sleep this long) and receives what happened. The sync and async clients are thin
+drivers of that generator, so retries, deadlines, error mapping, redaction and logging cannot
+drift apart between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import math
+import random as _random
+import time
+from collections.abc import Awaitable, Callable, Generator
+from datetime import UTC, datetime
+from typing import Any, Final, Self
+
+import attrs
+import httpx
+from attrs import frozen
+
+from ._dialects import Dialect, dialect_named
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigurationError,
+    RateLimitError,
+    ResponseValidationError,
+    status_error_class,
+)
+from ._models import Attempt, Exchange, RequestRecord, ScreeningRequest, ScreeningResponse
+from ._retry import (
+    MAYBE_SENT_TIMEOUTS,
+    NOT_SENT_FAILURES,
+    RetryPolicy,
+    parse_retry_after,
+    retry_delay,
+)
+from ._secrets import Secret, mask_phone, redact
+
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_TIMEOUT",
+    "AsyncPureCallerIDClient",
+    "PureCallerIDClient",
+]
+
+logger: Final = logging.getLogger("purecallerid")
+
+DEFAULT_TIMEOUT: Final = 10.0
+"""Seconds allowed for each phase (connect, write, read, pool) of one attempt."""
+
+DEFAULT_MAX_CONNECTIONS: Final = 8
+"""Default connection pool size, and in-flight bound of the async client.
+
+httpx 0.28's pool degrades steeply with many queued requests (about 55 requests/s at 64 in
+flight, against about 700 at 4); a small pool with a bounded queue in front of it does not.
+"""
+
+_BODY_LIMIT: Final = 2000
+_REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id", "x-amzn-requestid")
+
+
+@frozen(kw_only=True)
+class _Send:
+    method: str
+    url: str
+    headers: dict[str, str]
+    json: Any
+    timeout: httpx.Timeout
+
+
+@frozen(kw_only=True)
+class _Sleep:
+    seconds: float
+
+
+_Result = httpx.Response | httpx.RequestError | None
+
+
+@frozen(kw_only=True)
+class _Settings:
+    base_url: str
+    token: Secret = attrs.field(repr=False)
+    dialect: Dialect
+    timeout: httpx.Timeout
+    retry: RetryPolicy
+    clock: Callable[[], float]
+    random: Callable[[], float]
+
+
+def _failure_kind(exc: httpx.RequestError) -> str:
+    """Name a transport failure the way :class:`Attempt` records it."""
+    kinds: tuple[tuple[type[httpx.RequestError], str], ...] = (
+        (httpx.ConnectTimeout, "connect_timeout"),
+        (httpx.PoolTimeout, "pool_timeout"),
+        (httpx.ReadTimeout, "read_timeout"),
+        (httpx.WriteTimeout, "write_timeout"),
+        (httpx.ConnectError, "connect_error"),
+        (httpx.TimeoutException, "timeout"),
+        (httpx.NetworkError, "network_error"),
+    )
+    for exc_type, kind in kinds:
+        if isinstance(exc, exc_type):
+            return kind
+    return "protocol_error"
+
+
+def _shrink(timeout: httpx.Timeout, limit: float) -> httpx.Timeout:
+    def cap(value: float | None) -> float:
+        return limit if value is None else min(value, limit)
+
+    return httpx.Timeout(
+        connect=cap(timeout.connect),
+        read=cap(timeout.read),
+        write=cap(timeout.write),
+        pool=cap(timeout.pool),
+    )
+
+
+def _request_id(headers: httpx.Headers) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        if name in headers:
+            return headers[name]
+    return None
+
+
+def _attempts_text(count: int) -> str:
+    return "1 attempt" if count == 1 else f"{count} attempts"
+
+
+def _call(  # noqa: C901, PLR0915 - one readable loop is clearer than its pieces scattered
+    settings: _Settings, request: ScreeningRequest, deadline: float | None
+) -> Generator[_Send | _Sleep, _Result, ScreeningResponse]:
+    """Make one screening call, retrying per policy; see the module docstring."""
+    if deadline is not None and math.isnan(deadline):
+        raise ConfigurationError("deadline must be a number of seconds, not NaN")
+    wire = settings.dialect.build(request, settings.token)
+    secrets = (settings.token.reveal(),)
+    url = settings.base_url + wire.path
+    record = RequestRecord(
+        method=wire.method,
+        url=url,
+        headers=redact(dict(wire.headers), secrets),
+        body=redact(wire.json, secrets),
+    )
+    attempts: list[Attempt] = []
+
+    def exchange() -> Exchange:
+        return Exchange(dialect=settings.dialect.name, request=record, attempts=tuple(attempts))
+
+    phone = mask_phone(request.phone)
+    end = None if deadline is None else settings.clock() + deadline
+    number = 0
+    while True:
+        number += 1
+        time_left = None if end is None else end - settings.clock()
+        if time_left is not None and time_left <= 0:
+            maybe_sent = any(a.outcome not in NOT_SENT_FAILURES for a in attempts)
+            raise APITimeoutError(
+                f"the deadline ran out before attempt {number} could be made",
+                outcome_unknown=maybe_sent,
+                exchange=exchange(),
+            )
+        timeout = settings.timeout if time_left is None else _shrink(settings.timeout, time_left)
+        started_at = datetime.now(UTC)
+        started = settings.clock()
+        result = yield _Send(
+            method=wire.method, url=url, headers=dict(wire.headers), json=wire.json, timeout=timeout
+        )
+        duration = settings.clock() - started
+        failure: str | None = None
+        status_code: int | None = None
+        request_id: str | None = None
+        retry_after: float | None = None
+        if isinstance(result, httpx.Response):
+            status_code = result.status_code
+            request_id = _request_id(result.headers)
+            raw = redact(result.content.decode("utf-8", errors="replace"), secrets)
+            if 200 <= status_code < 300:  # noqa: PLR2004
+                attempts.append(
+                    Attempt(
+                        number=number,
+                        started_at=started_at,
+                        duration=duration,
+                        outcome="answered",
+                        status_code=status_code,
+                        request_id=request_id,
+                    )
+                )
+                content = result.content
+                if any(secret.encode() in content for secret in secrets):
+                    # The vendor echoed the token: read the redacted text, so that neither
+                    # `extra` nor any other field can carry it onwards.
+                    content = raw.encode()
+                try:
+                    response = settings.dialect.parse(content, raw=raw)
+                except ResponseValidationError as exc:
+                    exc.exchange = exchange()
+                    logger.info("screening %s: unreadable answer (%s)", phone, exc.message)
+                    raise
+                logger.debug(
+                    "screening %s: %s %s in %.1f ms (%s)",
+                    phone,
+                    response.status,
+                    response.reason or "-",
+                    duration * 1000,
+                    _attempts_text(number),
+                )
+                return attrs.evolve(response, exchange=exchange())
+            retry_after = parse_retry_after(result.headers.get("retry-after"), started_at)
+        elif isinstance(result, httpx.RequestError):
+            failure = _failure_kind(result)
+        time_left = None if end is None else end - settings.clock()
+        wait = retry_delay(
+            settings.retry,
+            attempt=number,
+            failure=failure,
+            status_code=status_code,
+            retry_after=retry_after,
+            time_left=time_left,
+            random=settings.random,
+        )
+        attempts.append(
+            Attempt(
+                number=number,
+                started_at=started_at,
+                duration=duration,
+                outcome="answered" if failure is None else failure,
+                status_code=status_code,
+                request_id=request_id,
+                retry_after=retry_after,
+                wait=wait,
+            )
+        )
+        what = f"HTTP {status_code}" if failure is None else failure
+        if wait is not None:
+            logger.info(
+                "screening %s: attempt %d failed (%s); retrying in %.2f s",
+                phone,
+                number,
+                what,
+                wait,
+            )
+            yield _Sleep(seconds=wait)
+            continue
+        logger.info("screening %s: giving up after %s (%s)", phone, _attempts_text(number), what)
+        if isinstance(result, httpx.Response):
+            raise _status_error(result, raw, request_id, retry_after, number, exchange())
+        assert isinstance(result, httpx.RequestError)  # noqa: S101 - the generator protocol
+        raise _connection_error(failure or "protocol_error", attempts, exchange()) from result
+
+
+def _status_error(  # noqa: PLR0917 - private, called once
+    response: httpx.Response,
+    body: str,
+    request_id: str | None,
+    retry_after: float | None,
+    attempts: int,
+    exchange: Exchange,
+) -> APIStatusError:
+    code = response.status_code
+    cls = status_error_class(code)
+    tail = f"after {_attempts_text(attempts)}"
+    messages: dict[type[APIStatusError], str] = {
+        status_error_class(401): f"PureCallerID refused the API token (HTTP {code}); "
+        "check the credentials",
+        RateLimitError: f"PureCallerID throttled the call (HTTP {code}) {tail}"
+        + ("" if retry_after is None else f"; it asked to wait {retry_after:g} s"),
+        status_error_class(500): f"PureCallerID failed (HTTP {code}) {tail}",
+        status_error_class(400): f"PureCallerID refused the request (HTTP {code})",
+    }
+    message = messages.get(cls, f"PureCallerID answered HTTP {code}")
+    kwargs: dict[str, Any] = {
+        "status_code": code,
+        "body": body[:_BODY_LIMIT],
+        "request_id": request_id,
+        "exchange": exchange,
+    }
+    if cls is RateLimitError:
+        kwargs["retry_after"] = retry_after
+    return cls(message, **kwargs)
+
+
+def _connection_error(
+    failure: str, attempts: list[Attempt], exchange: Exchange
+) -> APIConnectionError:
+    maybe_sent = any(a.outcome not in NOT_SENT_FAILURES for a in attempts)
+    tail = f"after {_attempts_text(len(attempts))}"
+    if maybe_sent:
+        consequence = "outcome unknown: the lead may have been loaded and billed"
+    else:
+        consequence = "the request never reached PureCallerID"
+    if failure in MAYBE_SENT_TIMEOUTS or failure.endswith("timeout"):
+        return APITimeoutError(
+            f"PureCallerID did not answer in time ({failure}) {tail}; {consequence}",
+            outcome_unknown=maybe_sent,
+            exchange=exchange,
+        )
+    return APIConnectionError(
+        f"could not complete the call to PureCallerID ({failure}) {tail}; {consequence}",
+        outcome_unknown=maybe_sent,
+        exchange=exchange,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
+    if not isinstance(base_url, str):
+        raise TypeError(f"base_url must be a str such as 'https://host', not {type(base_url)}")
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError(f"base_url is not a URL: {exc}") from None
+    if url.scheme not in {"http", "https"} or not url.host:
+        raise ConfigurationError("base_url must look like 'https://host[:port][/path]'")
+    if url.scheme == "http" and not (allow_insecure_http or _is_loopback(url.host)):
+        raise ConfigurationError(
+            "base_url must use https: the API token and the lead travel in the request "
+            "(http is accepted for loopback addresses, or with allow_insecure_http=True)"
+        )
+    if url.query or url.fragment:
+        raise ConfigurationError("base_url must not carry a query or fragment")
+    return str(url).rstrip("/")
+
+
+def _check_token(api_token: str | Secret) -> Secret:
+    if isinstance(api_token, str):
+        api_token = Secret(api_token)
+    if not isinstance(api_token, Secret):
+        raise TypeError(
+            f"api_token must be a str or purecallerid.Secret, not {type(api_token).__name__}"
+        )
+    if not api_token.reveal().strip():
+        raise ConfigurationError("api_token is empty; pass the token PureCallerID issued")
+    return api_token
+
+
+def _make_settings(
+    *,
+    base_url: str,
+    api_token: str | Secret,
+    dialect: str | Dialect,
+    timeout: float | httpx.Timeout,
+    retry_policy: RetryPolicy | None,
+    allow_insecure_http: bool,
+    clock: Callable[[], float],
+    random: Callable[[], float],
+) -> _Settings:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float | httpx.Timeout):
+        raise TypeError("timeout must be seconds (a float) or an httpx.Timeout")
+    if isinstance(timeout, int | float) and not timeout > 0:
+        raise ConfigurationError(f"timeout must be > 0 seconds, not {timeout!r}")
+    return _Settings(
+        base_url=_check_base_url(base_url, allow_insecure_http=allow_insecure_http),
+        token=_check_token(api_token),
+        dialect=dialect_named(dialect) if isinstance(dialect, str) else dialect,
+        timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+        retry=RetryPolicy() if retry_policy is None else retry_policy,
+        clock=clock,
+        random=random,
+    )
+
+
+def _check_http(http_client: object, transport: object, *, is_async: bool) -> None:
+    """Refuse an httpx client or transport of the wrong kind, saying what to pass instead."""
+    want, other = ("AsyncClient", "Client") if is_async else ("Client", "AsyncClient")
+    this, that = (
+        ("AsyncPureCallerIDClient", "PureCallerIDClient")
+        if is_async
+        else ("PureCallerIDClient", "AsyncPureCallerIDClient")
+    )
+    if http_client is not None and not isinstance(http_client, getattr(httpx, want)):
+        hint = (
+            f"; use {that} for an httpx.{other}"
+            if isinstance(http_client, getattr(httpx, other))
+            else ""
+        )
+        raise TypeError(f"{this}: http_client must be an httpx.{want}{hint}")
+    transport_type = httpx.AsyncBaseTransport if is_async else httpx.BaseTransport
+    if transport is not None and not isinstance(transport, transport_type):
+        raise TypeError(
+            f"{this}: transport must be an httpx.{transport_type.__name__} "
+            f"(httpx.MockTransport is both); use {that} for the other kind"
+        )
+
+
+def _limits(max_connections: int) -> httpx.Limits:
+    if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+        raise TypeError("max_connections must be an int")
+    if max_connections < 1:
+        raise ConfigurationError(f"max_connections must be >= 1, not {max_connections}")
+    return httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+
+
+def _evolve(
+    settings: _Settings,
+    *,
+    api_token: str | Secret | None,
+    dialect: str | Dialect | None,
+    timeout: float | httpx.Timeout | None,
+    retry_policy: RetryPolicy | None,
+) -> _Settings:
+    return _make_settings(
+        base_url=settings.base_url,
+        api_token=settings.token if api_token is None else api_token,
+        dialect=settings.dialect if dialect is None else dialect,
+        timeout=settings.timeout if timeout is None else timeout,
+        retry_policy=settings.retry if retry_policy is None else retry_policy,
+        # The base URL was checked when the original client was built.
+        allow_insecure_http=True,
+        clock=settings.clock,
+        random=settings.random,
+    )
+
+
+class PureCallerIDClient:
+    """A synchronous PureCallerID client. Thread-safe; reuse one per credential set.
+
+    Args:
+        base_url: The host URL that came with the credentials. Must be ``https``, except for
+            loopback addresses or with ``allow_insecure_http=True``.
+        api_token: The API token (a ``str`` or a :class:`Secret`); never logged or shown.
+        dialect: ``"leadexec"`` (the brief's flat body), ``"public"`` (PureCallerID's public
+            API), or a :class:`Dialect` instance.
+        timeout: Seconds for each phase of one attempt, or an ``httpx.Timeout``.
+        retry_policy: The :class:`RetryPolicy`; the default retries only what is safe.
+        http_client: An ``httpx.Client`` to use (and not close); its own pool limits apply.
+        transport: An httpx transport (``httpx.MockTransport`` in tests) for a client built
+            here. Pass either this or *http_client*.
+        max_connections: The pool size of a client built here.
+        allow_insecure_http: Accept a plain ``http`` base URL on a non-loopback host.
+        sleep: How to wait between attempts (injectable for tests).
+        clock: A monotonic clock in seconds (injectable for tests).
+        random: A source of floats in [0, 1) for backoff jitter (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_token: str | Secret,
+        dialect: str | Dialect = "leadexec",
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry_policy: RetryPolicy | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        allow_insecure_http: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        """Create the client; see the class docstring for the arguments."""
+        if http_client is not None and transport is not None:
+            raise TypeError("pass either http_client or transport, not both")
+        _check_http(http_client, transport, is_async=False)
+        self._settings = _make_settings(
+            base_url=base_url,
+            api_token=api_token,
+            dialect=dialect,
+            timeout=timeout,
+            retry_policy=retry_policy,
+            allow_insecure_http=allow_insecure_http,
+            clock=clock,
+            random=random,
+        )
+        limits = _limits(max_connections)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(transport=transport, limits=limits)
+        self._sleep = sleep
+
+    def screen(
+        self, request: ScreeningRequest, *, deadline: float | None = None
+    ) -> ScreeningResponse:
+        """Send *request* to PureCallerID and return its answer.
+
+        Args:
+            request: The mapped lead and the vendor-side identifiers.
+            deadline: Seconds allowed for the whole call, retries and waits included;
+                ``None`` for no limit beyond the per-attempt timeout.
+
+        Raises:
+            APIError: The call failed (see the error table); the error's ``exchange`` holds
+                the masked request and every attempt.
+            ConfigurationError: The request lacks a value the dialect requires.
+        """
+        calls = _call(self._settings, request, deadline)
+        action = next(calls)
+        while True:
+            result: _Result = None
+            if isinstance(action, _Sleep):
+                self._sleep(action.seconds)
+            else:
+                try:
+                    result = self._http.send(
+                        self._http.build_request(
+                            action.method,
+                            action.url,
+                            headers=action.headers,
+                            json=action.json,
+                            timeout=action.timeout,
+                        )
+                    )
+                except httpx.RequestError as exc:
+                    result = exc
+            try:
+                action = calls.send(result)
+            except StopIteration as done:
+                response: ScreeningResponse = done.value
+                return response
+
+    def with_options(
+        self,
+        *,
+        api_token: str | Secret | None = None,
+        dialect: str | Dialect | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> PureCallerIDClient:
+        """Return a copy with other options that shares this client's connection pool.
+
+        The copy does not own the pool: closing it does nothing; close the original.
+        """
+        copy = object.__new__(PureCallerIDClient)
+        copy._settings = _evolve(
+            self._settings,
+            api_token=api_token,
+            dialect=dialect,
+            timeout=timeout,
+            retry_policy=retry_policy,
+        )
+        copy._owns_http = False
+        copy._http = self._http
+        copy._sleep = self._sleep
+        return copy
+
+    def close(self) -> None:
+        """Close the connection pool, if this client created it."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return _repr(self, self._settings)
+
+
+class AsyncPureCallerIDClient:
+    """An asyncio PureCallerID client, with the same behaviour as :class:`PureCallerIDClient`.
+
+    Calls in flight are bounded by ``max_connections`` (waiting callers queue in front of the
+    pool, within their deadline), which keeps httpx's pool out of its slow path.
+
+    Args:
+        base_url: See :class:`PureCallerIDClient`.
+        api_token: See :class:`PureCallerIDClient`.
+        dialect: See :class:`PureCallerIDClient`.
+        timeout: See :class:`PureCallerIDClient`.
+        retry_policy: See :class:`PureCallerIDClient`.
+        http_client: An ``httpx.AsyncClient`` to use (and not close).
+        transport: An async httpx transport for a client built here.
+        max_connections: The pool size of a client built here, and the in-flight bound.
+        allow_insecure_http: See :class:`PureCallerIDClient`.
+        sleep: An async sleep (injectable for tests).
+        clock: See :class:`PureCallerIDClient`.
+        random: See :class:`PureCallerIDClient`.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_token: str | Secret,
+        dialect: str | Dialect = "leadexec",
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry_policy: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        allow_insecure_http: bool = False,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        """Create the client; see the class docstring for the arguments."""
+        if http_client is not None and transport is not None:
+            raise TypeError("pass either http_client or transport, not both")
+        _check_http(http_client, transport, is_async=True)
+        self._settings = _make_settings(
+            base_url=base_url,
+            api_token=api_token,
+            dialect=dialect,
+            timeout=timeout,
+            retry_policy=retry_policy,
+            allow_insecure_http=allow_insecure_http,
+            clock=clock,
+            random=random,
+        )
+        limits = _limits(max_connections)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(transport=transport, limits=limits)
+        self._in_flight = asyncio.Semaphore(max_connections)
+        self._sleep = sleep
+
+    async def screen(
+        self, request: ScreeningRequest, *, deadline: float | None = None
+    ) -> ScreeningResponse:
+        """Send *request* to PureCallerID and return its answer.
+
+        Same arguments, result and errors as :meth:`PureCallerIDClient.screen`.
+        """
+        calls = _call(self._settings, request, deadline)
+        try:
+            action = next(calls)
+            while True:
+                result: _Result = None
+                if isinstance(action, _Sleep):
+                    await self._sleep(action.seconds)
+                else:
+                    result = await self._send(action)
+                try:
+                    action = calls.send(result)
+                except StopIteration as done:
+                    response: ScreeningResponse = done.value
+                    return response
+        finally:
+            calls.close()
+
+    async def _send(self, action: _Send) -> httpx.Response | httpx.RequestError:
+        request = self._http.build_request(
+            action.method,
+            action.url,
+            headers=action.headers,
+            json=action.json,
+            timeout=action.timeout,
+        )
+        try:
+            # Waiting for a slot counts against the pool timeout, as waiting in httpx's
+            # own pool would: a request that never got a slot provably never left.
+            async with asyncio.timeout(action.timeout.pool):
+                await self._in_flight.acquire()
+        except TimeoutError:
+            return httpx.PoolTimeout("no free connection slot in time", request=request)
+        try:
+            return await self._http.send(request)
+        except httpx.RequestError as exc:
+            return exc
+        finally:
+            self._in_flight.release()
+
+    def with_options(
+        self,
+        *,
+        api_token: str | Secret | None = None,
+        dialect: str | Dialect | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> AsyncPureCallerIDClient:
+        """Return a copy with other options sharing this client's pool and in-flight bound.
+
+        The copy does not own the pool: closing it does nothing; close the original.
+        """
+        copy = object.__new__(AsyncPureCallerIDClient)
+        copy._settings = _evolve(
+            self._settings,
+            api_token=api_token,
+            dialect=dialect,
+            timeout=timeout,
+            retry_policy=retry_policy,
+        )
+        copy._owns_http = False
+        copy._http = self._http
+        copy._in_flight = self._in_flight
+        copy._sleep = self._sleep
+        return copy
+
+    async def aclose(self) -> None:
+        """Close the connection pool, if this client created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return _repr(self, self._settings)
+
+
+def _repr(client: object, settings: _Settings) -> str:
+    return (
+        f"{type(client).__name__}(base_url={settings.base_url!r}, "
+        f"dialect={settings.dialect.name!r}, api_token={settings.token!r})"
+    )

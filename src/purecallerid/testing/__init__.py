@@ -1,0 +1,45 @@
+"""Test helpers for hosts: a fake vendor and the test number table. Importable without pytest.
+
+Test numbers: any valid area code, exchange 555, line 01NN (e.g. 212-555-0102).
+
+======  ==============================================================================
+line    answer
+======  ==============================================================================
+0101    Rejected, INACTIVE, "Inactive phone number"
+0102    Rejected, DNC
+0103    Rejected, TCPA_FLAG
+0104    Rejected, INVALID
+0105    Accepted, SUPPRESSED
+0106    Accepted, with activity_score 12, carrier, line_type "voip",
+        knownLitigatorCheck true, and one unknown key (``reassigned``)
+0190    HTTP 500
+0191    HTTP 429 with Retry-After: 1
+0192    HTTP 200 with a body that is not JSON
+0193    never answers in time (the fake raises a read timeout after the request was sent)
+0194    HTTP 503
+0195    HTTP 401
+other   Accepted, no reason
+======  ==============================================================================
+
+The pytest fixtures are opt-in: add ``pytest_plugins = ["purecallerid.testing.pytest_plugin"]``
+to your ``conftest.py``.
+"""
+
+from .._testnumbers import (
+    DEFAULT_ANSWER,
+    TEST_NUMBERS,
+    CannedAnswer,
+    canned_answer_for,
+    line_of_test_number,
+)
+from ._fake import FakePureCallerID, ReceivedRequest
+
+__all__ = [
+    "DEFAULT_ANSWER",
+    "TEST_NUMBERS",
+    "CannedAnswer",
+    "FakePureCallerID",
+    "ReceivedRequest",
+    "canned_answer_for",
+    "line_of_test_number",
+]

@@ -1,0 +1,131 @@
+"""The API token never shows: not in logs, reprs, exceptions, records or the fake's log."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import pickle
+
+import pytest
+
+import purecallerid
+from _helpers import TOKEN, Screen, request_for
+from purecallerid import (
+    APIError,
+    PureCallerIDClient,
+    ScreeningResponse,
+    Secret,
+    converter,
+    mask_phone,
+)
+from purecallerid.testing import TEST_NUMBERS, CannedAnswer, FakePureCallerID
+
+FAULTS = [*sorted(TEST_NUMBERS), "0000"]
+
+
+def _everything_shown(outcome: ScreeningResponse | APIError) -> str:
+    """Every text a host could log or store about an outcome."""
+    parts = [repr(outcome), str(outcome)]
+    exchange = outcome.exchange
+    if isinstance(outcome, ScreeningResponse):
+        parts += [outcome.raw, json.dumps(converter.unstructure(outcome))]
+    else:
+        parts += [outcome.message, repr(outcome.__dict__), repr(outcome.__cause__)]
+    if exchange is not None:
+        parts += [repr(exchange), json.dumps(converter.unstructure(exchange))]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("line", FAULTS)
+def test_token_never_shown(
+    screen: Screen,
+    fake: FakePureCallerID,
+    dialect: str,
+    line: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """For success and every fault, the token is absent from logs, reprs, errors and records."""
+    caplog.set_level(logging.DEBUG)
+    outcome: ScreeningResponse | APIError
+    try:
+        outcome = screen(request_for(f"212555{line}", dialect), dialect=dialect)
+    except APIError as error:
+        outcome = error
+    shown = _everything_shown(outcome)
+    shown += "\n".join(r.getMessage() for r in caplog.records)
+    shown += repr(fake) + repr(fake.calls_for())
+    captured = capsys.readouterr()
+    shown += captured.out + captured.err
+    assert TOKEN not in shown
+    assert outcome.exchange is not None
+    assert "***" in repr(outcome.exchange.request)
+
+
+@pytest.mark.parametrize("line", FAULTS)
+def test_phone_masked_in_logs(screen: Screen, line: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The library's own log lines show only the last four digits of the phone."""
+    caplog.set_level(logging.DEBUG, logger="purecallerid")
+    with contextlib.suppress(APIError):
+        screen(request_for(f"212555{line}"))
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("purecallerid")]
+    assert ours
+    for message in ours:
+        assert f"212555{line}" not in message
+        assert f"***{line}" in message
+
+
+def test_connection_errors_do_not_show_token(screen: Screen, fake: FakePureCallerID) -> None:
+    """A connection failure's error carries no token either."""
+    fake.fail_next(*[CannedAnswer.connect_error()] * 3)
+    with pytest.raises(APIError) as info:
+        screen(request_for("2125550000"))
+    assert TOKEN not in _everything_shown(info.value)
+
+
+def test_echoed_token_is_redacted(screen: Screen, fake: FakePureCallerID) -> None:
+    """A vendor echoing the token back has it masked in raw, extra and error bodies."""
+    fake.fail_next(CannedAnswer.json({"status": "Accepted", "echo": {"apiToken": TOKEN}}))
+    response = screen(request_for("2125550000"))
+    assert response.extra == {"echo": {"apiToken": "***"}}
+    assert TOKEN not in _everything_shown(response)
+    fake.fail_next(CannedAnswer.status(400, body={"error": f"bad token {TOKEN}"}))
+    with pytest.raises(APIError) as info:
+        screen(request_for("2125550000"))
+    assert TOKEN not in _everything_shown(info.value)
+
+
+def test_client_repr_masks_token() -> None:
+    """The client's repr shows where it talks to, not with what."""
+    client = PureCallerIDClient(base_url="https://x.test", api_token=TOKEN)
+    assert TOKEN not in repr(client)
+    assert "***" in repr(client)
+    client.close()
+
+
+def test_secret_hides_itself() -> None:
+    """A Secret shows *** in repr, str and format, and refuses pickling."""
+    secret = Secret(TOKEN)
+    assert TOKEN not in f"{secret!r} {secret!s} {secret} {secret:>20}"
+    assert secret.reveal() == TOKEN
+    assert secret == Secret(TOKEN)
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)
+
+
+@pytest.mark.parametrize(
+    ("phone", "masked"),
+    [("+1 (212) 555-0102", "***0102"), ("2125550102", "***0102"), ("12", "***"), ("", "***")],
+)
+def test_mask_phone(phone: str, masked: str) -> None:
+    """Phones are masked to their last four digits."""
+    assert mask_phone(phone) == masked
+
+
+def test_library_configures_no_logging() -> None:
+    """The library adds no handler and sets no level on its logger."""
+    logger = logging.getLogger("purecallerid")
+    assert logger.handlers == []
+    assert logger.level == logging.NOTSET
+    assert purecallerid.__name__ == "purecallerid"
