@@ -498,29 +498,34 @@ class PureCallerIDClient:
             ConfigurationError: The request lacks a value the dialect requires.
         """
         calls = _call(self._settings, request, deadline)
-        action = next(calls)
-        while True:
-            result: _Result = None
-            if isinstance(action, _Sleep):
-                self._sleep(action.seconds)
-            else:
+        try:
+            action = next(calls)
+            while True:
+                result: _Result = None
+                if isinstance(action, _Sleep):
+                    self._sleep(action.seconds)
+                else:
+                    result = self._send(action)
                 try:
-                    result = self._http.send(
-                        self._http.build_request(
-                            action.method,
-                            action.url,
-                            headers=action.headers,
-                            json=action.json,
-                            timeout=action.timeout,
-                        )
-                    )
-                except httpx.RequestError as exc:
-                    result = exc
-            try:
-                action = calls.send(result)
-            except StopIteration as done:
-                response: ScreeningResponse = done.value
-                return response
+                    action = calls.send(result)
+                except StopIteration as done:
+                    response: ScreeningResponse = done.value
+                    return response
+        finally:
+            calls.close()
+
+    def _send(self, action: _Send) -> httpx.Response | httpx.RequestError:
+        request = self._http.build_request(
+            action.method,
+            action.url,
+            headers=action.headers,
+            json=action.json,
+            timeout=action.timeout,
+        )
+        try:
+            return self._http.send(request)
+        except httpx.RequestError as exc:
+            return exc
 
     def with_options(
         self,
