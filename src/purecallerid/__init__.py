@@ -33,6 +33,15 @@ from ._errors import (
     ResponseValidationError,
     ServerError,
 )
+from ._mapping import (
+    DEFAULT_FIELD_MAPPING,
+    FieldMapping,
+    FieldSource,
+    MappingError,
+    MappingProblem,
+    ProblemCode,
+    Transform,
+)
 from ._models import (
     Attempt,
     Exchange,
@@ -43,28 +52,90 @@ from ._models import (
     ScreeningResponse,
     Status,
 )
+from ._phone import InvalidPhoneError, PhoneFormat, format_phone, normalize_phone
 from ._retry import RetryPolicy, backoff_delay, parse_retry_after, retry_delay
+from ._rules import (
+    Evaluation,
+    RuleOutcome,
+    RuleSet,
+    RuleTrace,
+    answer_from_response,
+    purecallerid_preset,
+)
+from ._rules_check import (
+    RuleProblem,
+    RuleValidationError,
+    Severity,
+)
+from ._rules_fields import (
+    PURECALLERID_FIELDS,
+    FieldRegistry,
+    FieldSpec,
+    FieldType,
+    operator_table,
+)
+from ._rules_model import (
+    Action,
+    AllOf,
+    AnyOf,
+    Comparison,
+    Condition,
+    Not,
+    Operator,
+    Rule,
+    UnknownPolicy,
+)
+from ._rules_schema import (
+    rules_json_schema,
+)
+from ._rules_text import (
+    format_condition,
+    format_rules,
+    parse_rules,
+)
 from ._secrets import Secret, mask_phone
+from ._zip import InvalidZipError, ZipFormat, normalize_zip
 
 __version__ = _version("purecallerid")
 
 __all__ = [
     "DEFAULT_DIALER_FIELDS",
+    "DEFAULT_FIELD_MAPPING",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_TIMEOUT",
+    "PURECALLERID_FIELDS",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "Action",
+    "AllOf",
+    "AnyOf",
     "AsyncPureCallerIDClient",
     "Attempt",
     "AuthenticationError",
     "ClientError",
+    "Comparison",
+    "Condition",
     "ConfigurationError",
     "Dialect",
+    "Evaluation",
     "Exchange",
+    "FieldMapping",
+    "FieldRegistry",
+    "FieldSource",
+    "FieldSpec",
+    "FieldType",
+    "InvalidPhoneError",
+    "InvalidZipError",
     "Lead",
     "LeadExecDialect",
+    "MappingError",
+    "MappingProblem",
+    "Not",
+    "Operator",
+    "PhoneFormat",
+    "ProblemCode",
     "PublicDialect",
     "PureCallerIDClient",
     "PureCallerIDError",
@@ -73,19 +144,39 @@ __all__ = [
     "RequestRecord",
     "ResponseValidationError",
     "RetryPolicy",
+    "Rule",
+    "RuleOutcome",
+    "RuleProblem",
+    "RuleSet",
+    "RuleTrace",
+    "RuleValidationError",
     "ScreeningRequest",
     "ScreeningResponse",
     "Secret",
     "ServerError",
+    "Severity",
     "Status",
+    "Transform",
+    "UnknownPolicy",
     "WireRequest",
+    "ZipFormat",
     "__version__",
+    "answer_from_response",
     "backoff_delay",
     "converter",
     "dialect_named",
+    "format_condition",
+    "format_phone",
+    "format_rules",
     "mask_phone",
+    "normalize_phone",
+    "normalize_zip",
+    "operator_table",
     "parse_retry_after",
+    "parse_rules",
+    "purecallerid_preset",
     "response_from_wire",
     "response_to_wire",
     "retry_delay",
+    "rules_json_schema",
 ]

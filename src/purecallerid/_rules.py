@@ -1,0 +1,405 @@
+"""The criteria rule engine: load and validate rules once, evaluate them on every answer.
+
+A :class:`RuleSet` is built from a rule document (the JSON-shaped dict, or the one-line text
+form) and an integration's :class:`FieldRegistry`. Loading reports every problem at once
+(:class:`RuleValidationError`) and compiles the rules; :meth:`RuleSet.evaluate` then reads
+plain facts (the integration's answer as a mapping, and the lead) and returns an
+:class:`Evaluation`: the action, the rule that decided, the flags, and a trace of every rule.
+
+The engine is generic: nothing here knows PureCallerID, except :func:`answer_from_response`
+(which turns a :class:`ScreeningResponse` into an answer mapping) and the ready preset.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Final, final
+
+from attrs import frozen
+
+from ._converter import converter
+from ._models import Lead, ScreeningResponse
+from ._rules_check import Checker, RuleProblem, RuleValidationError
+from ._rules_eval import CompiledCondition, compile_condition, compile_template
+from ._rules_fields import PURECALLERID_FIELDS, FieldRegistry
+from ._rules_model import (
+    Action,
+    AllOf,
+    AnyOf,
+    Comparison,
+    Condition,
+    Not,
+    Rule,
+    UnknownPolicy,
+    condition_to_dict,
+    rule_to_dict,
+)
+from ._rules_text import check_text, format_rules
+
+__all__ = [
+    "Action",
+    "Evaluation",
+    "RuleOutcome",
+    "RuleSet",
+    "RuleTrace",
+    "answer_from_response",
+    "purecallerid_preset",
+]
+
+
+class RuleOutcome(enum.StrEnum):
+    """What a rule's condition came to on one evaluation.
+
+    ``unknown`` means a field it needed was absent (or the integration errored, or a value
+    could not be compared); whether the rule then fires depends on its unknown policy.
+    ``disabled`` rules are listed but not evaluated.
+    """
+
+    MATCHED = "matched"
+    NOT_MATCHED = "not_matched"
+    UNKNOWN = "unknown"
+    DISABLED = "disabled"
+
+
+@frozen
+class RuleTrace:
+    """What one rule did on one evaluation.
+
+    Attributes:
+        rule_id: The rule's id.
+        action: The rule's action.
+        outcome: Matched, not matched, unknown or disabled.
+        fired: Whether the rule counted toward the decision (matched, or unknown under the
+            ``match`` policy).
+        values: Each field the rule read and the value found (``None`` when absent), in the
+            order read. Evaluation stops early where the result is settled, so a field after
+            a false ``and`` is not read.
+        reason: The rule's reason with the values filled in, when it fired.
+    """
+
+    rule_id: str
+    action: Action
+    outcome: RuleOutcome
+    fired: bool
+    values: Mapping[str, Any]
+    reason: str | None = None
+
+
+@frozen
+class Evaluation:
+    """The result of evaluating a rule set on one answer.
+
+    Attributes:
+        action: The most severe action among the rules that fired (the first such rule wins
+            a tie); accept when none fired.
+        decided_by: The id of the rule that gave the action, or ``None`` when no rule fired.
+        reasons: The reasons of every fired rule whose action is the final one, deciding
+            rule first (a rule without a reason text contributes its id).
+        flags: The reasons of every fired flag rule, in rule order, whatever the final
+            action: flags accumulate.
+        trace: One entry per rule, in rule order.
+    """
+
+    action: Action
+    decided_by: str | None
+    reasons: tuple[str, ...]
+    flags: tuple[str, ...]
+    trace: tuple[RuleTrace, ...]
+
+    @property
+    def reason(self) -> str | None:
+        """The deciding rule's reason (or id), or ``None`` when no rule fired."""
+        return self.reasons[0] if self.reasons else None
+
+    def trace_dicts(self) -> tuple[dict[str, Any], ...]:
+        """The trace as JSON-shaped dicts, through the library converter (for records)."""
+        return tuple(converter.unstructure(entry) for entry in self.trace)
+
+
+def answer_from_response(response: ScreeningResponse) -> dict[str, Any]:
+    """Turn a PureCallerID answer into the plain mapping rules read.
+
+    The typed fields come under their own names (``None`` when not sent) and every other key
+    the vendor sent under ``extra``.
+    """
+    return {
+        "status": response.status,
+        "reason": response.reason,
+        "message": response.message,
+        "activity_score": response.activity_score,
+        "known_litigator": response.known_litigator,
+        "carrier": response.carrier,
+        "line_type": response.line_type,
+        "extra": dict(response.extra),
+    }
+
+
+_Render = Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], str]
+
+
+@frozen
+class _Compiled:
+    rule: Rule
+    test: CompiledCondition
+    render: _Render | None
+    fires_on_unknown: bool
+
+
+@final
+class RuleSet:
+    """Validated, compiled rules for one integration: load once, evaluate many times.
+
+    Build it with :meth:`load` (from the dict or the text form) or from :class:`Rule` objects.
+    It is immutable and safe to share between threads.
+    """
+
+    __slots__ = ("_compiled", "_fields", "_rules", "_warnings")
+
+    def __init__(self, rules: Iterable[Rule], fields: FieldRegistry) -> None:
+        """Validate *rules* against *fields* and compile them.
+
+        Raises:
+            RuleValidationError: Every problem found (the rules are checked as a document).
+        """
+        document = {"version": 1, "rules": [rule_to_dict(r) for r in rules]}
+        checker = Checker(fields)
+        checked = checker.document(document)
+        checker.raise_if_failed()
+        self._setup(checked, fields, checker)
+
+    @classmethod
+    def load(cls, source: str | Mapping[str, Any], fields: FieldRegistry) -> RuleSet:
+        """Load a rule document: the dict form, or the text form (one rule a line).
+
+        Raises:
+            RuleValidationError: Every problem in the document, each with its JSON pointer (and
+                line and column for text).
+        """
+        self = cls.__new__(cls)
+        if isinstance(source, str):
+            rules, _, checker = check_text(source, fields)
+        else:
+            checker = Checker(fields)
+            rules = checker.document(source)
+            checker.raise_if_failed()
+        self._setup(rules, fields, checker)
+        return self
+
+    @classmethod
+    def from_text(cls, text: str, fields: FieldRegistry) -> RuleSet:
+        """Load rules written in the text form (see :meth:`load`)."""
+        return cls.load(text, fields)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], fields: FieldRegistry) -> RuleSet:
+        """Load a rule document in the dict form (see :meth:`load`)."""
+        return cls.load(data, fields)
+
+    @classmethod
+    def empty(cls, fields: FieldRegistry | None = None) -> RuleSet:
+        """A rule set without rules: every evaluation accepts."""
+        return cls((), _NO_FIELDS if fields is None else fields)
+
+    def _setup(self, rules: tuple[Rule, ...], fields: FieldRegistry, checker: Checker) -> None:
+        self._rules = rules
+        self._fields = fields
+        self._warnings = checker.warnings
+        self._compiled = tuple(
+            _Compiled(
+                rule=rule,
+                test=compile_condition(rule.when, checker.patterns),
+                render=None if rule.reason is None else compile_template(rule.reason),
+                fires_on_unknown=rule.unknown is UnknownPolicy.MATCH,
+            )
+            for rule in rules
+        )
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """The rules, in order."""
+        return self._rules
+
+    @property
+    def fields(self) -> FieldRegistry:
+        """The registry the rules were validated against."""
+        return self._fields
+
+    @property
+    def warnings(self) -> tuple[RuleProblem, ...]:
+        """Problems that did not stop the load (values a field does not know, for instance)."""
+        return self._warnings
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the canonical dict form: which rules were applied, for the audit record."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the canonical dict form (``load(to_dict())`` gives equal rules)."""
+        return {"version": 1, "rules": [rule_to_dict(r) for r in self._rules]}
+
+    def to_text(self) -> str:
+        """Return the canonical text form, one rule a line."""
+        return format_rules(self._rules)
+
+    def evaluate(
+        self,
+        answer: Mapping[str, Any] | ScreeningResponse | None,
+        lead: Mapping[str, Any] | Lead | None = None,
+    ) -> Evaluation:
+        """Evaluate every enabled rule and decide.
+
+        Args:
+            answer: The integration's answer as a mapping (see :func:`answer_from_response`),
+                a :class:`ScreeningResponse`, or ``None`` when the integration errored (every
+                condition on the answer is then unknown).
+            lead: The lead's fields (a mapping, or a :class:`Lead`), read by ``lead.<path>``.
+
+        Never raises for any JSON-shaped answer or lead.
+        """
+        if isinstance(answer, ScreeningResponse):
+            answer = answer_from_response(answer)
+        facts = answer if isinstance(answer, Mapping) else None
+        if isinstance(lead, Lead):
+            lead = lead.fields
+        lead_facts = lead if isinstance(lead, Mapping) else None
+        traces: list[RuleTrace] = []
+        fired_rules: list[tuple[Rule, str]] = []
+        decided: Rule | None = None
+        for compiled in self._compiled:
+            rule = compiled.rule
+            if not rule.enabled:
+                traces.append(RuleTrace(rule.id, rule.action, RuleOutcome.DISABLED, False, {}))  # noqa: FBT003
+                continue
+            seen: dict[str, Any] = {}
+            result = compiled.test(facts, lead_facts, seen)
+            fired = result is True or (result is None and compiled.fires_on_unknown)
+            reason = None
+            if fired and compiled.render is not None:
+                reason = compiled.render(facts, lead_facts)
+            traces.append(RuleTrace(rule.id, rule.action, _OUTCOMES[result], fired, seen, reason))
+            if not fired:
+                continue
+            fired_rules.append((rule, rule.id if reason is None else reason))
+            if decided is None or rule.action.severity > decided.action.severity:
+                decided = rule
+        action = Action.ACCEPT if decided is None else decided.action
+        return Evaluation(
+            action=action,
+            decided_by=None if decided is None else decided.id,
+            reasons=tuple(text for rule, text in fired_rules if rule.action is action),
+            flags=tuple(text for rule, text in fired_rules if rule.action is Action.FLAG),
+            trace=tuple(traces),
+        )
+
+    def __len__(self) -> int:
+        """The number of rules."""
+        return len(self._rules)
+
+    def __iter__(self) -> Iterator[Rule]:
+        """Iterate over the rules in order."""
+        return iter(self._rules)
+
+    def __eq__(self, other: object) -> bool:
+        """Rule sets are equal when their rules and registries are."""
+        if not isinstance(other, RuleSet):
+            return NotImplemented
+        return self._rules == other._rules and self._fields == other._fields
+
+    def __hash__(self) -> int:
+        """Hash of the rules and the registry."""
+        return hash((self._rules, self._fields))
+
+    def __repr__(self) -> str:
+        """Show the integration and the number of rules."""
+        return f"<RuleSet {self._fields.integration!r}: {len(self._rules)} rules>"
+
+
+_NO_FIELDS: Final = FieldRegistry(integration="none", fields=())
+
+_OUTCOMES: Final = {
+    True: RuleOutcome.MATCHED,
+    False: RuleOutcome.NOT_MATCHED,
+    None: RuleOutcome.UNKNOWN,
+}
+
+# The preset is written in the text form, one rule a line, as an admin would write it.
+_PRESET: Final = (
+    'reject-bad-phone: reject when status = "Rejected"'
+    ' and reason in ("INACTIVE", "DNC", "TCPA_FLAG")'
+    ' because "Rejected by PureCallerID: {reason}"\n'
+    'qa-suppressed: qa when status = "Accepted" and reason = "SUPPRESSED"'
+    ' because "Suppressed number: send to quality control"\n'
+)
+_PRESET_INVALID: Final = (
+    'reject-invalid: reject when status = "Rejected" and reason = "INVALID"'
+    ' because "Invalid phone number"\n'
+)
+
+
+def purecallerid_preset(*, reject_invalid: bool = False) -> RuleSet:
+    """The brief's example rules for PureCallerID, ready to use.
+
+    * ``reject-bad-phone``: reject when status = Rejected and reason in (INACTIVE, DNC,
+      TCPA_FLAG);
+    * ``qa-suppressed``: send to quality control when status = Accepted and reason = SUPPRESSED;
+    * with *reject_invalid*, also ``reject-invalid``: reject when status = Rejected and
+      reason = INVALID.
+    """
+    text = _PRESET + (_PRESET_INVALID if reject_invalid else "")
+    return RuleSet.load(text, PURECALLERID_FIELDS)
+
+
+# -- the library converter ------------------------------------------------------------------
+# Rules travel as their canonical dicts. Structuring a single rule or condition checks its
+# shape only (no registry is known there); a whole rule set needs its integration's fields,
+# so it is built with RuleSet.load, never structured.
+
+
+def _structure_rule(data: Any, _: type) -> Rule:
+    checker = Checker(None)
+    rule = checker.rule(data, "", 0)
+    checker.raise_if_failed()
+    assert rule is not None  # noqa: S101 - no error means a rule was built
+    return rule
+
+
+def _structure_condition(data: Any, cls: type) -> Any:
+    checker = Checker(None)
+    condition = checker.condition(data, "", depth=1)
+    checker.raise_if_failed()
+    if not isinstance(condition, cls):
+        raise RuleValidationError(
+            [
+                RuleProblem(
+                    path="", code="wrong_type", message=f"this condition is not a {cls.__name__}"
+                )
+            ]
+        )
+    return condition
+
+
+def _structure_condition_union(data: Any, _: Any) -> Condition:
+    checker = Checker(None)
+    condition = checker.condition(data, "", depth=1)
+    checker.raise_if_failed()
+    assert condition is not None  # noqa: S101 - no error means a condition was built
+    return condition
+
+
+def _refuse_ruleset(_: Any, __: type) -> RuleSet:
+    raise TypeError("a RuleSet needs its integration's fields: use RuleSet.load(data, fields)")
+
+
+converter.register_unstructure_hook(Rule, rule_to_dict)
+converter.register_structure_hook(Rule, _structure_rule)
+for _cls in (Comparison, AllOf, AnyOf, Not):
+    converter.register_unstructure_hook(_cls, condition_to_dict)
+    converter.register_structure_hook(_cls, _structure_condition)
+converter.register_unstructure_hook(RuleSet, lambda rules: rules.to_dict())
+converter.register_structure_hook(RuleSet, _refuse_ruleset)
+converter.register_structure_hook_func(lambda t: t == Condition, _structure_condition_union)

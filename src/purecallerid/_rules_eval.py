@@ -1,0 +1,341 @@
+"""Compiling validated conditions into small closures, and the value semantics they apply.
+
+Every condition becomes a function ``(answer, lead, seen) -> True | False | None`` where
+``None`` is *unknown*: the field was absent or null, or its value cannot be compared the way
+the operator asks (``"high" < 40``). ``and``/``or``/``not`` follow three-valued (Kleene)
+logic. Each leaf records the value it read in ``seen``, which becomes the rule's trace.
+
+Nothing here can raise on JSON-shaped input: values are read with ``isinstance`` checks and
+converted with bounded, total functions, and patterns run on the linear-time matcher.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any, Final, TypeAlias
+
+from ._rules_check import TemplatePart, parse_template
+from ._rules_model import AllOf, Comparison, Condition, Not, Operator
+from ._rules_pattern import CompiledPattern, compile_pattern
+
+__all__ = [
+    "CompiledCondition",
+    "as_bool",
+    "as_number",
+    "as_text",
+    "compile_condition",
+    "compile_template",
+    "is_blank",
+]
+
+Truth: TypeAlias = bool | None
+CompiledCondition: TypeAlias = Callable[
+    [Mapping[str, Any] | None, Mapping[str, Any] | None, dict[str, Any]], Truth
+]
+_Reader: TypeAlias = Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], Any]
+_Test: TypeAlias = Callable[[Any], Truth]
+
+_NUMERIC_TEXT: Final = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?(?:[eE][+-]?[0-9]{1,4})?")
+# str() of an int with more than 4,300 digits raises; far below that, an int is no text anyone
+# compares with a rule value.
+_MAX_TEXT_INT: Final = 10**30
+_MAX_INDEX_DIGITS: Final = 9
+_MAX_INSERTED: Final = 200
+
+
+def as_text(value: Any) -> str | None:  # noqa: PLR0911 - one return per type
+    """A value as text for string comparisons (``None`` when it cannot be read as text).
+
+    Strings are taken as they are, numbers and booleans as JSON writes them; lists, objects
+    and null are not text.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value) if -_MAX_TEXT_INT < value < _MAX_TEXT_INT else None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return str(int(value)) if value.is_integer() and abs(value) < _MAX_TEXT_INT else repr(value)
+    if isinstance(value, Decimal) and value.is_finite():
+        return str(value)
+    return None
+
+
+def as_number(value: Any) -> int | float | Decimal | None:  # noqa: PLR0911 - one per type
+    """A value as a number: numbers (not booleans, not NaN) and numeric strings (``" 42 "``)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, str):
+        text = value.strip()
+        if _NUMERIC_TEXT.fullmatch(text) is None:
+            return None
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    return None
+
+
+def as_bool(value: Any) -> bool | None:
+    """A value as a boolean: booleans, and the strings ``"true"`` / ``"false"`` (any case)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().casefold()
+        if text in {"true", "false"}:
+            return text == "true"
+    return None
+
+
+def is_blank(value: Any) -> bool:
+    """Whether a value is blank: absent or null, a blank string, an empty list or object."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple | Mapping):
+        return len(value) == 0
+    return False
+
+
+def _walk(value: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if isinstance(value, Mapping):
+            value = value.get(key)
+        elif (
+            isinstance(value, list | tuple)
+            and key.isascii()
+            and key.isdigit()
+            and len(key) <= _MAX_INDEX_DIGITS
+        ):
+            index = int(key)
+            value = value[index] if index < len(value) else None
+        else:
+            return None
+    return value
+
+
+def _reader(path: str) -> _Reader:
+    head, _, rest = path.partition(".")
+    keys = tuple(rest.split(".")) if rest else ()
+    if head == "lead":
+        return lambda _answer, lead: _walk(lead, keys)
+    if head == "extra":
+        return lambda answer, _lead: None if answer is None else _walk(answer.get("extra"), keys)
+    return lambda answer, _lead: None if answer is None else answer.get(path)
+
+
+def _fold(case_sensitive: bool) -> Callable[[str], str]:
+    return (lambda s: s) if case_sensitive else str.casefold
+
+
+def _equals_test(expected: Any, *, case_sensitive: bool) -> _Test:
+    if isinstance(expected, bool):
+        return lambda value: None if (b := as_bool(value)) is None else b == expected
+    if isinstance(expected, str):
+        fold = _fold(case_sensitive)
+        target = fold(expected)
+        return lambda value: None if (t := as_text(value)) is None else fold(t) == target
+    return lambda value: None if (n := as_number(value)) is None else n == expected
+
+
+def _in_test(expected: tuple[Any, ...], *, case_sensitive: bool) -> _Test:
+    fold = _fold(case_sensitive)
+    texts = frozenset(fold(v) for v in expected if isinstance(v, str))
+    numbers = frozenset(v for v in expected if not isinstance(v, str | bool))
+    flags = frozenset(v for v in expected if isinstance(v, bool))
+
+    def test(value: Any) -> Truth:
+        known = False
+        if texts and (t := as_text(value)) is not None:
+            if fold(t) in texts:
+                return True
+            known = True
+        if numbers and (n := as_number(value)) is not None:
+            if n in numbers:
+                return True
+            known = True
+        if flags and (b := as_bool(value)) is not None:
+            if b in flags:
+                return True
+            known = True
+        return False if known else None
+
+    return test
+
+
+def _contains_test(expected: Any, *, case_sensitive: bool) -> _Test:
+    fold = _fold(case_sensitive)
+    needle = fold(as_text(expected) or "")
+    element = _equals_test(expected, case_sensitive=case_sensitive)
+
+    def test(value: Any) -> Truth:
+        # A list contains a value when one of its items equals it; text contains a substring.
+        if isinstance(value, list | tuple):
+            return any(element(item) is True for item in value)
+        text = as_text(value)
+        return None if text is None else needle in fold(text)
+
+    return test
+
+
+def _starts_test(expected: str, *, case_sensitive: bool) -> _Test:
+    fold = _fold(case_sensitive)
+    prefix = fold(expected)
+    return lambda value: None if (t := as_text(value)) is None else fold(t).startswith(prefix)
+
+
+def _pattern_test(pattern: CompiledPattern) -> _Test:
+    return lambda value: None if (t := as_text(value)) is None else pattern.search(t)
+
+
+def _number_test(op: Operator, expected: Any) -> _Test:
+    if op is Operator.LESS_THAN:
+        return lambda value: None if (n := as_number(value)) is None else n < expected
+    if op is Operator.AT_MOST:
+        return lambda value: None if (n := as_number(value)) is None else n <= expected
+    if op is Operator.GREATER_THAN:
+        return lambda value: None if (n := as_number(value)) is None else n > expected
+    if op is Operator.AT_LEAST:
+        return lambda value: None if (n := as_number(value)) is None else n >= expected
+    low, high = expected
+    return lambda value: None if (n := as_number(value)) is None else low <= n <= high
+
+
+def _negate(test: _Test) -> _Test:
+    return lambda value: None if (r := test(value)) is None else not r
+
+
+def _positive_test(  # noqa: PLR0911 - one return per operator family
+    c: Comparison, patterns: Mapping[tuple[str, bool], CompiledPattern]
+) -> _Test:
+    op, value, exact = c.op, c.value, c.case_sensitive
+    if op in {Operator.EQUALS, Operator.NOT_EQUALS}:
+        return _equals_test(value, case_sensitive=exact)
+    if op in {Operator.IN, Operator.NOT_IN}:
+        return _in_test(value if isinstance(value, tuple) else (value,), case_sensitive=exact)
+    if op in {Operator.CONTAINS, Operator.NOT_CONTAINS}:
+        return _contains_test(value, case_sensitive=exact)
+    if op is Operator.STARTS_WITH:
+        return _starts_test(str(value), case_sensitive=exact)
+    if op in {Operator.MATCHES, Operator.NOT_MATCHES}:
+        key = (str(value), not exact)
+        pattern = patterns.get(key) or compile_pattern(key[0], ignore_case=key[1])
+        return _pattern_test(pattern)
+    if op in {Operator.IS_BLANK, Operator.IS_NOT_BLANK}:
+        return is_blank
+    if op in {Operator.IS_TRUE, Operator.IS_FALSE}:
+        flag = op is Operator.IS_TRUE
+        return lambda v: None if (b := as_bool(v)) is None else b == flag
+    positive = Operator.BETWEEN if op is Operator.NOT_BETWEEN else op
+    return _number_test(positive, value)
+
+
+_NEGATIVE: Final = frozenset(
+    {
+        Operator.NOT_EQUALS,
+        Operator.NOT_IN,
+        Operator.NOT_BETWEEN,
+        Operator.NOT_CONTAINS,
+        Operator.NOT_MATCHES,
+        Operator.IS_NOT_BLANK,
+    }
+)
+
+
+def _leaf(c: Comparison, patterns: Mapping[tuple[str, bool], CompiledPattern]) -> CompiledCondition:
+    test = _positive_test(c, patterns)
+    if c.op in _NEGATIVE:
+        test = _negate(test)
+    read = _reader(c.field)
+    path = c.field
+
+    def leaf(
+        answer: Mapping[str, Any] | None, lead: Mapping[str, Any] | None, seen: dict[str, Any]
+    ) -> Truth:
+        value = read(answer, lead)
+        seen[path] = value
+        return test(value)
+
+    return leaf
+
+
+def compile_condition(
+    condition: Condition, patterns: Mapping[tuple[str, bool], CompiledPattern]
+) -> CompiledCondition:
+    """Compile a validated *condition*, reusing the *patterns* compiled by the checker."""
+    if isinstance(condition, Comparison):
+        return _leaf(condition, patterns)
+    if isinstance(condition, Not):
+        inner = compile_condition(condition.condition, patterns)
+        return lambda answer, lead, seen: (
+            None if (r := inner(answer, lead, seen)) is None else not r
+        )
+    children = tuple(compile_condition(c, patterns) for c in condition.conditions)
+    return _all_of(children) if isinstance(condition, AllOf) else _any_of(children)
+
+
+def _all_of(children: tuple[CompiledCondition, ...]) -> CompiledCondition:
+    def all_of(
+        answer: Mapping[str, Any] | None, lead: Mapping[str, Any] | None, seen: dict[str, Any]
+    ) -> Truth:
+        # Kleene "and": one false settles it; otherwise any unknown makes it unknown.
+        result: Truth = True
+        for child in children:
+            r = child(answer, lead, seen)
+            if r is False:
+                return False
+            if r is None:
+                result = None
+        return result
+
+    return all_of
+
+
+def _any_of(children: tuple[CompiledCondition, ...]) -> CompiledCondition:
+    def any_of(
+        answer: Mapping[str, Any] | None, lead: Mapping[str, Any] | None, seen: dict[str, Any]
+    ) -> Truth:
+        result: Truth = False
+        for child in children:
+            r = child(answer, lead, seen)
+            if r is True:
+                return True
+            if r is None:
+                result = None
+        return result
+
+    return any_of
+
+
+def _inserted(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        text = ", ".join(t for t in map(as_text, value) if t is not None)
+    else:
+        text = as_text(value) or ""
+    return text[:_MAX_INSERTED]
+
+
+def compile_template(
+    template: str,
+) -> Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], str]:
+    """Compile a validated reason template into a function of the answer and the lead.
+
+    A field that is absent renders as an empty string; a value is cut at 200 characters.
+    """
+    parts: tuple[TemplatePart, ...] = parse_template(template)
+    pieces: list[str | _Reader] = [p.text if not p.is_field else _reader(p.text) for p in parts]
+
+    def render(answer: Mapping[str, Any] | None, lead: Mapping[str, Any] | None) -> str:
+        return "".join(p if isinstance(p, str) else _inserted(p(answer, lead)) for p in pieces)
+
+    return render

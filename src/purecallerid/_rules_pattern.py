@@ -1,0 +1,560 @@
+r"""Patterns for ``matches`` / ``does not match``: a safe regex subset, run in linear time.
+
+Python's ``re`` backtracks: ``(a+)+$`` on a long line of ``a`` followed by ``b`` never returns,
+and even ``\\d*\\d*x`` takes half a second on 1,000 digits. A rule is written by an admin
+and run on every lead, so patterns do not go to ``re`` at all. They are parsed here into a
+small syntax tree (refusing what cannot be run without backtracking), turned into a Thompson
+NFA once at load, and matched by following every NFA path at the same time. The sets of NFA
+states met are cached as DFA states with their transitions, so the usual cost is one dict
+lookup per character; the worst case (cache full) is proportional to the NFA size per
+character. Either way no input can make a match take more than linear time.
+
+Supported: literals, ``.``, ``[...]`` classes with ranges and negation, ``\\d \\w \\s`` and their
+negations, ``\\t \\n \\r \\f \\v \\xhh \\uhhhh``, escaped punctuation, groups ``( )`` and ``(?: )``,
+alternation ``|``, quantifiers ``* + ? {m} {m,} {m,n}`` (a trailing ``?`` is accepted and
+means nothing, since only "is there a match" is asked), ``^`` as the first character and ``$``
+as the last. Refused: backreferences, lookaround, word boundaries, inline flags, named groups,
+possessive quantifiers. Matching is a search (anywhere in the value), like ``re.search``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final, TypeAlias
+
+from attrs import frozen
+
+__all__ = [
+    "MAX_INPUT_LENGTH",
+    "MAX_PATTERN_LENGTH",
+    "CompiledPattern",
+    "PatternError",
+    "compile_pattern",
+]
+
+MAX_PATTERN_LENGTH: Final = 256
+"""Longest pattern accepted, in characters."""
+
+MAX_INPUT_LENGTH: Final = 10_000
+"""Longest value a pattern is matched against; a longer value makes the condition unknown."""
+
+_MAX_REPEAT: Final = 100
+_MAX_NFA_STATES: Final = 1_000
+_MAX_CACHED: Final = 10_000
+
+_Test = Callable[[str], bool]
+
+
+class PatternError(ValueError):
+    """A pattern outside the supported subset.
+
+    Attributes:
+        position: 1-based index of the offending character in the pattern.
+    """
+
+    def __init__(self, message: str, position: int) -> None:
+        """Create the error for the character at 1-based *position*."""
+        super().__init__(f"{message} (at character {position})")
+        self.reason = message
+        self.position = position
+
+
+@frozen
+class _Set:
+    # A negated class keeps its positive test: under ignore-case, [^a] must refuse "A" too,
+    # so case variants are tried against the positive set before negating.
+    test: _Test
+    negate: bool = False
+
+
+@frozen
+class _Cat:
+    items: tuple[_Node, ...]
+
+
+@frozen
+class _Alt:
+    branches: tuple[_Node, ...]
+
+
+@frozen
+class _Rep:
+    body: _Node
+    low: int
+    high: int | None
+
+
+_Node: TypeAlias = _Set | _Cat | _Alt | _Rep
+_EMPTY: Final = _Cat(())
+_MAX_GROUP_DEPTH: Final = 20
+
+_CLASS_TESTS: Final[dict[str, _Test]] = {
+    "d": str.isdecimal,
+    "D": lambda ch: not ch.isdecimal(),
+    "w": lambda ch: ch.isalnum() or ch == "_",
+    "W": lambda ch: not (ch.isalnum() or ch == "_"),
+    "s": str.isspace,
+    "S": lambda ch: not ch.isspace(),
+}
+_CONTROL_ESCAPES: Final = {"t": "\t", "n": "\n", "r": "\r", "f": "\f", "v": "\v", "a": "\a"}
+_HEX_ESCAPES: Final = {"x": 2, "u": 4, "U": 8}
+_REFUSED_ESCAPES: Final = {
+    "b": "word boundaries (\\b) are not supported",
+    "B": "word boundaries (\\B) are not supported",
+    "A": "use ^ at the start of the pattern instead of \\A",
+    "Z": "use $ at the end of the pattern instead of \\Z",
+    "z": "use $ at the end of the pattern instead of \\z",
+}
+
+
+class _Parser:
+    def __init__(self, pattern: str) -> None:
+        self.src = pattern
+        self.pos = 0
+        self.anchored_start = False
+        self.anchored_end = False
+        self.top_alternatives = False
+
+    def error(self, message: str, at: int | None = None) -> PatternError:
+        return PatternError(message, (self.pos if at is None else at) + 1)
+
+    def peek(self) -> str:
+        return self.src[self.pos] if self.pos < len(self.src) else ""
+
+    def parse(self) -> _Node:
+        src = self.src
+        end = len(src)
+        if src.startswith("^"):
+            self.anchored_start = True
+            self.pos = 1
+        if src.endswith("$") and end > self.pos and not _escaped(src, end - 1):
+            self.anchored_end = True
+            end -= 1
+        node = self.alternation(end, depth=0)
+        if self.pos < end:
+            raise self.error("unbalanced ')'")
+        if self.top_alternatives and (self.anchored_start or self.anchored_end):
+            raise self.error("put the alternatives in a group when anchoring: ^(a|b)$", 0)
+        return node
+
+    def alternation(self, end: int, depth: int) -> _Node:
+        branches = [self.sequence(end, depth)]
+        while self.pos < end and self.src[self.pos] == "|":
+            self.pos += 1
+            branches.append(self.sequence(end, depth))
+        if len(branches) == 1:
+            return branches[0]
+        self.top_alternatives = self.top_alternatives or depth == 0
+        return _Alt(tuple(branches))
+
+    def sequence(self, end: int, depth: int) -> _Node:
+        items: list[_Node] = []
+        while self.pos < end and self.src[self.pos] not in "|)":
+            start = self.pos
+            atom = self.atom(end, depth)
+            items.append(self.quantified(atom, start, end))
+        return items[0] if len(items) == 1 else _Cat(tuple(items))
+
+    def atom(self, end: int, depth: int) -> _Node:
+        ch = self.src[self.pos]
+        if ch == "(":
+            return self.group(end, depth)
+        if ch == "[":
+            return self.char_class(end)
+        if ch == ".":
+            self.pos += 1
+            return _Set(_not_newline)
+        if ch == "\\":
+            return _Set(self.escape(end, in_class=False))
+        if ch in "*+?":
+            raise self.error("nothing to repeat")
+        if ch == "{" and _quantifier_end(self.src, self.pos, end) is not None:
+            raise self.error("nothing to repeat")
+        if ch == "{":
+            raise self.error("write a literal '{' as \\{")
+        if ch == "^":
+            raise self.error("'^' is only allowed as the first character")
+        if ch == "$":
+            raise self.error("'$' is only allowed as the last character")
+        self.pos += 1
+        return _Set(_literal(ch))
+
+    def group(self, end: int, depth: int) -> _Node:
+        open_at = self.pos
+        if depth >= _MAX_GROUP_DEPTH:
+            raise self.error(f"groups nest at most {_MAX_GROUP_DEPTH} deep")
+        self.pos += 1
+        if self.src.startswith("?", self.pos):
+            if not self.src.startswith("?:", self.pos):
+                raise self.error(
+                    "only plain (...) and (?:...) groups are supported: no lookaround, "
+                    "named groups, inline flags or backreferences",
+                    open_at,
+                )
+            self.pos += 2
+        inner = self.alternation(end, depth + 1)
+        if self.pos >= end or self.src[self.pos] != ")":
+            raise self.error("missing ')'", open_at)
+        self.pos += 1
+        return inner
+
+    def quantified(self, atom: _Node, start: int, end: int) -> _Node:
+        ch = self.peek() if self.pos < end else ""
+        if ch in {"*", "+", "?"} and ch:
+            self.pos += 1
+            low, high = {"*": (0, None), "+": (1, None), "?": (0, 1)}[ch]
+        elif ch == "{" and (close := _quantifier_end(self.src, self.pos, end)) is not None:
+            low, high = self.counts(self.src[self.pos + 1 : close])
+            self.pos = close + 1
+        else:
+            return atom
+        if self.pos < end and self.src[self.pos] == "?":
+            self.pos += 1  # lazy: the same yes/no answer as greedy
+        following = self.src[self.pos] if self.pos < end else ""
+        if following in {"*", "+", "?"} or (
+            following == "{" and _quantifier_end(self.src, self.pos, end) is not None
+        ):
+            raise self.error("multiple repeat (possessive quantifiers are not supported)")
+        if atom == _EMPTY:
+            raise self.error("nothing to repeat", start)
+        return _Rep(atom, low, high)
+
+    def counts(self, body: str) -> tuple[int, int | None]:
+        low_text, comma, high_text = body.partition(",")
+        low = int(low_text) if low_text else 0
+        high = (int(high_text) if high_text else None) if comma else low
+        if low > _MAX_REPEAT or (high is not None and high > _MAX_REPEAT):
+            raise self.error(f"repeat counts are limited to {_MAX_REPEAT}")
+        if high is not None and high < low:
+            raise self.error("min repeat greater than max repeat")
+        return low, high
+
+    def escape(self, end: int, *, in_class: bool) -> _Test:
+        at = self.pos
+        if self.pos + 1 >= end:
+            raise self.error("bad escape at the end of the pattern")
+        ch = self.src[self.pos + 1]
+        self.pos += 2
+        if ch in _CLASS_TESTS:
+            return _CLASS_TESTS[ch]
+        return _literal(self.escaped_char(ch, at, end, in_class=in_class))
+
+    def escaped_char(self, ch: str, at: int, end: int, *, in_class: bool) -> str:
+        if ch in _CONTROL_ESCAPES:
+            return _CONTROL_ESCAPES[ch]
+        if ch in _HEX_ESCAPES:
+            width = _HEX_ESCAPES[ch]
+            digits = self.src[self.pos : self.pos + width]
+            if self.pos + width > end or not _is_hex(digits, width):
+                raise self.error(f"\\{ch} needs {width} hexadecimal digits", at)
+            self.pos += width
+            code = int(digits, 16)
+            if code > 0x10FFFF:  # noqa: PLR2004 - the last Unicode code point
+                raise self.error("escape beyond the last Unicode code point", at)
+            return chr(code)
+        if ch in _REFUSED_ESCAPES and not in_class:
+            raise self.error(_REFUSED_ESCAPES[ch], at)
+        if ch.isdigit():
+            raise self.error("backreferences and octal escapes are not supported", at)
+        if ch.isascii() and ch.isalpha():
+            raise self.error(f"unsupported escape \\{ch}", at)
+        return ch
+
+    def char_class(self, end: int) -> _Set:  # noqa: C901 - one loop over the class syntax
+        open_at = self.pos
+        self.pos += 1
+        negate = self.pos < end and self.src[self.pos] == "^"
+        if negate:
+            self.pos += 1
+        tests: list[_Test] = []
+        ranges: list[tuple[str, str]] = []
+        first = True
+        while True:
+            if self.pos >= end:
+                raise self.error("missing ']'", open_at)
+            ch = self.src[self.pos]
+            if ch == "]" and not first:
+                self.pos += 1
+                break
+            first = False
+            if ch == "[":
+                raise self.error("write a literal '[' inside a class as \\[")
+            low = self.class_member(end, tests)
+            if low is None:
+                continue
+            if self.src.startswith("-", self.pos) and self.pos + 1 < end:
+                if self.src[self.pos + 1] == "]":
+                    ranges.append((low, low))
+                    continue
+                self.pos += 1
+                high = self.class_member(end, tests)
+                if high is None:
+                    raise self.error("bad character range", self.pos - 1)
+                if high < low:
+                    raise self.error(f"bad character range {low}-{high}", self.pos - 1)
+                ranges.append((low, high))
+            else:
+                ranges.append((low, low))
+        return _Set(_class_test(tuple(ranges), tuple(tests)), negate=negate)
+
+    def class_member(self, end: int, tests: list[_Test]) -> str | None:
+        ch = self.src[self.pos]
+        if ch != "\\":
+            self.pos += 1
+            return ch
+        if self.pos + 1 >= end:
+            raise self.error("bad escape at the end of the pattern")
+        code = self.src[self.pos + 1]
+        if code in _CLASS_TESTS:
+            self.pos += 2
+            tests.append(_CLASS_TESTS[code])
+            return None
+        if code == "b":
+            raise self.error("\\b inside a class is not supported")
+        at = self.pos
+        self.pos += 2
+        return self.escaped_char(code, at, end, in_class=True)
+
+
+def _escaped(src: str, index: int) -> bool:
+    backslashes = 0
+    while index - backslashes - 1 >= 0 and src[index - backslashes - 1] == "\\":
+        backslashes += 1
+    return backslashes % 2 == 1
+
+
+def _is_hex(text: str, width: int) -> bool:
+    return len(text) == width and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _quantifier_end(src: str, start: int, end: int) -> int | None:
+    # "{m}", "{m,}", "{,n}", "{m,n}" with digits only; anything else is not a quantifier.
+    close = src.find("}", start, end)
+    if close == -1:
+        return None
+    low, comma, high = src[start + 1 : close].partition(",")
+    if not (low or high) or not all(
+        part.isascii() and (part.isdigit() or not part) for part in (low, high)
+    ):
+        return None
+    if not comma and not low:
+        return None
+    return close
+
+
+def _never(_: str) -> bool:
+    return False
+
+
+def _not_newline(ch: str) -> bool:
+    return ch != "\n"
+
+
+def _literal(expected: str) -> _Test:
+    return expected.__eq__
+
+
+def _class_test(ranges: tuple[tuple[str, str], ...], tests: tuple[_Test, ...]) -> _Test:
+    singles = frozenset(low for low, high in ranges if low == high)
+    spans = tuple((low, high) for low, high in ranges if low != high)
+
+    def test(ch: str) -> bool:
+        hit = ch in singles or any(low <= ch <= high for low, high in spans)
+        return hit or any(t(ch) for t in tests)
+
+    return test
+
+
+# NFA: parallel lists indexed by state number. A "char" state tests one character and goes
+# to `out1`; a "split" state goes to both outs without consuming; "match" accepts.
+_CHAR, _SPLIT, _MATCH = 0, 1, 2
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.kind: list[int] = []
+        self.test: list[_Test] = []
+        self.negate: list[bool] = []
+        self.out1: list[int] = []
+        self.out2: list[int] = []
+
+    def new(
+        self, kind: int, test: _Test, out1: int = -1, out2: int = -1, *, negate: bool = False
+    ) -> int:
+        if len(self.kind) >= _MAX_NFA_STATES:
+            raise PatternError("the pattern is too complex (too many states)", 1)
+        self.kind.append(kind)
+        self.test.append(test)
+        self.negate.append(negate)
+        self.out1.append(out1)
+        self.out2.append(out2)
+        return len(self.kind) - 1
+
+    def build(self, node: _Node, nxt: int) -> int:
+        if isinstance(node, _Set):
+            return self.new(_CHAR, node.test, nxt, negate=node.negate)
+        if isinstance(node, _Cat):
+            for item in reversed(node.items):
+                nxt = self.build(item, nxt)
+            return nxt
+        if isinstance(node, _Alt):
+            starts = [self.build(branch, nxt) for branch in node.branches]
+            state = starts[-1]
+            for start in reversed(starts[:-1]):
+                state = self.new(_SPLIT, _never, start, state)
+            return state
+        return self.repeat(node.body, node.low, node.high, nxt)
+
+    def repeat(self, body: _Node, low: int, high: int | None, nxt: int) -> int:
+        if high is None:
+            loop = self.new(_SPLIT, _never, -1, nxt)
+            self.out1[loop] = self.build(body, loop)
+            tail = loop
+        else:
+            tail = nxt
+            for _ in range(high - low):
+                tail = self.new(_SPLIT, _never, self.build(body, tail), nxt)
+        for _ in range(low):
+            tail = self.build(body, tail)
+        return tail
+
+
+class _DState:
+    __slots__ = ("accepts", "dead", "next", "nfa")
+
+    def __init__(self, nfa: frozenset[int], accepts: bool) -> None:
+        self.nfa = nfa
+        self.accepts = accepts
+        self.dead = not nfa
+        self.next: dict[str, _DState] = {}
+
+
+class CompiledPattern:
+    """A pattern ready to match, built once; :meth:`search` never backtracks.
+
+    Attributes:
+        pattern: The pattern as written.
+        ignore_case: Whether letters match in either case.
+    """
+
+    __slots__ = (
+        "_anchored_end",
+        "_anchored_start",
+        "_budget",
+        "_kind",
+        "_negate",
+        "_out1",
+        "_out2",
+        "_start",
+        "_start_state",
+        "_states",
+        "_test",
+        "ignore_case",
+        "pattern",
+    )
+
+    def __init__(self, pattern: str, *, ignore_case: bool) -> None:
+        """Parse and build *pattern*.
+
+        Raises:
+            PatternError: The pattern is empty, too long, or outside the supported subset.
+        """
+        if not pattern:
+            raise PatternError("the pattern is empty", 1)
+        if len(pattern) > MAX_PATTERN_LENGTH:
+            raise PatternError(
+                f"the pattern is longer than {MAX_PATTERN_LENGTH} characters",
+                MAX_PATTERN_LENGTH + 1,
+            )
+        parser = _Parser(pattern)
+        tree = parser.parse()
+        builder = _Builder()
+        match = builder.new(_MATCH, _never)
+        self._start = builder.build(tree, match)
+        self._kind = builder.kind
+        self._test = builder.test
+        self._negate = builder.negate
+        self._out1 = builder.out1
+        self._out2 = builder.out2
+        self._anchored_start = parser.anchored_start
+        self._anchored_end = parser.anchored_end
+        self.pattern = pattern
+        self.ignore_case = ignore_case
+        self._budget = _MAX_CACHED
+        self._states: dict[frozenset[int], _DState] = {}
+        self._start_state = self._state(self._closure([self._start]))
+
+    def _closure(self, seeds: list[int]) -> frozenset[int]:
+        # Every state reachable without consuming a character; only char and match states are
+        # kept, since split states do nothing by themselves.
+        seen: set[int] = set()
+        stack = seeds
+        kind, out1, out2 = self._kind, self._out1, self._out2
+        while stack:
+            state = stack.pop()
+            if state in seen:
+                continue
+            seen.add(state)
+            if kind[state] == _SPLIT:
+                stack.append(out1[state])
+                stack.append(out2[state])
+        return frozenset(s for s in seen if kind[s] != _SPLIT)
+
+    def _state(self, nfa: frozenset[int]) -> _DState:
+        state = self._states.get(nfa)
+        if state is None:
+            state = _DState(nfa, any(self._kind[s] == _MATCH for s in nfa))
+            if self._budget > 0:
+                self._budget -= 1
+                self._states[nfa] = state
+        return state
+
+    def _advance(self, state: _DState, ch: str) -> _DState:
+        if self.ignore_case:
+            variants = {ch, ch.lower(), ch.upper()}
+            candidates = [v for v in variants if len(v) == 1]
+        else:
+            candidates = [ch]
+        seeds = [
+            self._out1[s]
+            for s in state.nfa
+            if self._kind[s] == _CHAR
+            and any(self._test[s](c) for c in candidates) != self._negate[s]
+        ]
+        if not self._anchored_start:
+            seeds.append(self._start)
+        nxt = self._state(self._closure(seeds))
+        if self._budget > 0:
+            self._budget -= 1
+            state.next[ch] = nxt
+        return nxt
+
+    def search(self, text: str) -> bool | None:
+        """Whether the pattern matches anywhere in *text*; ``None`` if *text* is too long."""
+        if len(text) > MAX_INPUT_LENGTH:
+            return None
+        state = self._start_state
+        anchored_end = self._anchored_end
+        if state.accepts and not anchored_end:
+            return True
+        last = len(text) - 1
+        for index, ch in enumerate(text):
+            # Like re, "$" also matches just before a final newline.
+            if anchored_end and index == last and ch == "\n" and state.accepts:
+                return True
+            nxt = state.next.get(ch)
+            state = self._advance(state, ch) if nxt is None else nxt
+            if state.dead:
+                return False
+            if state.accepts and not anchored_end:
+                return True
+        return state.accepts
+
+
+def compile_pattern(pattern: str, *, ignore_case: bool) -> CompiledPattern:
+    """Compile *pattern* (see the module docstring for the subset).
+
+    Raises:
+        PatternError: The pattern is empty, too long, too complex or outside the subset.
+    """
+    return CompiledPattern(pattern, ignore_case=ignore_case)
