@@ -33,6 +33,7 @@ from ._errors import (
     ResponseValidationError,
     ServerError,
 )
+from ._integration import PureCallerIDIntegration
 from ._mapping import (
     DEFAULT_FIELD_MAPPING,
     FieldMapping,
@@ -53,6 +54,7 @@ from ._models import (
     Status,
 )
 from ._phone import InvalidPhoneError, PhoneFormat, format_phone, normalize_phone
+from ._records import IntegrationRecord, IntegrationStatus, ScreeningRecord
 from ._retry import RetryPolicy, backoff_delay, parse_retry_after, retry_delay
 from ._rules import (
     Evaluation,
@@ -93,7 +95,28 @@ from ._rules_text import (
     format_rules,
     parse_rules,
 )
+from ._screener import AsyncScreener, InvalidLeadError, Screener, error_class
 from ._secrets import Secret, mask_phone
+from ._settings import (
+    CampaignSettings,
+    Credentials,
+    FileSettings,
+    InMemorySettings,
+    IntegrationSettings,
+    SettingsError,
+    SettingsProblem,
+    load_settings,
+)
+from ._stores import InMemoryResultStore, SQLiteResultStore, StorageError
+from ._suppression import (
+    SUPPRESSION_FIELDS,
+    CSVSuppressionList,
+    InMemorySuppressionList,
+    SQLiteSuppressionList,
+    SuppressionEntry,
+    SuppressionIntegration,
+    SuppressionList,
+)
 from ._zip import InvalidZipError, ZipFormat, normalize_zip
 
 __version__ = _version("purecallerid")
@@ -104,6 +127,7 @@ __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_TIMEOUT",
     "PURECALLERID_FIELDS",
+    "SUPPRESSION_FIELDS",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -112,12 +136,16 @@ __all__ = [
     "AllOf",
     "AnyOf",
     "AsyncPureCallerIDClient",
+    "AsyncScreener",
     "Attempt",
     "AuthenticationError",
+    "CSVSuppressionList",
+    "CampaignSettings",
     "ClientError",
     "Comparison",
     "Condition",
     "ConfigurationError",
+    "Credentials",
     "Dialect",
     "Evaluation",
     "Exchange",
@@ -126,6 +154,14 @@ __all__ = [
     "FieldSource",
     "FieldSpec",
     "FieldType",
+    "FileSettings",
+    "InMemoryResultStore",
+    "InMemorySettings",
+    "InMemorySuppressionList",
+    "IntegrationRecord",
+    "IntegrationSettings",
+    "IntegrationStatus",
+    "InvalidLeadError",
     "InvalidPhoneError",
     "InvalidZipError",
     "Lead",
@@ -139,6 +175,7 @@ __all__ = [
     "PublicDialect",
     "PureCallerIDClient",
     "PureCallerIDError",
+    "PureCallerIDIntegration",
     "RateLimitError",
     "Reason",
     "RequestRecord",
@@ -150,12 +187,22 @@ __all__ = [
     "RuleSet",
     "RuleTrace",
     "RuleValidationError",
+    "SQLiteResultStore",
+    "SQLiteSuppressionList",
+    "Screener",
+    "ScreeningRecord",
     "ScreeningRequest",
     "ScreeningResponse",
     "Secret",
     "ServerError",
+    "SettingsError",
+    "SettingsProblem",
     "Severity",
     "Status",
+    "StorageError",
+    "SuppressionEntry",
+    "SuppressionIntegration",
+    "SuppressionList",
     "Transform",
     "UnknownPolicy",
     "WireRequest",
@@ -165,9 +212,11 @@ __all__ = [
     "backoff_delay",
     "converter",
     "dialect_named",
+    "error_class",
     "format_condition",
     "format_phone",
     "format_rules",
+    "load_settings",
     "mask_phone",
     "normalize_phone",
     "normalize_zip",

@@ -1,0 +1,140 @@
+"""The screening record: the decision on one lead and the evidence behind it.
+
+A record is written before the decision is returned (see :class:`purecallerid.AsyncScreener`)
+and is the compliance evidence for the lead: which vendor was asked what, when, what it
+answered (raw), which rules were applied (by hash of the settings) and which one decided, and
+why a check was skipped or failed. It holds no secret. It does hold the lead's phone number,
+as sent: store it as you store the lead.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from attrs import field, frozen
+
+from ._models import Attempt, RequestRecord
+from ._rules_model import Action
+
+__all__ = ["IntegrationRecord", "IntegrationStatus", "ScreeningRecord"]
+
+
+class IntegrationStatus(enum.StrEnum):
+    """How one integration's part of a screening ended."""
+
+    COMPLETED = "completed"
+    """The integration answered; its rules decided the action."""
+    ERROR = "error"
+    """It failed (timeout, vendor error, unmappable lead...); its failure policy decided."""
+    SKIPPED = "skipped"
+    """It was not called: disabled, or an earlier stage rejected the lead."""
+    CANCELLED = "cancelled"
+    """It was stopped mid-call because a sibling in its stage rejected the lead."""
+
+
+def _mapping_or_none(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    return None if value is None else dict(value)
+
+
+@frozen(kw_only=True)
+class IntegrationRecord:
+    """What one integration did for one lead.
+
+    Attributes:
+        integration_id: The integration's id within the campaign settings.
+        kind: Its kind (``"purecallerid"``, ``"suppression"``...).
+        sort: Its sort number (integrations with the same number run in parallel).
+        status: How it ended (:class:`IntegrationStatus`).
+        action: The action it contributes to the decision (``None`` when skipped or
+            cancelled).
+        reasons: The reason texts behind that action (the matching rules', or the error's).
+        flags: Reason texts of every matching ``flag`` rule (flags accumulate).
+        decided_by: The id of the rule that decided, ``"failure_policy"`` for an error, or
+            ``None`` when no rule matched (accept) or nothing ran.
+        error_class: For an error: a stable class such as ``timeout``, ``connection``,
+            ``server_error``, ``rate_limited``, ``auth_failed``, ``invalid_response``,
+            ``client_error``, ``mapping_error``, ``deadline_exceeded``.
+        error_message: For an error: a one-line message (no secrets).
+        outcome_unknown: For an error: whether the vendor may have processed (and billed)
+            the call.
+        skip_reason: Why it was skipped or cancelled.
+        answer: The vendor's answer as the rules read it (status, reason, message, typed
+            fields, ``extra``), or ``None``.
+        request: The request sent, token masked.
+        raw: The raw answer body (token redacted).
+        attempts: Each HTTP attempt, with timings.
+        rule_trace: The rule evaluation trace (one entry per rule).
+        started_at: When the integration started (UTC).
+        duration: Seconds it took.
+    """
+
+    integration_id: str
+    kind: str
+    sort: int
+    status: IntegrationStatus
+    action: Action | None = None
+    reasons: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    decided_by: str | None = None
+    error_class: str | None = None
+    error_message: str | None = None
+    outcome_unknown: bool | None = None
+    skip_reason: str | None = None
+    answer: Mapping[str, Any] | None = field(default=None, converter=_mapping_or_none)
+    request: RequestRecord | None = None
+    raw: str | None = None
+    attempts: tuple[Attempt, ...] = ()
+    rule_trace: tuple[Mapping[str, Any], ...] = ()
+    started_at: datetime | None = None
+    duration: float | None = None
+
+
+@frozen(kw_only=True)
+class ScreeningRecord:
+    """The decision on one lead, with everything that led to it.
+
+    Attributes:
+        lead_id: The host's lead id (the record's key).
+        campaign_id: The host's campaign.
+        decision: The overall action: the most severe across integrations.
+        reasons: Reason texts behind the decision (empty for a plain accept).
+        flags: Every flag raised, across integrations.
+        decided_by: ``"<integration id>:<rule id or failure_policy>"`` of the first
+            integration that produced the decision, or ``None`` for a plain accept.
+        integrations: One record per configured integration, in plan order.
+        note: A remark on the screening as a whole (for instance "no settings for campaign").
+        started_at: Start of the screening (UTC).
+        finished_at: End of the screening (UTC).
+        duration: Seconds from start to end.
+        library_version: The ``purecallerid`` version that screened.
+        settings_hash: SHA-256 of the campaign settings applied (mapping, rules, order,
+            policies; never credentials), so that a decision can be tied to its rules.
+    """
+
+    lead_id: str
+    campaign_id: str
+    decision: Action
+    reasons: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    decided_by: str | None = None
+    integrations: tuple[IntegrationRecord, ...] = ()
+    note: str | None = None
+    started_at: datetime
+    finished_at: datetime
+    duration: float
+    library_version: str
+    settings_hash: str
+
+    def integration(self, integration_id: str) -> IntegrationRecord:
+        """The record of the integration *integration_id*.
+
+        Raises:
+            KeyError: No integration with that id took part.
+        """
+        for record in self.integrations:
+            if record.integration_id == integration_id:
+                return record
+        raise KeyError(integration_id)

@@ -1,0 +1,545 @@
+"""The orchestrator: screen a lead with a campaign's integrations, decide, record, return.
+
+The flow for one lead::
+
+    lead -> settings -> plan (stages by sort) -> per integration: map -> call -> answer
+         -> rules -> action ... -> decision (most severe) -> record saved -> returned
+
+Stages run in ascending sort order; the integrations of one stage run concurrently. A reject
+in a stage skips every later stage (unless the rejecting integration says otherwise). Every
+failure of an integration becomes part of the record, with the integration's failure policy
+deciding its action; only host bugs propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.metadata
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+
+import attrs
+
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    ConfigurationError,
+    PureCallerIDError,
+    RateLimitError,
+    ResponseValidationError,
+    ServerError,
+)
+from ._mapping import MappingError
+from ._models import Lead
+from ._records import IntegrationRecord, IntegrationStatus, ScreeningRecord
+from ._rules_model import Action
+from ._settings import CampaignSettings, IntegrationSettings, SettingsError
+from ._stores import StorageError
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine, Iterable
+
+    from .typing import Integration, IntegrationAnswer, Observer, ResultStore, SettingsProvider
+
+__all__ = ["AsyncScreener", "InvalidLeadError", "Screener", "error_class"]
+
+logger: Final = logging.getLogger("purecallerid")
+
+_T = TypeVar("_T")
+
+
+class InvalidLeadError(PureCallerIDError, ValueError):
+    """The lead cannot be screened at all (no usable lead id); nothing was stored."""
+
+
+def error_class(exc: BaseException) -> str:
+    """The stable error class recorded for a failed integration (the one place it is decided)."""
+    table: tuple[tuple[type[BaseException], str], ...] = (
+        (AuthenticationError, "auth_failed"),
+        (RateLimitError, "rate_limited"),
+        (ServerError, "server_error"),
+        (APIStatusError, "client_error"),
+        (APITimeoutError, "timeout"),
+        (APIConnectionError, "connection"),
+        (ResponseValidationError, "invalid_response"),
+        (MappingError, "mapping_error"),
+        (ConfigurationError, "settings_error"),
+        (TimeoutError, "timeout"),
+    )
+    for exc_type, name in table:
+        if isinstance(exc, exc_type):
+            return name
+    return "error"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AsyncScreener:
+    """Screens leads with their campaigns' integrations: the library's main entry point.
+
+    Build one at the host's composition root and reuse it: integrations keep their connection
+    pools across leads. Close it with :meth:`aclose` (or ``async with``).
+
+    Args:
+        settings: Campaign id -> settings (:class:`~purecallerid.typing.SettingsProvider`).
+        store: Where records are kept (:class:`~purecallerid.typing.ResultStore`).
+        integrations: The integrations on offer, one per kind.
+        observer: Optional metrics hooks (:class:`~purecallerid.typing.Observer`).
+        clock: A monotonic clock in seconds (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: SettingsProvider,
+        store: ResultStore,
+        integrations: Iterable[Integration],
+        observer: Observer | None = None,
+        clock: Any = time.monotonic,
+    ) -> None:
+        """Create the screener; see the class docstring for the arguments."""
+        self._settings = settings
+        self._store = store
+        self._kinds: dict[str, Integration] = {}
+        for integration in integrations:
+            if integration.kind in self._kinds:
+                raise ConfigurationError(f"two integrations of kind {integration.kind!r}")
+            self._kinds[integration.kind] = integration
+        self._observer = observer
+        self._clock = clock
+        self._checked: dict[str, list[str]] = {}
+        self._in_flight: dict[str, asyncio.Future[ScreeningRecord]] = {}
+
+    async def screen(self, lead: Lead, *, force: bool = False) -> ScreeningRecord:
+        """Screen *lead* and return the saved record; ``record.decision`` is the decision.
+
+        A lead whose id already has a record gets that record back, without any vendor
+        call, unless *force* is true (a re-screen replaces the record). Two concurrent calls
+        for the same lead id share one screening.
+
+        Raises:
+            InvalidLeadError: The lead has no usable id.
+            StorageError: The record could not be loaded or saved; no decision is returned.
+        """
+        _check_lead(lead)
+        if not force:
+            existing = await self._load(lead.lead_id)
+            if existing is not None:
+                return existing
+        running = self._in_flight.get(lead.lead_id)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[ScreeningRecord] = asyncio.get_running_loop().create_future()
+        self._in_flight[lead.lead_id] = future
+        try:
+            record = await self._screen_and_save(lead)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody else must log it
+            raise
+        else:
+            future.set_result(record)
+        finally:
+            del self._in_flight[lead.lead_id]
+        if self._observer is not None:
+            self._observer.on_decision(record)
+        return record
+
+    async def _load(self, lead_id: str) -> ScreeningRecord | None:
+        try:
+            return await self._store.load(lead_id)
+        except Exception as exc:
+            raise StorageError(f"could not load the record of lead {lead_id!r}: {exc}") from exc
+
+    async def _screen_and_save(self, lead: Lead) -> ScreeningRecord:
+        record = await self._screen(lead)
+        try:
+            await self._store.save(record)
+        except Exception as exc:
+            message = f"could not save the record of lead {lead.lead_id!r}; no decision is returned"
+            raise StorageError(f"{message}: {exc}") from exc
+        logger.info(
+            "lead %s: %s (%s) in %.1f ms",
+            lead.lead_id,
+            record.decision.value,
+            record.decided_by or "no rule",
+            record.duration * 1000,
+        )
+        return record
+
+    async def _screen(self, lead: Lead) -> ScreeningRecord:
+        started_at = _now()
+        started = self._clock()
+        try:
+            campaign = await self._settings.get_campaign(lead.campaign_id)
+            note = None if campaign is None else self._check(campaign)
+        except SettingsError as exc:
+            campaign, note = None, f"settings error: {exc}"
+        if campaign is None or note is not None:
+            note = note or f"no screening settings for campaign {lead.campaign_id!r}"
+            # Without settings nothing can vouch for the lead: hold it for a person.
+            return self._record(lead, started_at, started, (), Action.QA, note, settings_hash="")
+        records = await self._run_plan(lead, campaign, started)
+        return self._record(
+            lead, started_at, started, records, None, None, settings_hash=campaign.settings_hash
+        )
+
+    def _check(self, campaign: CampaignSettings) -> str | None:
+        """Check a campaign's settings against the integrations, once per settings version."""
+        problems = self._checked.get(campaign.settings_hash)
+        if problems is None:
+            problems = []
+            for settings in campaign.integrations:
+                kind = self._kinds.get(settings.kind)
+                if kind is None:
+                    problems.append(f"{settings.id}: no integration of kind {settings.kind!r}")
+                elif settings.enabled:
+                    problems.extend(f"{settings.id}: {p}" for p in kind.check_settings(settings))
+            self._checked[campaign.settings_hash] = problems
+        return f"settings error: {'; '.join(problems)}" if problems else None
+
+    async def _run_plan(
+        self, lead: Lead, campaign: CampaignSettings, started: float
+    ) -> list[IntegrationRecord]:
+        end = started + campaign.deadline
+        done: dict[str, IntegrationRecord] = {}
+        stopped_by: str | None = None
+        for _sort, stage in campaign.stages():
+            if stopped_by is not None:
+                for settings in stage:
+                    done[settings.id] = self._emit(
+                        lead,
+                        IntegrationRecord(
+                            integration_id=settings.id,
+                            kind=settings.kind,
+                            sort=settings.sort,
+                            status=IntegrationStatus.SKIPPED,
+                            skip_reason=f"not called: {stopped_by} rejected the lead",
+                        ),
+                    )
+                continue
+            for record in await self._run_stage(lead, stage, end):
+                done[record.integration_id] = record
+            for settings in stage:
+                record = done[settings.id]
+                if record.action is Action.REJECT and settings.skip_remaining_on_reject:
+                    stopped_by = stopped_by or settings.id
+        ordered: list[IntegrationRecord] = []
+        for settings in sorted(campaign.integrations, key=lambda s: s.sort):
+            if settings.enabled:
+                ordered.append(done[settings.id])
+            else:
+                ordered.append(
+                    self._emit(
+                        lead,
+                        IntegrationRecord(
+                            integration_id=settings.id,
+                            kind=settings.kind,
+                            sort=settings.sort,
+                            status=IntegrationStatus.SKIPPED,
+                            skip_reason="disabled for this campaign",
+                        ),
+                    )
+                )
+        return ordered
+
+    async def _run_stage(
+        self, lead: Lead, stage: tuple[IntegrationSettings, ...], end: float
+    ) -> list[IntegrationRecord]:
+        if len(stage) == 1:
+            return [await self._run_one(lead, stage[0], end)]
+        tasks = {
+            asyncio.ensure_future(self._run_one(lead, settings, end)): settings
+            for settings in stage
+        }
+        results: dict[str, IntegrationRecord] = {}
+        pending = set(tasks)
+        cancelled_by: str | None = None
+        try:
+            while pending:
+                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    settings = tasks[task]
+                    if task.cancelled():
+                        continue
+                    record = task.result()  # a host bug re-raises here
+                    results[settings.id] = record
+                    if (
+                        record.action is Action.REJECT
+                        and settings.cancel_siblings_on_reject
+                        and cancelled_by is None
+                        and pending
+                    ):
+                        cancelled_by = settings.id
+                        for other in pending:
+                            other.cancel()
+        finally:
+            for task in pending:
+                task.cancel()
+        for task, settings in tasks.items():
+            if settings.id not in results:
+                results[settings.id] = self._emit(
+                    lead,
+                    IntegrationRecord(
+                        integration_id=settings.id,
+                        kind=settings.kind,
+                        sort=settings.sort,
+                        status=IntegrationStatus.CANCELLED,
+                        skip_reason=f"cancelled: {cancelled_by} rejected the lead",
+                        # The call may have reached the vendor before it was cancelled.
+                        outcome_unknown=True,
+                    ),
+                )
+                del task
+        return [results[s.id] for s in stage]
+
+    async def _run_one(
+        self, lead: Lead, settings: IntegrationSettings, end: float
+    ) -> IntegrationRecord:
+        integration = self._kinds[settings.kind]
+        started_at = _now()
+        started = self._clock()
+        budget = min(settings.timeout, end - started)
+        answer: IntegrationAnswer | None = None
+        failure: BaseException | None = None
+        if budget <= 0:
+            failure = TimeoutError("the campaign's deadline ran out before this integration")
+        else:
+            try:
+                async with asyncio.timeout(budget):
+                    answer = await integration.screen(lead, settings, deadline=budget)
+            except TimeoutError as exc:
+                failure = exc
+            except PureCallerIDError as exc:
+                failure = exc
+        duration = self._clock() - started
+        record = _integration_record(lead, settings, answer, failure, budget)
+        record = _with_timing(record, started_at, duration)
+        return self._emit(lead, record)
+
+    def _emit(self, lead: Lead, record: IntegrationRecord) -> IntegrationRecord:
+        if self._observer is not None:
+            self._observer.on_integration_result(lead, record)
+        return record
+
+    def _record(  # noqa: PLR0917 - private, two call sites
+        self,
+        lead: Lead,
+        started_at: datetime,
+        started: float,
+        records: Iterable[IntegrationRecord],
+        forced: Action | None,
+        note: str | None,
+        *,
+        settings_hash: str,
+    ) -> ScreeningRecord:
+        records = tuple(records)
+        decision = (
+            Action.most_severe(r.action for r in records if r.action is not None)
+            if forced is None
+            else forced
+        )
+        decider = next((r for r in records if r.action is decision), None)
+        reasons: list[str] = []
+        if decision is not Action.ACCEPT:
+            for r in records:
+                if r.action is decision:
+                    reasons.extend(r.reasons)
+            if note is not None:
+                reasons.append(note)
+        flags = [flag for r in records for flag in r.flags]
+        return ScreeningRecord(
+            lead_id=lead.lead_id,
+            campaign_id=lead.campaign_id,
+            decision=decision,
+            reasons=tuple(dict.fromkeys(reasons)),
+            flags=tuple(dict.fromkeys(flags)),
+            decided_by=None
+            if decider is None or (decision is Action.ACCEPT and decider.decided_by is None)
+            else f"{decider.integration_id}:{decider.decided_by}",
+            integrations=records,
+            note=note,
+            started_at=started_at,
+            finished_at=_now(),
+            duration=self._clock() - started,
+            library_version=_library_version(),
+            settings_hash=settings_hash,
+        )
+
+    async def aclose(self) -> None:
+        """Close every integration (their connection pools and files)."""
+        for integration in self._kinds.values():
+            await integration.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+
+def _check_lead(lead: object) -> None:
+    # Typed callers cannot get these wrong; hosts feeding posted data through may.
+    if not isinstance(lead, Lead):
+        raise InvalidLeadError(f"expected a purecallerid.Lead, not {type(lead).__name__}")
+    lead_id: object = lead.lead_id
+    campaign_id: object = lead.campaign_id
+    if not isinstance(lead_id, str) or not lead_id.strip():
+        raise InvalidLeadError("the lead has no lead_id; a screening record needs one")
+    if not isinstance(campaign_id, str):
+        raise InvalidLeadError("the lead's campaign_id must be a string")
+
+
+def _with_timing(
+    record: IntegrationRecord, started_at: datetime, duration: float
+) -> IntegrationRecord:
+    return attrs.evolve(record, started_at=started_at, duration=duration)
+
+
+@functools.cache
+def _library_version() -> str:
+    return importlib.metadata.version("purecallerid")
+
+
+def _integration_record(
+    lead: Lead,
+    settings: IntegrationSettings,
+    answer: IntegrationAnswer | None,
+    failure: BaseException | None,
+    budget: float,
+) -> IntegrationRecord:
+    """Judge an integration's answer (or failure) with its rules and failure policy."""
+    verdict = settings.rules.evaluate(None if answer is None else answer.answer, lead.fields)
+    base: dict[str, Any] = {
+        "integration_id": settings.id,
+        "kind": settings.kind,
+        "sort": settings.sort,
+        "rule_trace": tuple(verdict.trace_dicts()),
+    }
+    if answer is not None:
+        return IntegrationRecord(
+            **base,
+            status=IntegrationStatus.COMPLETED,
+            action=verdict.action,
+            reasons=verdict.reasons,
+            flags=verdict.flags,
+            decided_by=verdict.decided_by,
+            answer=answer.answer,
+            request=answer.request,
+            raw=answer.raw,
+            attempts=answer.attempts,
+        )
+    assert failure is not None  # noqa: S101 - one of the two is always set
+    name = error_class(failure)
+    if isinstance(failure, TimeoutError) and not isinstance(failure, PureCallerIDError):
+        message = str(failure) or f"no answer within {budget:.3g} s"
+        if budget <= 0:
+            name = "deadline_exceeded"
+        outcome_unknown: bool | None = budget > 0
+    else:
+        # One line: multi-line messages (a MappingError lists its problems) are folded.
+        message = " ".join(str(failure).split()) or type(failure).__name__
+        outcome_unknown = getattr(failure, "outcome_unknown", None)
+        if isinstance(failure, APIStatusError | ResponseValidationError):
+            outcome_unknown = not isinstance(failure, AuthenticationError | RateLimitError)
+        if isinstance(failure, MappingError | ConfigurationError):
+            outcome_unknown = False
+    exchange = failure.exchange if isinstance(failure, APIError) else None
+    # Rules may act on an errored integration too (a rule whose unknown means "match").
+    action = Action.most_severe([settings.failure_policy, verdict.action])
+    by_rule = (
+        verdict.action is action
+        and verdict.decided_by is not None
+        and action is not settings.failure_policy
+    )
+    reason = f"{settings.id} {name}: {message}"
+    logger.info("lead %s: %s failed (%s)", lead.lead_id, settings.id, name)
+    return IntegrationRecord(
+        **base,
+        status=IntegrationStatus.ERROR,
+        action=action,
+        reasons=verdict.reasons if by_rule else (reason,),
+        flags=verdict.flags,
+        decided_by=verdict.decided_by if by_rule else "failure_policy",
+        error_class=name,
+        error_message=message,
+        outcome_unknown=outcome_unknown,
+        request=None if exchange is None else exchange.request,
+        raw=getattr(failure, "body", None),
+        attempts=() if exchange is None else exchange.attempts,
+    )
+
+
+class Screener:
+    """The synchronous face of :class:`AsyncScreener`, with the same semantics.
+
+    It runs an event loop in a private thread, so it works from plain threads and from a
+    thread whose own event loop is running (a sync view inside an async web framework), and
+    keeps integrations' connection pools alive across leads. Close it with :meth:`close` (or
+    ``with``).
+
+    Args:
+        settings: See :class:`AsyncScreener`.
+        store: See :class:`AsyncScreener`.
+        integrations: See :class:`AsyncScreener`.
+        observer: See :class:`AsyncScreener`; its hooks run on the private thread.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: SettingsProvider,
+        store: ResultStore,
+        integrations: Iterable[Integration],
+        observer: Observer | None = None,
+    ) -> None:
+        """Create the screener and start its event loop thread."""
+        self._async = AsyncScreener(
+            settings=settings, store=store, integrations=integrations, observer=observer
+        )
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="purecallerid-screener", daemon=True
+        )
+        self._thread.start()
+        self._closed = False
+
+    def screen(self, lead: Lead, *, force: bool = False) -> ScreeningRecord:
+        """Screen *lead*; see :meth:`AsyncScreener.screen`."""
+        return self._run(self._async.screen(lead, force=force))
+
+    def _run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        if self._closed:
+            coroutine.close()
+            raise RuntimeError("this Screener is closed")
+        if threading.current_thread() is self._thread:
+            coroutine.close()
+            raise RuntimeError("Screener.screen was called from its own loop; use AsyncScreener")
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def close(self) -> None:
+        """Close the integrations and stop the event loop thread. Idempotent."""
+        if self._closed:
+            return
+        try:
+            self._run(self._async.aclose())
+        finally:
+            self._closed = True
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -1,0 +1,138 @@
+"""Result stores: where screening records are kept. In memory, or SQLite on one host."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from typing import TYPE_CHECKING, Final
+
+from ._converter import converter
+from ._errors import PureCallerIDError
+from ._records import ScreeningRecord
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["InMemoryResultStore", "SQLiteResultStore", "StorageError"]
+
+
+class StorageError(PureCallerIDError):
+    """The result store failed to save or load a record; the decision was not returned.
+
+    The store's own exception is kept as ``__cause__``.
+    """
+
+
+class InMemoryResultStore:
+    """Records in a dict, for tests and single-process tools.
+
+    Records are kept as the JSON the converter writes, so that whatever is saved here would
+    also survive a real database.
+    """
+
+    def __init__(self) -> None:
+        """Create an empty store."""
+        self._records: dict[str, str] = {}
+
+    async def save(self, record: ScreeningRecord) -> None:
+        """Store *record*, replacing any record with the same lead id."""
+        self._records[record.lead_id] = json.dumps(converter.unstructure(record))
+
+    async def load(self, lead_id: str) -> ScreeningRecord | None:
+        """Return the record of *lead_id*, or ``None``."""
+        text = self._records.get(lead_id)
+        return None if text is None else converter.structure(json.loads(text), ScreeningRecord)
+
+    def __len__(self) -> int:
+        """The number of records held."""
+        return len(self._records)
+
+    def lead_ids(self) -> list[str]:
+        """The lead ids with a record, in the order first saved."""
+        return list(self._records)
+
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS screening_records (
+    lead_id     TEXT PRIMARY KEY,
+    campaign_id TEXT NOT NULL,
+    decision    TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    record      TEXT NOT NULL
+)
+"""
+
+
+class SQLiteResultStore:
+    """Records in a SQLite file (standard library ``sqlite3``): the embedded default.
+
+    Safe for several processes on one host: the database runs in WAL mode, each save is one
+    transaction (``INSERT ... ON CONFLICT DO UPDATE``), and writers wait up to *busy_timeout*
+    seconds for each other. Blocking calls run in a worker thread, off the event loop.
+
+    Args:
+        path: The database file (created with its table when missing), or ``":memory:"``.
+        busy_timeout: Seconds a writer waits for a lock held by another process.
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+        """Open (and create if needed) the database at *path*."""
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path, timeout=busy_timeout, check_same_thread=False, isolation_level=None
+        )
+        with self._lock:
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+
+    async def save(self, record: ScreeningRecord) -> None:
+        """Store *record* in one transaction, replacing any record with the same lead id."""
+        text = json.dumps(converter.unstructure(record))
+        await asyncio.to_thread(self._save, record, text)
+
+    def _save(self, record: ScreeningRecord, text: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO screening_records VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(lead_id) DO UPDATE SET campaign_id=excluded.campaign_id, "
+                "decision=excluded.decision, finished_at=excluded.finished_at, "
+                "record=excluded.record",
+                (
+                    record.lead_id,
+                    record.campaign_id,
+                    record.decision.value,
+                    record.finished_at.isoformat(),
+                    text,
+                ),
+            )
+
+    async def load(self, lead_id: str) -> ScreeningRecord | None:
+        """Return the record of *lead_id*, or ``None``."""
+        text = await asyncio.to_thread(self._load, lead_id)
+        return None if text is None else converter.structure(json.loads(text), ScreeningRecord)
+
+    def _load(self, lead_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT record FROM screening_records WHERE lead_id = ?", (lead_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def count(self) -> int:
+        """The number of records stored."""
+        with self._lock:
+            row = self._db.execute("SELECT COUNT(*) FROM screening_records").fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteResultStore({self.path!r})"
