@@ -201,9 +201,9 @@ def test_forbidden_is_authentication_error(screen: Screen, fake: FakePureCallerI
 
 def test_wrong_token_gets_401(fake: FakePureCallerID, mode: str) -> None:
     """A fake expecting a token refuses another one with 401."""
-    fake.api_token = "right"
+    fake.api_token = "right-token"
     with pytest.raises(AuthenticationError):
-        make_screen(fake, mode)(request_for("2125550000"), api_token="wrong")
+        make_screen(fake, mode)(request_for("2125550000"), api_token="wrong-token")
 
 
 def test_slow_answer_beyond_timeout_times_out(screen: Screen, fake: FakePureCallerID) -> None:

@@ -115,12 +115,24 @@ def test_typed_fields_read(key: str, value: Any, field: str, expected: Any) -> N
         ("reason", ["DNC", "TCPA_FLAG"]),
         ("message", {"text": "x"}),
         ("reason", None),
+        ("activity_score", "--5"),
+        ("activity_score", "9" * 5000),
+        ("activity_score", "1e3"),
     ],
 )
 def test_ill_typed_fields_stay_in_extra(key: str, value: Any) -> None:
     """A known key with a value of the wrong type is kept, as sent, in extra."""
     response = response_from_wire({"status": "Accepted", key: value})
     assert response.extra == {key: value}
+
+
+def test_null_spelling_does_not_hide_another() -> None:
+    """A null under one spelling does not hide a value under another, and both survive."""
+    data = {"status": "Accepted", "activity_score": None, "activityScore": 12}
+    response = response_from_wire(data)
+    assert response.activity_score == 12
+    assert response.extra == {"activity_score": None}
+    assert response_from_wire(response_to_wire(response)) == response
 
 
 def test_raw_and_exchange_do_not_affect_equality() -> None:

@@ -26,7 +26,7 @@ def pcid(**overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "kind": "purecallerid",
         "base_url": "https://purecallerid.test",
-        "credentials": {"api_token": "t0k", "campaign_id": "C1", "list_name": "Main"},
+        "credentials": {"api_token": "token-0k-123", "campaign_id": "C1", "list_name": "Main"},
         "rules": ['reject when status = "Rejected" and reason in ("DNC", "TCPA_FLAG")'],
     }
     data.update(overrides)
@@ -56,7 +56,7 @@ def test_defaults() -> None:
     assert integration.cancel_siblings_on_reject is False
     assert integration.timeout == 5.0
     assert settings.deadline == 15.0
-    assert "t0k" not in repr(settings)
+    assert "token-0k-123" not in repr(settings)
 
 
 def test_missing_credentials_is_a_settings_error() -> None:
@@ -128,7 +128,8 @@ def test_env_references() -> None:
 def test_hash_ignores_tokens_but_not_rules() -> None:
     """The settings hash changes with rules, not with the token."""
     base = load(pcid())["demo"].settings_hash
-    other_token = pcid(credentials={"api_token": "other", "campaign_id": "C1", "list_name": "Main"})
+    credentials = {"api_token": "other-token-456", "campaign_id": "C1", "list_name": "Main"}
+    other_token = pcid(credentials=credentials)
     assert load(other_token)["demo"].settings_hash == base
     assert load(pcid(rules=['reject when reason = "DNC"']))["demo"].settings_hash != base
     assert len(base) == 64
@@ -163,7 +164,7 @@ base_url = "https://purecallerid.test"
 rules = ['qa when status = "Accepted" and reason = "SUPPRESSED"']
 
 [campaigns.demo.integrations.credentials]
-api_token = "abc"
+api_token = "abc-token-789"
 campaign_id = "C1"
 list_name = "Main"
 

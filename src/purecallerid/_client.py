@@ -15,7 +15,7 @@ import math
 import random as _random
 import time
 from collections.abc import Awaitable, Callable, Generator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Self
 
 import attrs
@@ -40,7 +40,7 @@ from ._retry import (
     parse_retry_after,
     retry_delay,
 )
-from ._secrets import Secret, mask_phone, redact
+from ._secrets import Secret, mask_phone, redact, redact_text
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
@@ -62,6 +62,10 @@ flight, against about 700 at 4); a small pool with a bounded queue in front of i
 """
 
 _BODY_LIMIT: Final = 2000
+# Failures after which the request provably never left (retried or not).
+_NEVER_SENT: Final = NOT_SENT_FAILURES | {"local_protocol_error"}
+_RAW_LIMIT: Final = 100_000
+_MIN_TOKEN_LENGTH: Final = 8
 _REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id", "x-amzn-requestid")
 
 
@@ -69,9 +73,11 @@ _REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id", "x-amzn-requestid")
 class _Send:
     method: str
     url: str
-    headers: dict[str, str]
-    json: Any
+    # Headers and body hold the token: keep them out of reprs (debuggers, frame dumps).
+    headers: dict[str, str] = attrs.field(repr=False)
+    json: Any = attrs.field(repr=False)
     timeout: httpx.Timeout
+    time_left: float | None
 
 
 @frozen(kw_only=True)
@@ -103,6 +109,9 @@ def _failure_kind(exc: httpx.RequestError) -> str:
         (httpx.ConnectError, "connect_error"),
         (httpx.TimeoutException, "timeout"),
         (httpx.NetworkError, "network_error"),
+        # Refused by our own HTTP stack before sending (an illegal header value...).
+        (httpx.LocalProtocolError, "local_protocol_error"),
+        (httpx.UnsupportedProtocol, "local_protocol_error"),
     )
     for exc_type, kind in kinds:
         if isinstance(exc, exc_type):
@@ -160,17 +169,21 @@ def _call(  # noqa: C901, PLR0915 - one readable loop is clearer than its pieces
         number += 1
         time_left = None if end is None else end - settings.clock()
         if time_left is not None and time_left <= 0:
-            maybe_sent = any(a.outcome not in NOT_SENT_FAILURES for a in attempts)
             raise APITimeoutError(
                 f"the deadline ran out before attempt {number} could be made",
-                outcome_unknown=maybe_sent,
+                outcome_unknown=_maybe_processed(attempts),
                 exchange=exchange(),
             )
         timeout = settings.timeout if time_left is None else _shrink(settings.timeout, time_left)
         started_at = datetime.now(UTC)
         started = settings.clock()
         result = yield _Send(
-            method=wire.method, url=url, headers=dict(wire.headers), json=wire.json, timeout=timeout
+            method=wire.method,
+            url=url,
+            headers=dict(wire.headers),
+            json=wire.json,
+            timeout=timeout,
+            time_left=time_left,
         )
         duration = settings.clock() - started
         failure: str | None = None
@@ -179,8 +192,9 @@ def _call(  # noqa: C901, PLR0915 - one readable loop is clearer than its pieces
         retry_after: float | None = None
         if isinstance(result, httpx.Response):
             status_code = result.status_code
-            request_id = _request_id(result.headers)
-            raw = redact(result.content.decode("utf-8", errors="replace"), secrets)
+            request_id = redact(_request_id(result.headers), secrets)
+            text = result.content.decode("utf-8", errors="replace")
+            raw = redact_text(text, secrets)
             if 200 <= status_code < 300:  # noqa: PLR2004
                 attempts.append(
                     Attempt(
@@ -192,11 +206,11 @@ def _call(  # noqa: C901, PLR0915 - one readable loop is clearer than its pieces
                         request_id=request_id,
                     )
                 )
-                content = result.content
-                if any(secret.encode() in content for secret in secrets):
-                    # The vendor echoed the token: read the redacted text, so that neither
-                    # `extra` nor any other field can carry it onwards.
-                    content = raw.encode()
+                # A vendor echoing the token: read the redacted text, so that neither `extra`
+                # nor any other field can carry it onwards.
+                content = result.content if raw == text else raw.encode()
+                if len(raw) > _RAW_LIMIT:
+                    raw = raw[:_RAW_LIMIT] + " [truncated]"
                 try:
                     response = settings.dialect.parse(content, raw=raw)
                 except ResponseValidationError as exc:
@@ -212,7 +226,9 @@ def _call(  # noqa: C901, PLR0915 - one readable loop is clearer than its pieces
                     _attempts_text(number),
                 )
                 return attrs.evolve(response, exchange=exchange())
-            retry_after = parse_retry_after(result.headers.get("retry-after"), started_at)
+            # An HTTP-date Retry-After counts from when the answer came, not from the request.
+            answered_at = started_at + timedelta(seconds=duration)
+            retry_after = parse_retry_after(result.headers.get("retry-after"), answered_at)
         elif isinstance(result, httpx.RequestError):
             failure = _failure_kind(result)
         time_left = None if end is None else end - settings.clock()
@@ -252,7 +268,12 @@ def _call(  # noqa: C901, PLR0915 - one readable loop is clearer than its pieces
         if isinstance(result, httpx.Response):
             raise _status_error(result, raw, request_id, retry_after, number, exchange())
         assert isinstance(result, httpx.RequestError)  # noqa: S101 - the generator protocol
-        raise _connection_error(failure or "protocol_error", attempts, exchange()) from result
+        error = _connection_error(failure or "protocol_error", attempts, exchange())
+        if any(secret in str(result) for secret in secrets):
+            # An exception whose text holds the token (a header value refused by h11) must not
+            # travel on as __cause__, where any traceback would print it.
+            raise error from None
+        raise error from result
 
 
 def _status_error(  # noqa: PLR0917 - private, called once
@@ -289,7 +310,7 @@ def _status_error(  # noqa: PLR0917 - private, called once
 def _connection_error(
     failure: str, attempts: list[Attempt], exchange: Exchange
 ) -> APIConnectionError:
-    maybe_sent = any(a.outcome not in NOT_SENT_FAILURES for a in attempts)
+    maybe_sent = _maybe_processed(attempts)
     tail = f"after {_attempts_text(len(attempts))}"
     if maybe_sent:
         consequence = "outcome unknown: the lead may have been loaded and billed"
@@ -306,6 +327,19 @@ def _connection_error(
         outcome_unknown=maybe_sent,
         exchange=exchange,
     )
+
+
+def _maybe_processed(attempts: list[Attempt]) -> bool:
+    """Whether any attempt may have reached the vendor and loaded (and billed) the lead."""
+    for attempt in attempts:
+        if attempt.outcome == "answered":
+            code = attempt.status_code or 0
+            # 5xx other than 503 may come after processing; 429, 503 and 4xx say it was not.
+            if code >= 500 and code != 503:  # noqa: PLR2004
+                return True
+        elif attempt.outcome not in _NEVER_SENT:
+            return True
+    return False
 
 
 def _is_loopback(host: str) -> bool:
@@ -333,6 +367,10 @@ def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
         )
     if url.query or url.fragment:
         raise ConfigurationError("base_url must not carry a query or fragment")
+    if url.userinfo:
+        raise ConfigurationError(
+            "base_url must not carry a user name or password; pass the token as api_token"
+        )
     return str(url).rstrip("/")
 
 
@@ -343,8 +381,18 @@ def _check_token(api_token: str | Secret) -> Secret:
         raise TypeError(
             f"api_token must be a str or purecallerid.Secret, not {type(api_token).__name__}"
         )
-    if not api_token.reveal().strip():
+    value = api_token.reveal()
+    if not value.strip():
         raise ConfigurationError("api_token is empty; pass the token PureCallerID issued")
+    if not (value.isascii() and value.isprintable()) or any(ch.isspace() for ch in value):
+        # Tokens travel in headers, where only visible ASCII is legal; a stray newline from
+        # a token file would otherwise fail deep inside the HTTP stack, token in hand.
+        raise ConfigurationError(
+            "api_token must be visible ASCII without spaces (a trailing newline from a file?)"
+        )
+    if len(value) < _MIN_TOKEN_LENGTH:
+        # A token that short would also match ordinary words when it is masked in answers.
+        raise ConfigurationError(f"api_token is shorter than {_MIN_TOKEN_LENGTH} characters")
     return api_token
 
 
@@ -523,9 +571,44 @@ class PureCallerIDClient:
             timeout=action.timeout,
         )
         try:
-            return self._http.send(request)
+            response = self._http.send(request, stream=True)
         except httpx.RequestError as exc:
             return exc
+        try:
+            return self._read_within(response, action.time_left)
+        except httpx.RequestError as exc:
+            return exc
+        finally:
+            response.close()
+
+    def _read_within(self, response: httpx.Response, time_left: float | None) -> httpx.Response:
+        """Read *response*'s body, giving up when the call's deadline passes.
+
+        httpx's read timeout applies to each socket read, so a vendor trickling its answer
+        could hold the call far past the deadline; the clock is checked between chunks.
+        """
+        try:
+            response.content  # noqa: B018 - raises when the body is still to be read
+        except httpx.ResponseNotRead:
+            pass
+        else:
+            return response  # already read (an in-memory transport, such as a mock)
+        if time_left is None:
+            response.read()
+            return response
+        end = self._settings.clock() + time_left
+        chunks: list[bytes] = []
+        for chunk in response.iter_raw():
+            chunks.append(chunk)
+            if self._settings.clock() > end:
+                raise httpx.ReadTimeout("the deadline ran out while reading the answer")
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=b"".join(chunks),
+            request=response.request,
+            extensions=response.extensions,
+        )
 
     def with_options(
         self,
@@ -656,6 +739,8 @@ class AsyncPureCallerIDClient:
             json=action.json,
             timeout=action.timeout,
         )
+        loop = asyncio.get_running_loop()
+        end = None if action.time_left is None else loop.time() + action.time_left
         try:
             # Waiting for a slot counts against the pool timeout, as waiting in httpx's
             # own pool would: a request that never got a slot provably never left.
@@ -664,9 +749,13 @@ class AsyncPureCallerIDClient:
         except TimeoutError:
             return httpx.PoolTimeout("no free connection slot in time", request=request)
         try:
-            return await self._http.send(request)
+            # httpx's read timeout applies to each socket read; the deadline bounds the whole.
+            async with asyncio.timeout_at(end):
+                return await self._http.send(request)
         except httpx.RequestError as exc:
             return exc
+        except TimeoutError:
+            return httpx.ReadTimeout("the deadline ran out waiting for the answer", request=request)
         finally:
             self._in_flight.release()
 

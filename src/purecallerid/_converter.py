@@ -12,6 +12,7 @@ their wire names, and every key of ``extra`` next to them, so that
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -63,11 +64,14 @@ def _as_score(value: Any) -> int | None:
         return value
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("-").isdigit() and text.isascii():
-            return int(text)
+    if isinstance(value, str) and _SCORE_TEXT.fullmatch(value.strip()):
+        return int(value)
     return None
+
+
+# A score sent as text: an optional minus and a few ASCII digits (int() of a long digit string
+# raises ValueError past Python's conversion limit, and no score has nine digits).
+_SCORE_TEXT: Final = re.compile(r"-?[0-9]{1,9}")
 
 
 def _as_flag(value: Any) -> bool | None:
@@ -114,10 +118,12 @@ def response_from_wire(data: Any, *, raw: str = "") -> ScreeningResponse:
     typed: dict[str, Any] = {}
     for name, read in _READERS.items():
         for key in RESPONSE_FIELD_ALIASES[name]:
-            if key not in rest:
+            if rest.get(key) is None:
+                # Absent, or null: a null stays in `extra` as sent, and another spelling of the
+                # same field may still carry the value.
                 continue
             value = read(rest[key])
-            # A null or an ill-typed value stays in `extra` as sent: nothing is lost.
+            # An ill-typed value stays in `extra` as sent: nothing is lost.
             if value is not None:
                 typed[name] = value
                 del rest[key]
@@ -134,7 +140,11 @@ def response_to_wire(response: ScreeningResponse) -> dict[str, Any]:
     for name in _READERS:
         value = getattr(response, name)
         if value is not None:
-            out[RESPONSE_FIELD_ALIASES[name][0]] = value
+            # A spelling already used in `extra` (a null, an ill-typed value) must survive.
+            key = next((k for k in RESPONSE_FIELD_ALIASES[name] if k not in out), None)
+            if key is None:
+                raise ValueError(f"every spelling of {name} is taken in extra; cannot write it")
+            out[key] = value
     return out
 
 

@@ -201,13 +201,13 @@ class ScreeningResponse:
 
     @property
     def accepted(self) -> bool:
-        """Whether the status is Accepted (ignoring case)."""
-        return self.status.casefold() == Status.ACCEPTED.casefold()
+        """Whether the status is Accepted (ignoring case and surrounding spaces)."""
+        return self.status.strip().casefold() == Status.ACCEPTED.casefold()
 
     @property
     def rejected(self) -> bool:
-        """Whether the status is Rejected (ignoring case)."""
-        return self.status.casefold() == Status.REJECTED.casefold()
+        """Whether the status is Rejected (ignoring case and surrounding spaces)."""
+        return self.status.strip().casefold() == Status.REJECTED.casefold()
 
     @property
     def known_status(self) -> Status | None:

@@ -49,14 +49,21 @@ def _positive(_: object, attribute: object, value: float) -> None:
 
 
 def _at_least_one(_: object, __: object, value: int) -> None:
-    if value < 1:
+    if isinstance(value, bool) or value < 1:
         raise ConfigurationError(
             f"RetryPolicy.max_attempts counts the first attempt and must be >= 1, not {value!r}"
         )
 
 
+_HTTP_STATUSES: Final = range(100, 600)
+
+
 def _status_set(value: Iterable[int]) -> frozenset[int]:
-    return frozenset(value)
+    statuses = frozenset(value)
+    wrong = [s for s in statuses if isinstance(s, bool) or s not in _HTTP_STATUSES]
+    if wrong:
+        raise ConfigurationError(f"RetryPolicy.retry_statuses holds non-HTTP statuses: {wrong!r}")
+    return statuses
 
 
 @frozen(kw_only=True)

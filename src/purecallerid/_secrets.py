@@ -10,10 +10,11 @@ Two rules hold everywhere in the library:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Final, final
 
-__all__ = ["MASK", "Secret", "mask_phone", "redact"]
+__all__ = ["MASK", "Secret", "mask_phone", "redact", "redact_text", "secret_forms"]
 
 MASK: Final = "***"
 
@@ -101,3 +102,51 @@ def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(_redact(v, secrets) for v in value)
     return value
+
+
+def secret_forms(secret: str) -> tuple[str, ...]:
+    r"""*secret* as it may appear in text: plain, and escaped the ways JSON encoders escape it.
+
+    A vendor echoing the token may write ``a/b`` as ``a\/b`` (PHP's default) or escape
+    non-ASCII characters; each form is redacted.
+    """
+    if not secret:
+        return ()
+    escaped = json.dumps(secret)[1:-1]
+    unicode_escaped = json.dumps(secret, ensure_ascii=True)[1:-1]
+    forms = {secret, escaped, escaped.replace("/", "\\/"), unicode_escaped}
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def _contains(value: Any, secrets: tuple[str, ...]) -> bool:
+    if isinstance(value, str):
+        return any(secret in value for secret in secrets)
+    if isinstance(value, Mapping):
+        return any(_contains(k, secrets) or _contains(v, secrets) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_contains(v, secrets) for v in value)
+    return False
+
+
+def redact_text(text: str, secrets: tuple[str, ...]) -> str:
+    r"""Return a body's *text* with every secret masked, in whatever form the JSON holds it.
+
+    Plain and escaped forms are replaced in the text. If the text is JSON whose decoded
+    values still hold a secret (written with escapes no replacement can foresee, such as
+    ``\u0074``), the decoded document is redacted and written out again instead: exactness
+    of the raw text matters less than the secret.
+    """
+    live = tuple(s for s in secrets if s)
+    if not live:
+        return text
+    for secret in live:
+        for form in secret_forms(secret):
+            if form in text:
+                text = text.replace(form, MASK)
+    try:
+        decoded = json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    if _contains(decoded, live):
+        return json.dumps(redact(decoded, live))
+    return text
