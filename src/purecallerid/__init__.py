@@ -7,6 +7,7 @@ from importlib.metadata import version as _version
 
 from ._client import (
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_SYNC_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
     AsyncPureCallerIDClient,
     PureCallerIDClient,
@@ -125,6 +126,7 @@ __all__ = [
     "DEFAULT_DIALER_FIELDS",
     "DEFAULT_FIELD_MAPPING",
     "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_SYNC_MAX_CONNECTIONS",
     "DEFAULT_TIMEOUT",
     "PURECALLERID_FIELDS",
     "SUPPRESSION_FIELDS",

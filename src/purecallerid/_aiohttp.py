@@ -1,0 +1,140 @@
+"""An httpx transport on aiohttp: the async client's default HTTP layer.
+
+httpx keeps its API (requests, responses, ``MockTransport`` in tests); aiohttp moves the bytes.
+Measured on our machines (see docs/performance.md), httpx 0.28's own async pool costs CPU that
+grows with the connections it holds: at 64 requests in flight it falls to a tenth of its
+throughput at 4, and bounding the pool small enough to avoid that caps throughput at
+``connections / vendor latency``. aiohttp's connector does not degrade, so the pool can be as
+large as the vendor allows.
+
+The exception mapping is ours, and deliberately conservative: a lead load is not idempotent, so
+only failures that provably happened before the request left (the connection could not be
+made) map to the exceptions the retry policy treats as "never sent". A dropped or reset
+connection maps to errors whose outcome is unknown.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import aiohttp
+import httpx
+
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = ["AiohttpTransport"]
+
+# Most specific first: the first match wins.
+_NEVER_SENT: Final[tuple[tuple[type[BaseException], type[httpx.TransportError]], ...]] = (
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aiohttp.ClientConnectorError, httpx.ConnectError),  # DNS, refused, TLS handshake
+)
+_MAYBE_SENT: Final[tuple[tuple[type[BaseException], type[httpx.TransportError]], ...]] = (
+    (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aiohttp.ClientPayloadError, httpx.ReadError),
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
+    (aiohttp.ClientOSError, httpx.ReadError),
+    (aiohttp.ClientConnectionResetError, httpx.ReadError),
+    (aiohttp.ClientConnectionError, httpx.ReadError),
+)
+
+
+def _map_error(exc: BaseException) -> httpx.TransportError | None:
+    for source, target in (*_NEVER_SENT, *_MAYBE_SENT):
+        if isinstance(exc, source):
+            return target(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return httpx.UnsupportedProtocol(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, aiohttp.ClientError):
+        return httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """An ``httpx.AsyncBaseTransport`` that sends through an ``aiohttp.ClientSession``.
+
+    The session is created on first use, inside the running event loop (aiohttp sessions
+    belong to a loop), and closed by :meth:`aclose`. Bodies are read whole: screening
+    answers are small.
+
+    Args:
+        max_connections: The connection pool's size.
+        keepalive_expiry: Seconds an idle connection is kept.
+        verify: TLS verification: ``True`` (the system's CAs), ``False``, or an SSL context.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 64,
+        keepalive_expiry: float = 15.0,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        """Create the transport; the session is opened on first use."""
+        self._max_connections = max_connections
+        self._keepalive_expiry = keepalive_expiry
+        self._ssl = verify
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections,
+                keepalive_timeout=self._keepalive_expiry,
+                ssl=self._ssl,
+            )
+            # No cookies, no automatic headers beyond what httpx built: httpx owns the request.
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            )
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send *request* and return its response, body read."""
+        timeout = request.extensions.get("timeout", {})
+        connect, read, pool = timeout.get("connect"), timeout.get("read"), timeout.get("pool")
+        session = self._open()
+        try:
+            sent = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+            async with session.request(
+                request.method,
+                str(request.url),
+                headers=sent,
+                data=request.content or None,
+                allow_redirects=False,
+                compress=None,
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    # aiohttp's `connect` covers waiting for a pooled connection and making
+                    # one; `sock_connect` the TCP/TLS connect alone.
+                    connect=None if pool is None or connect is None else pool + connect,
+                    sock_connect=connect,
+                    sock_read=read,
+                ),
+            ) as answer:
+                body = await answer.read()
+                status, received, reason = answer.status, answer.raw_headers, answer.reason
+        except Exception as exc:
+            mapped = _map_error(exc)
+            if mapped is None:
+                raise
+            mapped.request = request
+            raise mapped from exc
+        extensions = {"http_version": b"HTTP/1.1"}
+        if reason:
+            extensions["reason_phrase"] = reason.encode("latin-1", errors="replace")
+        return httpx.Response(
+            status, headers=list(received), content=body, request=request, extensions=extensions
+        )
+
+    async def aclose(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
