@@ -38,7 +38,7 @@ def run(
 ) -> tuple[ScreeningRecord, Scripted, Any]:
     """Screen one lead with a campaign of scripted integrations."""
     fake = Scripted()
-    store = InMemoryResultStore() if store is None else store
+    store = InMemoryResultStore(check_json=True) if store is None else store
     campaign = CampaignSettings(campaign_id="c", integrations=integrations, deadline=deadline)
 
     async def go() -> ScreeningRecord:

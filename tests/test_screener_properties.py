@@ -39,7 +39,7 @@ def test_orchestrator_invariants(specs: list[dict[str, Any]], leads: int) -> Non
     integrations = [scripted(f"i{n}", **spec) for n, spec in enumerate(specs)]
     campaign = CampaignSettings(campaign_id="c", integrations=integrations)
     fake = Scripted()
-    store = InMemoryResultStore()
+    store = InMemoryResultStore(check_json=True)
 
     async def go() -> None:
         screener = AsyncScreener(

@@ -42,8 +42,8 @@ def record(lead_id: str, decision: Action = Action.ACCEPT) -> ScreeningRecord:
 
 
 def test_in_memory_store() -> None:
-    """The in-memory store saves, replaces and loads records."""
-    store = InMemoryResultStore()
+    """The in-memory store saves, replaces and loads records (through JSON when asked)."""
+    store = InMemoryResultStore(check_json=True)
 
     async def go() -> None:
         assert await store.load("L1") is None

@@ -75,7 +75,7 @@ _BODY_LIMIT: Final = 2000
 _NEVER_SENT: Final = NOT_SENT_FAILURES | {"local_protocol_error"}
 _RAW_LIMIT: Final = 100_000
 _MIN_TOKEN_LENGTH: Final = 8
-_REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id", "x-amzn-requestid")
+_REQUEST_ID_HEADERS: Final = frozenset({b"x-request-id", b"request-id", b"x-amzn-requestid"})
 
 
 @frozen(kw_only=True)
@@ -140,11 +140,20 @@ def _shrink(timeout: httpx.Timeout, limit: float) -> httpx.Timeout:
     )
 
 
-def _request_id(headers: httpx.Headers) -> str | None:
-    for name in _REQUEST_ID_HEADERS:
-        if name in headers:
-            return headers[name]
-    return None
+def _answer_headers(headers: httpx.Headers) -> tuple[str | None, str | None]:
+    """The request id and Retry-After of an answer, read in one pass over the raw headers.
+
+    (httpx's ``Headers`` decodes every header on each lookup; this runs once per answer.)
+    """
+    request_id: str | None = None
+    retry_after: str | None = None
+    for name, value in headers.raw:
+        lowered = name.lower()
+        if lowered == b"retry-after":
+            retry_after = value.decode("latin-1")
+        elif request_id is None and lowered in _REQUEST_ID_HEADERS:
+            request_id = value.decode("latin-1")
+    return request_id, retry_after
 
 
 def _attempts_text(count: int) -> str:
@@ -201,7 +210,8 @@ def _call(  # noqa: C901, PLR0915 - one readable loop is clearer than its pieces
         retry_after: float | None = None
         if isinstance(result, httpx.Response):
             status_code = result.status_code
-            request_id = redact(_request_id(result.headers), secrets)
+            request_id, retry_after_header = _answer_headers(result.headers)
+            request_id = redact(request_id, secrets)
             text = result.content.decode("utf-8", errors="replace")
             raw = redact_text(text, secrets)
             if 200 <= status_code < 300:  # noqa: PLR2004
@@ -237,7 +247,7 @@ def _call(  # noqa: C901, PLR0915 - one readable loop is clearer than its pieces
                 return attrs.evolve(response, exchange=exchange())
             # An HTTP-date Retry-After counts from when the answer came, not from the request.
             answered_at = started_at + timedelta(seconds=duration)
-            retry_after = parse_retry_after(result.headers.get("retry-after"), answered_at)
+            retry_after = parse_retry_after(retry_after_header, answered_at)
         elif isinstance(result, httpx.RequestError):
             failure = _failure_kind(result)
         time_left = None if end is None else end - settings.clock()
@@ -752,13 +762,16 @@ class AsyncPureCallerIDClient:
         )
         loop = asyncio.get_running_loop()
         end = None if action.time_left is None else loop.time() + action.time_left
-        try:
-            # Waiting for a slot counts against the pool timeout, as waiting in httpx's
-            # own pool would: a request that never got a slot provably never left.
-            async with asyncio.timeout(action.timeout.pool):
-                await self._in_flight.acquire()
-        except TimeoutError:
-            return httpx.PoolTimeout("no free connection slot in time", request=request)
+        if self._in_flight.locked():
+            try:
+                # Waiting for a slot counts against the pool timeout, as waiting in httpx's
+                # own pool would: a request that never got a slot provably never left.
+                async with asyncio.timeout(action.timeout.pool):
+                    await self._in_flight.acquire()
+            except TimeoutError:
+                return httpx.PoolTimeout("no free connection slot in time", request=request)
+        else:
+            await self._in_flight.acquire()  # free: returns at once
         try:
             # httpx's read timeout applies to each socket read; the deadline bounds the whole.
             async with asyncio.timeout_at(end):

@@ -143,6 +143,10 @@ def redact_text(text: str, secrets: tuple[str, ...]) -> str:
         for form in secret_forms(secret):
             if form in text:
                 text = text.replace(form, MASK)
+    if "\\" not in text:
+        # Without a backslash JSON holds no escape: decoded strings are the raw substrings,
+        # which were just redacted. (Saves decoding every answer twice.)
+        return text
     try:
         decoded = json.loads(text)
     except (ValueError, RecursionError):
