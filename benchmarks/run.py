@@ -215,6 +215,28 @@ async def closed_loop(call: Call, concurrency: int, seconds: float) -> dict[str,
     }
 
 
+async def vendor_latency(count: int) -> list[float]:
+    """What the 20 ms vendor takes as seen by the floor client (timer resolution included)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
+    body = json.dumps(PAYLOAD).encode()
+    request = (
+        b"POST /20/singleLeadLoading HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        times.append((time.perf_counter() - started) * 1000)
+    writer.close()
+    return times
+
+
 async def orchestrated(contenders: Contenders, campaign: str, count: int) -> list[float]:
     times = []
     for _ in range(count):
@@ -246,10 +268,11 @@ async def measure() -> dict[str, Any]:
                 result = await closed_loop(call, concurrency, SECONDS)
                 rounds[name][concurrency].append(result)
         print(f"round {round_number + 1}/{ROUNDS} done", file=sys.stderr, flush=True)
-    orchestra: dict[str, list[float]] = {"par": [], "seq": []}
+    orchestra: dict[str, list[float]] = {"par": [], "seq": [], "vendor": []}
     await orchestrated(contenders, "par", 3)
     await orchestrated(contenders, "seq", 3)
     for _ in range(ROUNDS):
+        orchestra["vendor"].extend(await vendor_latency(20))
         for campaign in ("par", "seq"):
             orchestra[campaign].extend(await orchestrated(contenders, campaign, 20))
     await contenders.close()
@@ -299,16 +322,21 @@ def report(data: dict[str, Any]) -> dict[str, Any]:
 
     par, seq = data["orchestra"]["par"], data["orchestra"]["seq"]
     par_p50, seq_p50 = _median(par), _median(seq)
+    # The vendor's latency as the floor client sees it: 20 ms plus the server's timer
+    # resolution (asyncio rounds its waits up to the millisecond), which is no cost of ours.
+    vendor = _median(data["orchestra"]["vendor"])
     orchestra: dict[str, Any] = {
         "parallel_p50_ms": par_p50,
         "parallel_min_max_ms": [min(par), max(par)],
         "sequential_p50_ms": seq_p50,
         "sequential_min_max_ms": [min(seq), max(seq)],
         "latency_ms": 20,
+        "vendor_p50_ms": vendor,
         "integrations": 3,
     }
     summary["orchestrator"] = orchestra
     print(
+        f"\none 20 ms vendor call through the floor client: p50 {vendor:.2f} ms"
         f"\norchestrator, 3 integrations at 20 ms: parallel p50 {par_p50:.1f} ms "
         f"(min {min(par):.1f}, max {max(par):.1f}); "
         f"sequential p50 {seq_p50:.1f} ms (min {min(seq):.1f}, max {max(seq):.1f})"
@@ -330,13 +358,13 @@ def report(data: dict[str, Any]) -> dict[str, Any]:
         ),
         (
             "parallel stage p50 minus slowest latency (ms)",
-            par_p50 - 20,
+            par_p50 - vendor,
             "<=",
             5.0,
         ),
         (
             "sequential plan p50 minus sum of latencies (ms)",
-            seq_p50 - 60,
+            seq_p50 - 3 * vendor,
             "<=",
             5.0,
         ),
