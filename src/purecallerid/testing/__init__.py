@@ -1,4 +1,7 @@
-"""Test helpers for hosts: a fake vendor and the test number table. Importable without pytest.
+"""Test helpers for hosts: a fake vendor, a simulator and the test number table.
+
+Importable without pytest. :class:`FakePureCallerID` plugs into the clients in process;
+:class:`Simulator` serves the same answers over real HTTP on a loopback port.
 
 Test numbers: any valid area code, exchange 555, line 01NN (e.g. 212-555-0102).
 
@@ -15,7 +18,8 @@ line    answer
 0190    HTTP 500
 0191    HTTP 429 with Retry-After: 1
 0192    HTTP 200 with a body that is not JSON
-0193    never answers in time (the fake raises a read timeout after the request was sent)
+0193    never answers in time (the fake raises a read timeout after the request was sent;
+        the simulator holds the connection for ``hang_seconds``, then closes it)
 0194    HTTP 503
 0195    HTTP 401
 other   Accepted, no reason
@@ -33,6 +37,7 @@ from .._testnumbers import (
     line_of_test_number,
 )
 from ._fake import FakePureCallerID, ReceivedRequest
+from ._simulator import Simulator
 
 __all__ = [
     "DEFAULT_ANSWER",
@@ -40,6 +45,7 @@ __all__ = [
     "CannedAnswer",
     "FakePureCallerID",
     "ReceivedRequest",
+    "Simulator",
     "canned_answer_for",
     "line_of_test_number",
 ]

@@ -1,74 +1,26 @@
-"""FakePureCallerID: a programmable, in-process stand-in for the vendor."""
+"""FakePureCallerID: a programmable, in-process stand-in for the vendor.
+
+How a request is read and which answer it gets is decided in ``purecallerid._vendor``, shared
+with the simulator; this module only adapts it to ``httpx.MockTransport``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
-from collections import deque
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from attrs import field, frozen
 
 from .._client import AsyncPureCallerIDClient, PureCallerIDClient
-from .._secrets import MASK, redact
-from .._testnumbers import CannedAnswer, canned_answer_for
+from .._secrets import MASK
+from .._vendor import ReceivedRequest, Script, phone_key, read_request
+
+if TYPE_CHECKING:
+    from .._testnumbers import CannedAnswer
 
 __all__ = ["FakePureCallerID", "ReceivedRequest"]
-
-_PATHS: Final = {"/singleLeadLoading": "leadexec", "/api/public/lead/load": "public"}
-_TOKEN_HEADER: Final = "x-api-key"  # noqa: S105 - a header name
-_CREDENTIAL_KEYS: Final = frozenset({"apiToken"})
-_US_DIGITS: Final = 10
-
-
-def _phone_key(phone: str) -> str:
-    digits = "".join(ch for ch in phone if ch.isascii() and ch.isdigit())
-    if len(digits) == _US_DIGITS + 1 and digits.startswith("1"):
-        return digits[1:]
-    return digits
-
-
-def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    return dict(value)
-
-
-@frozen(kw_only=True)
-class ReceivedRequest:
-    """A request as the fake vendor received it, with the API token masked.
-
-    Attributes:
-        dialect: ``"leadexec"`` or ``"public"``, from the path.
-        url: The full URL.
-        headers: The request headers (the token masked).
-        body: The decoded JSON body (the token masked).
-        fields: The lead's fields flattened: the flat body less ``apiToken`` for ``leadexec``;
-            ``campaignId``, ``dialerListId``, ``listName`` and one key per ``dialerField`` for
-            ``public``.
-        phone: The phone number sent, as sent.
-        received_at: When it arrived (UTC).
-    """
-
-    dialect: str
-    url: str
-    headers: Mapping[str, str] = field(converter=_frozen)
-    body: Any
-    fields: Mapping[str, Any] = field(converter=_frozen)
-    phone: str | None
-    received_at: datetime
-
-    def describe(self) -> str:
-        """One line for assertion messages."""
-        return f"{self.dialect} phone={self.phone} fields={dict(self.fields)}"
-
-
-class _Refused(Exception):  # noqa: N818 - internal control flow, not an error users see
-    def __init__(self, answer: CannedAnswer) -> None:
-        self.answer = answer
 
 
 class FakePureCallerID:
@@ -102,29 +54,23 @@ class FakePureCallerID:
         self.latency = latency
         self.requests: list[ReceivedRequest] = []
         self.slept: list[float] = []
-        self._programmed: dict[str, deque[CannedAnswer]] = {}
-        self._queued: deque[CannedAnswer] = deque()
+        self._script = Script()
         self._lock = threading.Lock()
 
     # -- programming -------------------------------------------------------------------
 
     def program(self, phone: str, *answers: CannedAnswer) -> None:
         """Answer requests for *phone* with *answers* in turn; the last one then repeats."""
-        if not answers:
-            raise ValueError("program() needs at least one answer")
-        with self._lock:
-            self._programmed[_phone_key(phone)] = deque(answers)
+        self._script.program(phone, *answers)
 
     def fail_next(self, *answers: CannedAnswer) -> None:
         """Answer the next requests with *answers*, one each, before any other rule."""
-        with self._lock:
-            self._queued.extend(answers)
+        self._script.fail_next(*answers)
 
     def reset(self) -> None:
         """Forget programmed answers, queued answers, the request log and recorded sleeps."""
+        self._script.clear()
         with self._lock:
-            self._programmed.clear()
-            self._queued.clear()
             self.requests.clear()
             self.slept.clear()
 
@@ -190,67 +136,22 @@ class FakePureCallerID:
 
     def _receive(self, request: httpx.Request) -> CannedAnswer:
         """Check and log *request*; return the answer to give (raise for a refused connect)."""
-        try:
-            received, token = self._parse(request)
-        except _Refused as refused:
-            return refused.answer
-        if self.api_token is not None and token != self.api_token:
-            received_answer = CannedAnswer.status(401, body={"error": "invalid API key"})
-        else:
-            received_answer = self._choose(received.phone or "")
-        if received_answer.kind == "connect_error":
+        reading = read_request(
+            request.method,
+            _path_below(request.url.path, self.base_url),
+            request.headers,
+            request.content,
+            url=str(request.url),
+            api_token=self.api_token,
+        )
+        answer = self._script.answer(reading)
+        if reading.received is None:
+            return answer
+        if answer.kind == "connect_error":
             raise httpx.ConnectError("connection refused (fake)", request=request)
         with self._lock:
-            self.requests.append(received)
-        return received_answer
-
-    def _choose(self, phone: str) -> CannedAnswer:
-        with self._lock:
-            if self._queued:
-                return self._queued.popleft()
-            programmed = self._programmed.get(_phone_key(phone))
-            if programmed:
-                return programmed.popleft() if len(programmed) > 1 else programmed[0]
-        return canned_answer_for(phone)
-
-    def _parse(self, request: httpx.Request) -> tuple[ReceivedRequest, str | None]:
-        dialect = _PATHS.get(_path_below(request.url.path, self.base_url))
-        if dialect is None:
-            raise _Refused(CannedAnswer.status(404, body={"error": "no such operation"}))
-        if request.method != "POST":
-            raise _Refused(CannedAnswer.status(405, body={"error": "use POST"}))
-        try:
-            body = json.loads(request.content)
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise _Refused(CannedAnswer.status(400, body={"error": "body is not JSON"})) from None
-        if not isinstance(body, dict):
-            raise _Refused(CannedAnswer.status(400, body={"error": "body is not an object"}))
-        header_token = request.headers.get(_TOKEN_HEADER)
-        if dialect == "leadexec":
-            token = body.get("apiToken") if "apiToken" in body else header_token
-            fields = {k: v for k, v in body.items() if k not in _CREDENTIAL_KEYS}
-        else:
-            token = header_token
-            fields = {k: v for k, v in body.items() if k != "fields"}
-            for entry in body.get("fields") or []:
-                if isinstance(entry, dict) and isinstance(entry.get("dialerField"), str):
-                    fields[entry["dialerField"]] = entry.get("value")
-        phone = _phone_of(dialect, body)
-        if not token or not isinstance(token, str):
-            raise _Refused(CannedAnswer.status(401, body={"error": "missing API key"}))
-        if phone is None:
-            raise _Refused(CannedAnswer.status(400, body={"error": "phone is required"}))
-        secrets = (token,)
-        received = ReceivedRequest(
-            dialect=dialect,
-            url=str(request.url),
-            headers=redact(dict(request.headers), secrets),
-            body=redact(body, secrets),
-            fields=redact(fields, secrets),
-            phone=phone,
-            received_at=datetime.now(UTC),
-        )
-        return received, token
+            self.requests.append(reading.received)
+        return answer
 
     # -- assertions --------------------------------------------------------------------
 
@@ -260,8 +161,8 @@ class FakePureCallerID:
             log = list(self.requests)
         if phone is None:
             return log
-        key = _phone_key(phone)
-        return [r for r in log if r.phone is not None and _phone_key(r.phone) == key]
+        key = phone_key(phone)
+        return [r for r in log if r.phone is not None and phone_key(r.phone) == key]
 
     def assert_called(self, times: int | None = None, *, phone: str | None = None) -> None:
         """Assert that requests (for *phone*, if given) arrived: *times* of them, or any."""
@@ -301,22 +202,6 @@ class FakePureCallerID:
 def _path_below(path: str, base_url: str) -> str:
     prefix = httpx.URL(base_url).path.rstrip("/")
     return path[len(prefix) :] if prefix and path.startswith(prefix) else path
-
-
-def _phone_of(dialect: str, body: Mapping[str, Any]) -> str | None:
-    if dialect == "leadexec":
-        phone = body.get("phone")
-        return phone if isinstance(phone, str) and phone else None
-    entries = body.get("fields")
-    if not isinstance(entries, list):
-        return None
-    for entry in entries:
-        if not isinstance(entry, dict):
-            continue
-        if entry.get("type") == "Phone" or entry.get("dialerField") == "number1":
-            value = entry.get("value")
-            return value if isinstance(value, str) and value else None
-    return None
 
 
 def _read_timeout(request: httpx.Request) -> float | None:

@@ -1,0 +1,370 @@
+"""The command line's commands: ``screen``, ``check``, ``validate``, ``simulate`` and ``demo``.
+
+Each takes the parsed arguments and returns an exit code; a :class:`CLIError` anywhere becomes
+its lines on stderr and its code. Parsing lives in :mod:`purecallerid.cli`, the CSV run in
+``_cli_screen``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+from rich.table import Table
+from rich.text import Text
+
+from ._cli_common import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    CLIError,
+    LoadedSettings,
+    load_settings_file,
+    stderr_console,
+    stdout_console,
+)
+from ._cli_screen import ScreenJob, default_db, run_screen
+from ._cli_summary import print_summary
+from ._converter import converter
+from ._models import Lead
+from ._records import IntegrationStatus
+from ._screener import AsyncScreener
+from ._secrets import MASK, mask_phone
+from ._stores import InMemoryResultStore
+from .testing._simulator import Simulator
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Mapping
+
+    from rich.console import Console
+
+    from ._records import IntegrationRecord, ScreeningRecord
+    from ._settings import CampaignSettings, IntegrationSettings
+
+__all__ = ["run"]
+
+DEMO_CAMPAIGN: Final = "demo"
+DEMO_TOKEN: Final = "test-token"  # noqa: S105 - the simulator's demo token, not a secret
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command named in *args*; return its exit code."""
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "screen": _screen,
+        "check": _check,
+        "validate": _validate,
+        "simulate": _simulate,
+        "demo": _demo,
+    }
+    try:
+        return handlers[args.command](args)
+    except CLIError as error:
+        console = stderr_console()
+        for number, line in enumerate(error.lines):
+            console.print(f"error: {line}" if number == 0 else line)
+        return error.code
+
+
+# -- screen ---------------------------------------------------------------------------------
+
+
+def _screen(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    job = ScreenJob(
+        leads=Path(args.leads),
+        settings=Path(args.settings),
+        campaign=args.campaign,
+        out=out,
+        db=None if args.db is None else Path(args.db),
+        concurrency=args.concurrency,
+        rescreen=args.rescreen,
+        progress=not args.no_progress,
+    )
+    try:
+        summary = asyncio.run(run_screen(job, stderr_console()))
+    except KeyboardInterrupt:
+        stderr_console().print(
+            f"interrupted: the leads screened so far are recorded in {job.db or default_db(out)}; "
+            "run the same command again to finish (recorded leads are not screened again)"
+        )
+        return EXIT_INTERRUPTED
+    print_summary(stdout_console(), summary)
+    if args.strict and summary.invalid:
+        stderr_console().print(f"error: {summary.invalid} rows could not be screened (--strict)")
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+# -- check ----------------------------------------------------------------------------------
+
+
+def _check(args: argparse.Namespace) -> int:
+    fields: dict[str, str] = dict(args.field)
+    fields["phone"] = args.phone
+    if args.zip is not None:
+        fields["zip"] = args.zip
+    lead_id = args.lead_id or f"check-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    lead = Lead(lead_id=lead_id, campaign_id=args.campaign, fields=fields)
+    record, campaign = asyncio.run(_check_one(Path(args.settings), lead))
+    _print_check(stdout_console(), record, campaign)
+    return EXIT_OK
+
+
+async def _check_one(settings: Path, lead: Lead) -> tuple[ScreeningRecord, CampaignSettings]:
+    loaded = load_settings_file(settings, max_connections=1)
+    try:
+        campaign = await loaded.campaign(lead.campaign_id)
+        # Nothing is kept: a check must not leave a record that a later `screen` would reuse.
+        screener = AsyncScreener(
+            settings=loaded.settings, store=InMemoryResultStore(), integrations=loaded.kinds
+        )
+        return await screener.screen(lead), campaign
+    finally:
+        await loaded.aclose()
+
+
+def _print_check(console: Console, record: ScreeningRecord, campaign: CampaignSettings) -> None:
+    console.print(f"lead {record.lead_id}, campaign {record.campaign_id}")
+    console.print(f"decision: {record.decision.value.upper()}", style="bold")
+    console.print(f"decided by: {record.decided_by or 'no rule (accept)'}")
+    for label, values in (("reasons", record.reasons), ("flags", record.flags)):
+        if values:
+            console.print(f"{label}: " + "; ".join(values))
+    if record.note:
+        console.print(f"note: {record.note}")
+    settings_by_id = {s.id: s for s in campaign.integrations}
+    for integration in record.integrations:
+        console.print()
+        _print_integration(console, integration, settings_by_id.get(integration.integration_id))
+    console.print()
+    console.print(
+        f"took {record.duration * 1000:.0f} ms; settings hash {record.settings_hash[:12]}"
+    )
+
+
+def _print_integration(
+    console: Console, record: IntegrationRecord, settings: IntegrationSettings | None
+) -> None:
+    where = ""
+    if settings is not None and settings.base_url:
+        token = "" if settings.credentials.api_token is None else f", token {MASK}"
+        where = f", {settings.dialect} dialect at {settings.base_url}{token}"
+    action = "-" if record.action is None else record.action.value
+    console.print(
+        f"{record.integration_id} ({record.kind}, sort {record.sort}{where}): "
+        f"{record.status.value} -> {action}",
+        style="bold",
+        soft_wrap=True,
+    )
+    if record.status in {IntegrationStatus.SKIPPED, IntegrationStatus.CANCELLED}:
+        console.print(f"  {record.skip_reason}")
+        return
+    if record.request is not None:
+        body = json.dumps(record.request.body, default=str)
+        console.print(
+            f"  request: {record.request.method} {record.request.url} {body}", soft_wrap=True
+        )
+    for attempt in record.attempts:
+        status = "" if attempt.status_code is None else f" HTTP {attempt.status_code}"
+        wait = "" if attempt.wait is None else f", then waited {attempt.wait:.2f} s"
+        console.print(
+            f"  attempt {attempt.number}: {attempt.outcome}{status} "
+            f"in {attempt.duration * 1000:.1f} ms{wait}"
+        )
+    if record.status is IntegrationStatus.ERROR:
+        console.print(f"  error ({record.error_class}): {record.error_message}")
+        if record.outcome_unknown:
+            console.print("  the call may have reached the vendor (outcome unknown)")
+    if record.answer is not None:
+        shown = {k: v for k, v in record.answer.items() if v not in (None, {}, [])}
+        console.print(f"  answer: {json.dumps(shown, default=str)}")
+    if record.rule_trace:
+        console.print(_trace_table(record.rule_trace))
+
+
+def _trace_table(trace: tuple[Mapping[str, Any], ...]) -> Table:
+    table = Table(title="  rule trace", title_justify="left")
+    for column in ("rule", "action", "outcome", "fired", "values read"):
+        table.add_column(column, overflow="fold")
+    for entry in trace:
+        values = json.dumps(converter.unstructure(entry.get("values", {})), default=str)
+        table.add_row(
+            Text(str(entry.get("rule_id"))),
+            Text(str(entry.get("action"))),
+            Text(str(entry.get("outcome"))),
+            "yes" if entry.get("fired") else "no",
+            Text(values),
+        )
+    return table
+
+
+# -- validate -------------------------------------------------------------------------------
+
+
+def _validate(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    loaded = load_settings_file(path)
+    campaigns = asyncio.run(_campaigns(loaded))
+    table = Table()
+    for column in ("campaign", "integration", "kind", "sort", "enabled", "rules"):
+        table.add_column(column)
+    for campaign in campaigns:
+        for integration in sorted(campaign.integrations, key=lambda i: i.sort):
+            table.add_row(
+                Text(campaign.campaign_id),
+                Text(integration.id),
+                Text(integration.kind),
+                str(integration.sort),
+                "yes" if integration.enabled else "no",
+                str(len(integration.rules.rules)),
+            )
+    console = stdout_console()
+    console.print(f"{path}: no problems")
+    console.print(table)
+    return EXIT_OK
+
+
+async def _campaigns(loaded: LoadedSettings) -> list[CampaignSettings]:
+    try:
+        return [await loaded.campaign(i) for i in loaded.settings.campaign_ids()]
+    finally:
+        await loaded.aclose()
+
+
+# -- simulate -------------------------------------------------------------------------------
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    try:
+        simulator = Simulator(
+            host=args.host,
+            port=args.port,
+            latency=args.latency_ms / 1000,
+            daily_quota=args.daily_quota,
+            rate_limit=args.rate_limit,
+            hang_seconds=args.hang_seconds,
+            api_token=args.api_token,
+            allow_remote=args.allow_remote,
+        )
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    console = stdout_console()
+
+    def ready(running: Simulator) -> None:
+        token = "any non-empty token" if args.api_token is None else f"token {MASK}"
+        limits = [
+            f"latency {args.latency_ms:g} ms",
+            "no daily quota" if args.daily_quota is None else f"daily quota {args.daily_quota}",
+            "no rate limit" if args.rate_limit is None else f"rate limit {args.rate_limit:g}/s",
+        ]
+        console.print(f"PureCallerID simulator listening on {running.url}")
+        console.print(
+            f"  leadexec: POST {running.url}/singleLeadLoading; "
+            f"public: POST {running.url}/api/public/lead/load"
+        )
+        console.print(f"  stats: GET {running.url}/_simulator/stats")
+        console.print(f"  accepts {token}; {', '.join(limits)}. Ctrl-C stops.")
+
+    try:
+        simulator.run(on_ready=ready)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CLIError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
+    except KeyboardInterrupt:
+        console.print(f"stopped; {json.dumps(simulator.stats())}")
+    return EXIT_OK
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    with ExitStack() as stack:
+        bundled = stack.enter_context(
+            resources.as_file(resources.files("purecallerid").joinpath("_demo"))
+        )
+        if args.out is None:
+            out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="purecallerid-")))
+        else:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+        job = ScreenJob(
+            leads=bundled / "leads.csv",
+            settings=bundled / "settings.toml",
+            campaign=DEMO_CAMPAIGN,
+            out=out / "demo-decisions.csv",
+            db=out / "demo-records.db",
+            progress=not args.no_progress,
+        )
+        try:
+            asyncio.run(_run_demo(job, stdout_console()))
+        except KeyboardInterrupt:
+            stderr_console().print("interrupted")
+            return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+async def _run_demo(job: ScreenJob, console: Console) -> None:
+    rows: list[tuple[Mapping[str, str], list[str], ScreeningRecord | None]] = []
+    async with Simulator() as simulator:
+        # The bundled settings read these two variables: point them at this simulator, and
+        # never send a real token from the environment to it.
+        environ = {
+            **os.environ,
+            "PURECALLERID_BASE_URL": simulator.url,
+            "PURECALLERID_API_TOKEN": DEMO_TOKEN,
+        }
+        console.print(f"simulator on {simulator.url}; screening the bundled leads")
+        summary = await run_screen(
+            attrs.evolve(job, environ=environ),
+            stderr_console(),
+            on_row=lambda fields, row, record: rows.append((fields, row, record)),
+        )
+        stats = simulator.stats()
+    console.print(_decisions_table(rows))
+    print_summary(console, summary)
+    console.print(
+        f"the simulator answered {stats['total_requests']} requests "
+        f"(by status: {json.dumps(stats['by_status'], sort_keys=True)})",
+        soft_wrap=True,
+    )
+
+
+def _why(record: ScreeningRecord | None, error: str) -> str:
+    if record is None:
+        return error
+    if record.decided_by and record.decided_by.endswith(":failure_policy"):
+        failed = record.integration(record.decided_by.split(":", 1)[0])
+        return f"{failed.error_class}: {failed.error_message}"
+    return "; ".join(record.reasons) or "-"
+
+
+def _decisions_table(
+    rows: list[tuple[Mapping[str, str], list[str], ScreeningRecord | None]],
+) -> Table:
+    table = Table(title="Decisions per lead", title_justify="left")
+    table.add_column("line", justify="right", no_wrap=True)
+    for name in ("lead", "phone", "decision", "decided by"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("why", overflow="ellipsis", no_wrap=True, max_width=36)
+    for fields, row, record in rows:
+        line, lead_id, decision, _reasons, _flags, decided_by, error = row[:7]
+        phone = fields.get("phone", "")
+        table.add_row(
+            line,
+            Text(lead_id),
+            Text(mask_phone(phone) if phone else "-"),
+            Text(decision or "invalid row"),
+            Text(decided_by or "-"),
+            Text(_why(record, error)),
+        )
+    return table

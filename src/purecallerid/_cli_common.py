@@ -1,0 +1,140 @@
+"""What the command line's commands share: errors with exit codes, settings loading, output.
+
+Every failure a user can cause (a missing file, broken settings, an unknown campaign) becomes
+a :class:`CLIError`, printed as one line per problem without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Final
+
+from rich.console import Console
+
+from ._integration import PureCallerIDIntegration
+from ._settings import FileSettings, SettingsError
+from ._suppression import SuppressionIntegration
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from ._settings import CampaignSettings
+    from .typing import Integration
+
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "CLIError",
+    "LoadedSettings",
+    "load_settings_file",
+    "make_kinds",
+    "stderr_console",
+    "stdout_console",
+]
+
+EXIT_OK: Final = 0
+EXIT_INVALID: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INTERRUPTED: Final = 130  # the shell's convention for SIGINT
+_PIPE_WIDTH: Final = 120
+
+
+class CLIError(Exception):
+    """A failure the user can fix: printed as its lines, then the command exits with *code*."""
+
+    def __init__(self, *lines: str, code: int = EXIT_INVALID) -> None:
+        """Create the error from one line or more."""
+        super().__init__(lines[0] if lines else "error")
+        self.lines = lines
+        self.code = code
+
+
+def _console(*, stderr: bool) -> Console:
+    # No markup: paths, reasons and rule texts are shown as written, brackets included.
+    # Soft wrap: a line of text is never cut into two (tables still fit the width).
+    console = Console(stderr=stderr, highlight=False, markup=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Redirected to a file or a CI log: rich would assume 80 columns and fold the tables.
+        console.width = _PIPE_WIDTH
+    return console
+
+
+def stdout_console() -> Console:
+    """The console for results (tables, summaries)."""
+    return _console(stderr=False)
+
+
+def stderr_console() -> Console:
+    """The console for progress and errors, so that results can be piped."""
+    return _console(stderr=True)
+
+
+def make_kinds(base_dir: Path, *, max_connections: int = 8) -> list[Integration]:
+    """The integrations the command line offers to settings files.
+
+    Relative suppression-list paths are resolved from *base_dir*, the settings file's folder,
+    so that a settings file and its lists travel together.
+    """
+    return [
+        PureCallerIDIntegration(max_connections=max_connections),
+        SuppressionIntegration(base_dir=base_dir),
+    ]
+
+
+class LoadedSettings:
+    """A settings file loaded with the command line's integrations."""
+
+    def __init__(self, settings: FileSettings, kinds: list[Integration]) -> None:
+        """Keep the provider and the integrations it was checked against."""
+        self.settings = settings
+        self.kinds = kinds
+
+    async def campaign(self, campaign_id: str) -> CampaignSettings:
+        """The settings of *campaign_id*.
+
+        Raises:
+            CLIError: The file has no such campaign.
+        """
+        found = await self.settings.get_campaign(campaign_id)
+        if found is None:
+            known = ", ".join(self.settings.campaign_ids()) or "none"
+            raise CLIError(
+                f"campaign {campaign_id!r} is not in {self.settings.path} (campaigns: {known})"
+            )
+        return found
+
+    async def aclose(self) -> None:
+        """Close the integrations (the clients' pools, the opened lists)."""
+        for kind in self.kinds:
+            await kind.aclose()
+
+
+def load_settings_file(
+    path: Path, *, environ: Mapping[str, str] | None = None, max_connections: int = 8
+) -> LoadedSettings:
+    """Load and check a settings file with the command line's integrations.
+
+    Raises:
+        CLIError: The file is missing, unreadable or has problems (one line each).
+    """
+    if not path.is_file():
+        raise CLIError(f"settings file not found: {path}")
+    kinds = make_kinds(path.resolve().parent, max_connections=max_connections)
+    try:
+        settings = FileSettings(
+            path, kinds=kinds, environ=os.environ if environ is None else environ
+        )
+    except SettingsError as error:
+        lines = [
+            problem.message if problem.path == "(file)" else str(problem)
+            for problem in error.problems
+        ]
+        if len(lines) == 1:
+            raise CLIError(f"{path}: {lines[0]}") from None
+        raise CLIError(
+            f"{len(lines)} problems in {path}:", *(f"  {line}" for line in lines)
+        ) from None
+    return LoadedSettings(settings, kinds)

@@ -1,0 +1,383 @@
+"""``purecallerid screen``: a CSV of leads through the live flow, streamed and resumable.
+
+Rows are read one at a time and screened by the same :class:`~purecallerid.AsyncScreener`
+a host embeds, at most ``concurrency`` at once. Results are written in input order through a
+bounded window of tasks, so memory stays flat however long the file is. Every record goes to
+a SQLite store first; since the screener returns an existing record without calling any
+vendor, re-running an interrupted command finishes the rest and spends nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, TextIO
+
+from attrs import field, frozen
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from ._cli_common import CLIError, load_settings_file
+from ._cli_summary import Tally
+from ._models import Lead
+from ._records import IntegrationStatus, ScreeningRecord
+from ._screener import AsyncScreener, InvalidLeadError
+from ._stores import SQLiteResultStore, StorageError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from rich.console import Console
+    from rich.progress import Task
+
+    from ._cli_summary import ScreenSummary
+    from ._records import IntegrationRecord
+    from ._settings import CampaignSettings
+
+__all__ = [
+    "BASE_COLUMNS",
+    "INTEGRATION_COLUMNS",
+    "ScreenJob",
+    "default_db",
+    "run_screen",
+]
+
+BASE_COLUMNS: Final = ("line", "lead_id", "decision", "reasons", "flags", "decided_by", "error")
+"""The first output columns, in order."""
+
+INTEGRATION_COLUMNS: Final = ("status", "action", "answer", "reason", "message")
+"""The columns each integration adds, as ``<integration id>.<column>``."""
+
+_WINDOW_PER_SLOT: Final = 4  # results buffered per concurrent slot, so a slow lead stalls less
+_JOIN: Final = "; "
+
+
+def default_db(out: Path) -> Path:
+    """The records database used when ``--db`` is not given: next to the output."""
+    return out.with_suffix(".records.db")
+
+
+@frozen(kw_only=True)
+class ScreenJob:
+    """One ``screen`` run.
+
+    Attributes:
+        leads: The input CSV (a header row with a ``lead_id`` column).
+        settings: The settings file.
+        campaign: The campaign whose settings screen every row.
+        out: The output CSV, rewritten whole at the end of the run.
+        db: The records database (default: :func:`default_db`).
+        concurrency: Leads screened at once.
+        rescreen: Screen leads again even when they have a record (spends vendor calls).
+        progress: Show the progress bar.
+        environ: Where ``${VAR}`` references of the settings are looked up.
+    """
+
+    leads: Path
+    settings: Path
+    campaign: str
+    out: Path
+    db: Path | None = None
+    concurrency: int = 8
+    rescreen: bool = False
+    progress: bool = True
+    environ: Mapping[str, str] | None = None
+
+
+@frozen(kw_only=True)
+class _Outcome:
+    line: int
+    row: list[str]
+    fields: Mapping[str, str] = field(factory=dict)
+    record: ScreeningRecord | None = None
+    error: str | None = None
+
+
+def _columns(campaign: CampaignSettings) -> tuple[list[str], list[str]]:
+    ids = [i.id for i in sorted(campaign.integrations, key=lambda i: i.sort)]
+    header = list(BASE_COLUMNS) + [f"{i}.{c}" for i in ids for c in INTEGRATION_COLUMNS]
+    return header, ids
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _integration_cells(record: IntegrationRecord) -> list[str]:
+    answer = record.answer or {}
+    if record.status is IntegrationStatus.COMPLETED:
+        reason, message = _text(answer.get("reason")), _text(answer.get("message"))
+    elif record.status is IntegrationStatus.ERROR:
+        reason, message = _text(record.error_class), _text(record.error_message)
+    else:
+        reason, message = "", _text(record.skip_reason)
+    action = "" if record.action is None else record.action.value
+    return [record.status.value, action, _text(answer.get("status")), reason, message]
+
+
+def _record_row(line: int, record: ScreeningRecord, ids: list[str]) -> list[str]:
+    row = [
+        str(line),
+        record.lead_id,
+        record.decision.value,
+        _JOIN.join(record.reasons),
+        _JOIN.join(record.flags),
+        _text(record.decided_by),
+        "",
+    ]
+    by_id = {i.integration_id: i for i in record.integrations}
+    for integration_id in ids:
+        found = by_id.get(integration_id)
+        row += [""] * len(INTEGRATION_COLUMNS) if found is None else _integration_cells(found)
+    return row
+
+
+def _invalid_row(line: int, lead_id: str, error: str, ids: list[str]) -> list[str]:
+    return [str(line), lead_id, "", "", "", "", error] + [""] * (
+        len(ids) * len(INTEGRATION_COLUMNS)
+    )
+
+
+class _LeadsFile:
+    """The input CSV, read one row at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if not path.is_file():
+            raise CLIError(f"leads file not found: {path}")
+        with self._open() as file:
+            try:
+                header = next(csv.reader(file), None)
+            except UnicodeDecodeError:
+                raise self._not_utf8() from None
+            except csv.Error as exc:
+                raise CLIError(f"{path}, line 1: not readable CSV: {exc}") from None
+        if not header:
+            raise CLIError(f"{path} is empty: it needs a header row with a lead_id column")
+        self.header = [name.strip() for name in header]
+        if "lead_id" not in self.header:
+            raise CLIError(
+                f"{path} has no lead_id column (columns: {', '.join(self.header)}); "
+                "every lead needs an id for its record"
+            )
+        repeated = sorted({n for n in self.header if self.header.count(n) > 1})
+        if repeated:
+            raise CLIError(f"{path}: repeated column(s): {', '.join(repeated)}")
+        self.lead_index = self.header.index("lead_id")
+
+    def _not_utf8(self) -> CLIError:
+        return CLIError(f"{self.path} is not UTF-8 text; save it as CSV UTF-8")
+
+    def _open(self) -> TextIO:
+        # utf-8-sig: spreadsheets often start a CSV with a byte order mark.
+        return self.path.open(newline="", encoding="utf-8-sig")
+
+    def count(self) -> int:
+        """Data rows in the file (a quick streaming pass, for the progress bar's total)."""
+        with self._open() as file:
+            try:
+                return max(0, sum(1 for row in csv.reader(file) if row) - 1)
+            except (csv.Error, UnicodeDecodeError):
+                return 0  # the real pass reports the problem with its line
+
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """Each non-blank data row with its line number."""
+        with self._open() as file:
+            reader = csv.reader(file)
+            try:
+                next(reader, None)
+                for row in reader:
+                    if row:
+                        yield reader.line_num, row
+            except UnicodeDecodeError:
+                raise self._not_utf8() from None
+            except csv.Error as exc:
+                line = reader.line_num
+                raise CLIError(f"{self.path}, line {line}: not readable CSV: {exc}") from None
+
+
+class _RateColumn(ProgressColumn):
+    """Leads per second, over rich's recent samples."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("- leads/s" if speed is None else f"{speed:,.0f} leads/s")
+
+
+def _progress(console: Console, *, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]screening"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not enabled,
+    )
+
+
+class _Run:
+    def __init__(
+        self,
+        job: ScreenJob,
+        screener: AsyncScreener,
+        columns: tuple[list[str], list[str]],
+        leads: _LeadsFile,
+    ) -> None:
+        self.job = job
+        self.screener = screener
+        self.header, self.ids = columns
+        self.leads = leads
+        self.slots = asyncio.Semaphore(job.concurrency)
+
+    async def screen_row(self, line: int, values: list[str]) -> _Outcome:
+        header = self.leads.header
+        index = self.leads.lead_index
+        lead_id = values[index].strip() if index < len(values) else ""
+        if len(values) != len(header):
+            error = f"{len(values)} values, expected {len(header)}"
+            return _Outcome(
+                line=line, row=_invalid_row(line, lead_id, error, self.ids), error=error
+            )
+        fields = dict(zip(header, values, strict=True))
+        del fields["lead_id"]
+        if not lead_id:
+            error = "no lead_id"
+            return _Outcome(line=line, row=_invalid_row(line, "", error, self.ids), error=error)
+        lead = Lead(lead_id=lead_id, campaign_id=self.job.campaign, fields=fields)
+        async with self.slots:
+            try:
+                record = await self.screener.screen(lead, force=self.job.rescreen)
+            except InvalidLeadError as exc:
+                error = str(exc)
+                return _Outcome(
+                    line=line, row=_invalid_row(line, lead_id, error, self.ids), error=error
+                )
+        return _Outcome(
+            line=line, row=_record_row(line, record, self.ids), fields=fields, record=record
+        )
+
+
+async def run_screen(
+    job: ScreenJob,
+    console: Console,
+    *,
+    on_row: Callable[[Mapping[str, str], list[str], ScreeningRecord | None], None] | None = None,
+) -> ScreenSummary:
+    """Screen every row of ``job.leads`` and write ``job.out``; see the module docstring.
+
+    Args:
+        job: What to screen, with what, and where to write.
+        console: Where the progress bar goes.
+        on_row: Called with each row's input fields, output row and record (``None`` for an
+            invalid row), in input order.
+
+    Raises:
+        CLIError: Unusable input, settings, output or database (one line each).
+    """
+    leads = _LeadsFile(job.leads)
+    db = job.db or default_db(job.out)
+    _check_paths(job, db)
+    loaded = load_settings_file(job.settings, environ=job.environ, max_connections=job.concurrency)
+    try:
+        campaign = await loaded.campaign(job.campaign)
+        try:
+            store = SQLiteResultStore(db)
+        except sqlite3.Error as exc:
+            raise CLIError(f"cannot open the records database {db}: {exc}") from None
+        try:
+            screener = AsyncScreener(
+                settings=loaded.settings, store=store, integrations=loaded.kinds
+            )
+            run = _Run(job, screener, _columns(campaign), leads)
+            return await _write_output(run, db, console, on_row)
+        finally:
+            store.close()
+    finally:
+        await loaded.aclose()
+
+
+async def _write_output(
+    run: _Run,
+    db: Path,
+    console: Console,
+    on_row: Callable[[Mapping[str, str], list[str], ScreeningRecord | None], None] | None,
+) -> ScreenSummary:
+    """Screen the rows into ``OUT.partial``, then rename it to the output."""
+    job = run.job
+    partial = job.out.with_name(job.out.name + ".partial")
+    tally = Tally(datetime.now(UTC))
+    started = time.perf_counter()
+    try:
+        file = partial.open("w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise CLIError(f"cannot write {partial}: {exc.strerror or exc}") from None
+    try:
+        with file:
+            writer = csv.writer(file)
+            writer.writerow(run.header)
+            with _progress(console, enabled=job.progress) as progress:
+                task = progress.add_task("screening", total=run.leads.count())
+
+                def emit(outcome: _Outcome) -> None:
+                    writer.writerow(outcome.row)
+                    tally.add(outcome.line, outcome.record, outcome.error)
+                    progress.advance(task)
+                    if on_row is not None:
+                        on_row(outcome.fields, outcome.row, outcome.record)
+
+                await _screen_in_order(run, emit)
+        try:
+            partial.replace(job.out)
+        except OSError as exc:
+            raise CLIError(f"cannot write {job.out}: {exc.strerror or exc}") from None
+    except StorageError as exc:
+        raise CLIError(f"cannot record a screening in {db}: {exc}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return tally.summary(seconds=time.perf_counter() - started, out=job.out, db=db)
+
+
+async def _screen_in_order(run: _Run, emit: Callable[[_Outcome], None]) -> None:
+    """Screen rows concurrently, emitting outcomes in input order from a bounded window."""
+    window = run.job.concurrency * _WINDOW_PER_SLOT
+    pending: deque[asyncio.Task[_Outcome]] = deque()
+    try:
+        for line, values in run.leads.rows():
+            pending.append(asyncio.create_task(run.screen_row(line, values)))
+            if len(pending) >= window:
+                emit(await pending.popleft())
+        while pending:
+            emit(await pending.popleft())
+    finally:
+        for left in pending:
+            left.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _check_paths(job: ScreenJob, db: Path) -> None:
+    if not job.out.parent.is_dir():
+        raise CLIError(f"the output folder does not exist: {job.out.parent}")
+    if job.out.is_dir():
+        raise CLIError(f"the output is a folder: {job.out}; name a file such as decisions.csv")
+    for name, path in (("output", job.out), ("records database", db)):
+        if path.resolve() == job.leads.resolve():
+            raise CLIError(f"the {name} {path} would overwrite the leads file")
+    if db.resolve() == job.out.resolve():
+        raise CLIError(f"the records database and the output are the same file: {db}")
