@@ -53,6 +53,7 @@ __all__ = ["AsyncScreener", "InvalidLeadError", "Screener", "error_class"]
 logger: Final = logging.getLogger("purecallerid")
 
 _T = TypeVar("_T")
+_GUARD_GRACE: Final = 0.05
 
 
 class InvalidLeadError(PureCallerIDError, ValueError):
@@ -315,7 +316,10 @@ class AsyncScreener:
             failure = TimeoutError("the campaign's deadline ran out before this integration")
         else:
             try:
-                async with asyncio.timeout(budget):
+                # The guard fires a little after the integration's own deadline, so that an
+                # integration honouring it (the PureCallerID client) reports its own timeout,
+                # with the attempts made as evidence; the guard is for those that do not.
+                async with asyncio.timeout(budget + _GUARD_GRACE):
                     answer = await integration.screen(lead, settings, deadline=budget)
             except TimeoutError as exc:
                 failure = exc

@@ -16,7 +16,8 @@ line    answer
 0190    HTTP 500
 0191    HTTP 429 with Retry-After: 1
 0192    HTTP 200 with a body that is not JSON
-0193    never answers in time (the fake raises a read timeout; the simulator waits 30 s)
+0193    never answers in time (the fake raises a read timeout; the simulator holds the
+        connection for ``hang_seconds``, 30 s by default, then closes it)
 0194    HTTP 503
 0195    HTTP 401
 other   Accepted, no reason
