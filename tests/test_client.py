@@ -171,6 +171,15 @@ def test_connection_refused_is_retried(screen: Screen, fake: FakePureCallerID) -
     fake.assert_called(1)
 
 
+def test_connect_timeout_is_retried(screen: Screen, fake: FakePureCallerID, dialect: str) -> None:
+    """A connect timeout never reached the vendor, so it is retried like a refusal."""
+    fake.fail_next(CannedAnswer.connect_timeout())
+    response = screen(request_for("2125550000", dialect), dialect=dialect)
+    assert response.exchange is not None
+    assert [a.outcome for a in response.exchange.attempts] == ["connect_timeout", "answered"]
+    fake.assert_called(1)
+
+
 def test_connection_refused_every_time(screen: Screen, fake: FakePureCallerID) -> None:
     """When every attempt is refused, the error says the request never arrived."""
     fake.fail_next(*[CannedAnswer.connect_error()] * 3)

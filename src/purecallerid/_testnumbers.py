@@ -52,8 +52,10 @@ class CannedAnswer:
 
     Attributes:
         kind: ``"http"`` (answer with *status_code*, *headers*, *body*), ``"timeout"`` (the
-            request arrives but no answer comes in time) or ``"connect_error"`` (the request
-            never arrives).
+            request arrives but no answer comes in time), ``"connect_timeout"`` (no
+            connection is made in time; the simulator drops it at once) or
+            ``"connect_error"`` (the connection is refused); with either of the last two
+            the request never arrives.
         status_code: The HTTP status of an ``"http"`` answer.
         headers: Extra headers of an ``"http"`` answer.
         body: The body of an ``"http"`` answer, as bytes.
@@ -61,7 +63,7 @@ class CannedAnswer:
         description: One line for the test number table.
     """
 
-    kind: Literal["http", "timeout", "connect_error"] = "http"
+    kind: Literal["http", "timeout", "connect_error", "connect_timeout"] = "http"
     status_code: int = 200
     headers: Mapping[str, str] = field(factory=dict, converter=_headers)
     body: bytes = b""
@@ -127,6 +129,11 @@ class CannedAnswer:
     def timeout(cls) -> CannedAnswer:
         """The request arrives, but no answer comes before the client's read timeout."""
         return cls(kind="timeout", description="never answers in time")
+
+    @classmethod
+    def connect_timeout(cls) -> CannedAnswer:
+        """The connection cannot be made in time: the request never arrives."""
+        return cls(kind="connect_timeout", description="connect timeout")
 
     @classmethod
     def connect_error(cls) -> CannedAnswer:

@@ -149,6 +149,8 @@ class FakePureCallerID:
             return answer
         if answer.kind == "connect_error":
             raise httpx.ConnectError("connection refused (fake)", request=request)
+        if answer.kind == "connect_timeout":
+            raise httpx.ConnectTimeout("connect timeout (fake)", request=request)
         with self._lock:
             self.requests.append(reading.received)
         return answer

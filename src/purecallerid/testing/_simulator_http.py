@@ -153,7 +153,7 @@ class Connection(asyncio.Protocol):
             answer, delay, keep_alive = parsed
             if answer.kind == "timeout":
                 self._timer = asyncio.get_running_loop().call_later(self._hang_seconds, self.close)
-            elif answer.kind == "connect_error":
+            elif answer.kind in {"connect_error", "connect_timeout"}:
                 self._closing = True
                 if self._transport is not None:
                     self._transport.abort()
