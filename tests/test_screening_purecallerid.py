@@ -215,9 +215,9 @@ def test_deadline_caps_the_vendor_call() -> None:
         return await screener.screen(lead("2125550000"))
 
     record = asyncio.run(go())
-    pcid = record.integration("pcid")
-    assert pcid.error_class == "timeout"
+    result = record.integration("pcid")
+    assert result.error_class == "timeout"
     # The client's own timeout wins over the screener's guard: the attempt is on record.
-    assert [a.outcome for a in pcid.attempts] == ["read_timeout"]
-    assert pcid.outcome_unknown is True
+    assert [a.outcome for a in result.attempts] == ["read_timeout"]
+    assert result.outcome_unknown is True
     assert record.duration < 0.5
