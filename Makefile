@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 test: lint typecheck pytest docs
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs/_ext
+	$(BIN)/ruff format --check src tests benchmarks docs/_ext
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
