@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import pickle
 import tomllib
+from types import MappingProxyType
 from typing import Any
 
+import attrs
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from purecallerid import (
@@ -28,6 +30,7 @@ from purecallerid import (
     converter,
     mask_phone,
 )
+from purecallerid._mapping import MAX_EXTRA_DEPTH, MAX_EXTRA_ITEMS
 from purecallerid.testing import FakePureCallerID
 
 GOOD_FIELDS: dict[str, Any] = {
@@ -58,6 +61,37 @@ def problems_of(mapper: FieldMapping, fields: dict[str, Any]) -> tuple[MappingPr
     with pytest.raises(MappingError) as caught:
         mapper.map_lead(lead(**fields))
     return caught.value.problems
+
+
+def _nest(depth: int, leaf: Any = "x") -> Any:
+    """*leaf* inside *depth* levels of lists and objects, alternately."""
+    value = leaf
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+def _cyclic(kind: str) -> Any:
+    """A list or an object that contains itself."""
+    if kind == "list":
+        items: list[Any] = ["x"]
+        items.append(items)
+        return items
+    table: dict[str, Any] = {"a": 1}
+    table["self"] = table
+    return table
+
+
+def encode_like_httpx(request: ScreeningRequest) -> bytes:
+    """Every request field as JSON bytes, the way httpx encodes a request body."""
+    body = {f.name: getattr(request, f.name) for f in attrs.fields(ScreeningRequest)}
+    body["extra"] = dict(request.extra)
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
+        "utf-8"
+    )
+
+
+_GOOD = {"phone": "2125550102", "zip": "02134"}
 
 
 # -- the default mapping -------------------------------------------------------------------
@@ -271,6 +305,90 @@ def test_an_extra_must_be_a_json_value(raw: object) -> None:
     assert [(p.target, p.code) for p in problems] == [("meta", ProblemCode.INVALID_VALUE)]
 
 
+def _shared(levels: int) -> list[Any]:
+    """A small object that holds 2**levels values: one list shared twice at every level."""
+    value: list[Any] = [1]
+    for _ in range(levels):
+        value = [value, value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("target", "raw", "why"),
+    [
+        ("first_name", "Ann\ud800", "contains a lone surrogate"),
+        ("meta", "a\udfffb", "contains a lone surrogate"),
+        ("meta", {"\ud800": 1}, "contains a lone surrogate"),
+        ("meta", ["ok", ["\udc80"]], "contains a lone surrogate"),
+        ("meta", 10**5_000, "is a number too large"),
+        ("meta", {"n": [10**40]}, "holds a number too large"),
+        ("meta", _cyclic("list"), "more than 32 levels deep"),
+        ("meta", _cyclic("object"), "more than 32 levels deep"),
+        ("meta", _nest(5_000), "more than 32 levels deep"),
+        ("meta", _nest(MAX_EXTRA_DEPTH + 1), "more than 32 levels deep"),
+        ("meta", _shared(20), "more than 10000 values"),
+    ],
+    ids=[
+        "surrogate-text-target",
+        "surrogate-extra",
+        "surrogate-key",
+        "surrogate-nested",
+        "huge-int",
+        "huge-int-nested",
+        "cyclic-list",
+        "cyclic-object",
+        "5000-deep",
+        "33-deep",
+        "shared-million",
+    ],
+)
+def test_values_that_cannot_be_sent_are_invalid_value(target: str, raw: object, why: str) -> None:
+    """What would fail at encoding or repr (or exhaust the stack) is refused when mapped."""
+    mapper = mapping(first_name=FieldSource(source="first_name"), meta=FieldSource(source="meta"))
+    problems = problems_of(mapper, {"phone": "2125550102", target: raw})
+    assert [(p.target, p.code) for p in problems] == [(target, ProblemCode.INVALID_VALUE)]
+    assert why in problems[0].message
+    assert "\ud800" not in str(problems[0])  # the masked value is printable
+
+
+def test_an_extra_nested_up_to_the_cap_is_sent() -> None:
+    """MAX_EXTRA_DEPTH levels of lists and objects map and encode."""
+    deepest = _nest(MAX_EXTRA_DEPTH, leaf="ünïcode")  # 32 lists and objects, one in another
+    request = mapping(meta=FieldSource(source="meta")).map_lead(
+        lead(phone="2125550102", meta=deepest)
+    )
+    assert request.extra == {"meta": deepest}
+    assert json.loads(encode_like_httpx(request))["extra"]["meta"] == deepest
+    assert MAX_EXTRA_ITEMS == 10_000
+
+
+def test_a_mapped_extra_is_a_plain_private_copy() -> None:
+    """Extras are copied to plain lists and dicts: later edits of the lead do not change them."""
+    posted: dict[str, Any] = {"tags": ["a"], "view": MappingProxyType({"k": (1, 2)})}
+    request = mapping(meta=FieldSource(source="meta")).map_lead(
+        lead(phone="2125550102", meta=posted)
+    )
+    posted["tags"].append("b")
+    assert request.extra == {"meta": {"tags": ["a"], "view": {"k": [1, 2]}}}
+    assert type(request.extra["meta"]["view"]) is dict
+    json.dumps(dict(request.extra))
+
+
+@pytest.mark.parametrize("dialect", ["leadexec", "public"])
+def test_text_that_cannot_be_encoded_never_reaches_the_transport(dialect: str) -> None:
+    """A lone surrogate is a MappingError before the call; other Unicode is sent as is."""
+    fake = FakePureCallerID()
+    credentials = {"campaign_id": "C", "list_name": "L", "dialer_list_id": "7"}
+    with pytest.raises(MappingError) as caught:
+        DEFAULT_FIELD_MAPPING.map_lead(lead(**_GOOD, first_name="\ud800"), **credentials)
+    assert caught.value.codes == {ProblemCode.INVALID_VALUE}
+    request = DEFAULT_FIELD_MAPPING.map_lead(lead(**_GOOD, first_name="José 😀"), **credentials)
+    with fake.client(dialect=dialect) as client:
+        client.screen(request)
+    [received] = fake.requests
+    assert "José 😀" in received.fields.values()
+
+
 def test_map_payload_returns_the_generic_payload() -> None:
     """map_payload gives target names to values, without vendor identifiers."""
     payload = DEFAULT_FIELD_MAPPING.map_payload(
@@ -447,7 +565,13 @@ def test_mapping_error_survives_pickling() -> None:
         ({"source": "a..b"}, "not a field name"),
         ({"source": " a"}, "not a field name"),
         ({"source": "a", "fallbacks": "phone_home"}, "list of field names"),
+        ({"source": "a", "fallbacks": {"phone_home": 1}}, "list of field names, not dict"),
+        ({"source": "a", "fallbacks": {"phone_home", "phone_2"}}, "list of field names, not set"),
+        ({"source": "a", "fallbacks": frozenset({"b"})}, "list of field names, not frozenset"),
+        ({"source": "a", "fallbacks": iter(["b"])}, "list of field names"),
         ({"source": "a", "fallbacks": ("ok", 3)}, "must be a field name"),
+        ({"source": "a." + "9" * 5_000}, "a list index has at most 9 digits"),
+        ({"source": "a", "fallbacks": ["b.1234567890"]}, "a list index has at most 9 digits"),
         ({"source": "a", "required": "yes"}, "true or false"),
     ],
 )
@@ -466,6 +590,7 @@ def test_field_source_refuses_impossible_settings(kwargs: dict[str, Any], why: s
         ({"campaign_id": FieldSource(constant="C1")}, "credentials"),
         ({"list_name": FieldSource(source="list")}, "credentials"),
         ({" phone": FieldSource(source="p")}, "not a field name"),
+        ({"email\ud800": FieldSource(source="e")}, "not a field name"),
         ({"phone": {"source": "p"}}, "expected a FieldSource"),
     ],
 )
@@ -555,6 +680,11 @@ def test_unstructure_leaves_out_unset_settings() -> None:
         ({"targets": {"phone": {"source": "p", "fallback": ["x"]}}}, "unknown key 'fallback'"),
         ({"targets": {"phone": "p"}, "region": "US"}, "unknown key 'region'"),
         ({"targets": {"phone": {"source": "p", "fallbacks": "x"}}}, "targets.phone: fallbacks"),
+        (
+            {"targets": {"phone": {"source": "p", "fallbacks": {"x": 1}}}},
+            "targets.phone: fallbacks must be a list of field names, not dict",
+        ),
+        ({"targets": {"phone": "p." + "9" * 5_000}}, "targets.phone: source 'p.999"),
         ({"targets": {"phone": {"source": "p", "transform": "x"}}}, "targets.phone: unknown"),
         ({"targets": {"phone": 5}}, "targets.phone: expected a field name"),
         ({"targets": ["phone"]}, "'targets' must be a table"),
@@ -641,11 +771,34 @@ def test_any_mapping_round_trips_through_the_converter(mapper: FieldMapping) -> 
 
 # -- robustness ----------------------------------------------------------------------------
 
-_json_leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20))
-_values = st.recursive(
-    st.one_of(_json_leaves, st.binary(max_size=4), st.sets(st.integers(), max_size=2)),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
-    max_leaves=8,
+# Text that UTF-8 refuses: lone surrogates, as a badly decoded form post leaves them.
+_BAD_TEXT = st.text(st.characters(categories=["Cs"]), min_size=1, max_size=3)
+_ANY_TEXT = st.one_of(
+    st.text(max_size=20),
+    st.tuples(st.text(max_size=8), _BAD_TEXT, st.text(max_size=8)).map("".join),
+)
+_json_leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    # Past 4,300 digits str() raises ValueError: repr() and sending would fail.
+    st.integers(min_value=10**30, max_value=10**5_000),
+    st.floats(),
+    _ANY_TEXT,
+)
+_values = st.one_of(
+    st.recursive(
+        st.one_of(_json_leaves, st.binary(max_size=4), st.sets(st.integers(), max_size=2)),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.one_of(st.text(max_size=5), _BAD_TEXT), inner)
+        ),
+        max_leaves=8,
+    ),
+    # Deeper than the cap, but not so deep that Hypothesis cannot print it (a 5,000-level
+    # value has its own test below).
+    st.builds(_nest, st.integers(min_value=0, max_value=200)),
+    st.builds(_cyclic, st.sampled_from(["list", "object"])),
 )
 _keys = st.one_of(
     st.sampled_from([*DEFAULT_FIELD_MAPPING.targets, "phone_cell", "Zip", "contact"]),
@@ -659,6 +812,13 @@ _phoneish = st.one_of(
 )
 
 
+@example({**_GOOD, "first_name": "\ud800"}, DEFAULT_FIELD_MAPPING)
+@example({**_GOOD, "email": "a\udfffb@example.com"}, DEFAULT_FIELD_MAPPING)
+@example({**_GOOD, "email": {"\ud800": 1}}, DEFAULT_FIELD_MAPPING)
+@example({**_GOOD, "email": 10**5_000}, DEFAULT_FIELD_MAPPING)
+@example({**_GOOD, "email": [[10**5_000]]}, DEFAULT_FIELD_MAPPING)
+@example({**_GOOD, "email": _cyclic("list")}, DEFAULT_FIELD_MAPPING)
+@example({**_GOOD, "email": _nest(40)}, DEFAULT_FIELD_MAPPING)
 @given(
     st.dictionaries(_keys, _values | _phoneish, max_size=10),
     st.sampled_from([DEFAULT_FIELD_MAPPING]) | field_mappings(),
@@ -666,18 +826,21 @@ _phoneish = st.one_of(
 def test_any_lead_maps_or_raises_mapping_error(
     fields: dict[str, Any], mapper: FieldMapping
 ) -> None:
-    """Arbitrary posted fields give a ScreeningRequest or a MappingError, nothing else."""
+    """Arbitrary posted fields give a sendable ScreeningRequest or a MappingError, nothing else."""
     problems: tuple[MappingProblem, ...] = ()
     try:
         request = mapper.map_lead(lead(**fields))
     except MappingError as error:
         problems = error.problems
+        str(error)  # the message (masked values) must be printable too
     if problems:
         assert all(isinstance(p.code, ProblemCode) for p in problems)
         return
     assert isinstance(request.phone, str)
     assert request.phone.isdigit() or request.phone.startswith("+")
-    json.dumps(request.extra, allow_nan=False)
+    # What a mapped request must survive before the vendor sees it: logging and sending.
+    repr(request)
+    assert json.loads(encode_like_httpx(request))["phone"] == request.phone
 
 
 @given(st.from_regex(r"0[0-9]{4}([ -]?[0-9]{4})?", fullmatch=True))

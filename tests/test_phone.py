@@ -230,3 +230,21 @@ def test_agrees_with_libphonenumber_on_nanp_input(raw: str) -> None:
     except InvalidPhoneError:
         ours = None
     assert ours == _libphonenumber_e164(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ("2125550101#", "it holds '#', which is not part of a phone number"),
+        ("212_555_0101", "it holds '_', which is not part of a phone number"),
+        ("x44", "holds only an extension or a type hint, no number"),
+        ("(cell)", "holds only an extension or a type hint, no number"),
+        ("+", r"\(no digits\)"),
+        ("-- / --", r"\(no digits\)"),
+    ],
+)
+def test_unreadable_input_is_described_accurately(raw: str, why: str) -> None:
+    """The reason says "no digits" only when there are none; a stray symbol is named."""
+    with pytest.raises(InvalidPhoneError, match=why) as caught:
+        normalize_phone(raw)
+    assert "2125550101" not in str(caught.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -10,6 +11,7 @@ from purecallerid import (
     PURECALLERID_FIELDS,
     Action,
     AllOf,
+    AnyOf,
     Comparison,
     FieldRegistry,
     FieldSpec,
@@ -365,3 +367,59 @@ def test_registry_without_lead_refuses_lead_fields() -> None:
     fields = FieldRegistry(integration="x", fields=(), lead=False)
     with pytest.raises(RuleValidationError, match=r"cannot read lead"):
         RuleSet.load('flag when lead.a = "b"\n', fields)
+
+
+_BLANK = Comparison("status", Operator.IS_BLANK)
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "where"),
+    [
+        (Rule, {"id": "r", "action": "flag", "when": {"field": "status"}}, "Rule.when"),
+        (Rule, {"id": "r", "action": "flag", "when": None}, "Rule.when"),
+        (Not, {"condition": "status is blank"}, "Not.condition"),
+        (AllOf, {"conditions": (_BLANK, 5)}, "AllOf.conditions"),
+        (AnyOf, {"conditions": [{"field": "a"}, {"field": "b"}]}, "AnyOf.conditions"),
+    ],
+    ids=["when-dict", "when-none", "not-str", "all-int", "any-dicts"],
+)
+def test_a_rule_takes_only_conditions(cls: Any, kwargs: dict[str, Any], where: str) -> None:
+    """A dict or None where a condition belongs fails when built, naming the field."""
+    with pytest.raises(TypeError, match=rf"^{where} takes conditions"):
+        cls(**kwargs)
+
+
+def test_trace_keeps_copies_of_the_values_read() -> None:
+    """Editing the answer or the lead after evaluation leaves the trace (evidence) as it was."""
+    answer: dict[str, Any] = {"status": "Rejected", "extra": {"tags": ["dnc", {"k": 1}]}}
+    lead: dict[str, Any] = {"phones": ["2125550101"], "name": "Ann"}
+    rules = load(
+        'flag when extra.tags contains "dnc"\nflag when lead.phones is not blank\n'
+        'flag when lead.name = "Ann"\n'
+    )
+    result = rules.evaluate(answer, lead)
+    answer["extra"]["tags"].append("new")
+    answer["extra"]["tags"][1]["k"] = 2
+    lead["phones"].clear()
+    lead["name"] = "Bob"
+    assert [entry.values for entry in result.trace] == [
+        {"extra.tags": ["dnc", {"k": 1}]},
+        {"lead.phones": ["2125550101"]},
+        {"lead.name": "Ann"},
+    ]
+
+
+def test_trace_copies_cyclic_and_deep_values_without_failing() -> None:
+    """A value that contains itself, or nests very deep, is copied without a RecursionError."""
+    cyclic: list[Any] = ["x"]
+    cyclic.append(cyclic)
+    deep: list[Any] = []
+    for _ in range(5_000):
+        deep = [deep]
+    result = load("flag when lead.a is not blank and lead.b is not blank\n").evaluate(
+        {}, {"a": cyclic, "b": deep}
+    )
+    copied = result.trace[0].values["lead.a"]
+    assert copied is not cyclic
+    assert copied[1] is copied  # the cycle is kept in the copy
+    assert result.trace[0].outcome is RuleOutcome.MATCHED

@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from purecallerid import PURECALLERID_FIELDS, Operator, RuleOutcome, RuleSet
+from purecallerid import (
+    PURECALLERID_FIELDS,
+    Action,
+    Operator,
+    RuleOutcome,
+    RuleSet,
+    purecallerid_preset,
+)
 
 _MISSING = object()
 _OUTCOME = {True: RuleOutcome.MATCHED, False: RuleOutcome.NOT_MATCHED, None: RuleOutcome.UNKNOWN}
@@ -254,3 +261,59 @@ def test_exact_case(op: str, value: Any, actual: Any, expected: bool) -> None:
 def test_pattern_on_too_long_value_is_unknown() -> None:
     """A value longer than the matcher's input cap makes a pattern condition unknown."""
     assert outcome("matches", "a", "a" * 10_001) is RuleOutcome.UNKNOWN
+
+
+PADDED = [
+    ("equals", "Accepted", "Accepted ", True),
+    ("equals", "Accepted", " accepted\t", True),
+    ("equals", "Accepted", "Accepted x", False),
+    ("equals", "DNC", "D N C", False),
+    ("equals", " DNC ", "DNC", True),
+    ("equals", "", "   ", True),
+    ("not_equals", "DNC", "DNC ", False),
+    ("not_equals", "DNC", " INVALID ", True),
+    ("in", ["DNC", "INACTIVE"], "DNC ", True),
+    ("in", ["DNC ", "INACTIVE"], " dnc", True),
+    ("in", ["DNC"], "DNCX ", False),
+    ("not_in", ["DNC"], " DNC ", False),
+    ("starts_with", "Inact", "  Inactive", True),
+    ("starts_with", "Inactive", "Inactive  ", True),
+    ("starts_with", "DNC ", "DNC X", True),
+    ("starts_with", "DNC ", "DNC ", False),
+    # contains and patterns see the value as sent.
+    ("contains", "d ", "Accepted ", True),
+    ("matches", " $", "Accepted ", True),
+    ("matches", "^Accepted$", "Accepted ", False),
+    # Numbers and booleans read from text ignored the padding already.
+    ("equals", 40, " 40 ", True),
+    ("equals", True, " true ", True),
+]
+
+
+@pytest.mark.parametrize(("op", "value", "actual", "expected"), PADDED)
+def test_padded_answers_compare_trimmed(
+    op: str, value: Any, actual: Any, expected: bool | None
+) -> None:
+    """equals, in and starts with ignore whitespace around the answer (a vendor's "Accepted ")."""
+    assert outcome(op, value, actual) is _OUTCOME[expected]
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "actual", "expected"),
+    [
+        ("equals", "Accepted", "Accepted ", True),
+        ("equals", "Accepted", "accepted ", False),
+        ("in", ["DNC"], "\tDNC", True),
+        ("starts_with", "Inact", " Inactive", True),
+    ],
+)
+def test_trimming_applies_with_exact_case(op: str, value: Any, actual: Any, expected: bool) -> None:
+    """Exact case is about case only: surrounding whitespace is still ignored."""
+    assert outcome(op, value, actual, case_sensitive=True) is _OUTCOME[expected]
+
+
+def test_the_preset_reads_padded_vendor_values() -> None:
+    """A padded status and reason from the vendor still meet the preset's rules."""
+    preset = purecallerid_preset()
+    assert preset.evaluate({"status": "Rejected ", "reason": " DNC"}).action is Action.REJECT
+    assert preset.evaluate({"status": "Accepted ", "reason": "SUPPRESSED "}).action is Action.QA

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import time
 
@@ -9,7 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from purecallerid._rules_pattern import MAX_INPUT_LENGTH, PatternError, compile_pattern
+from purecallerid import _rules_pattern
+from purecallerid._rules_pattern import (
+    MAX_INPUT_LENGTH,
+    MAX_MATCH_STEPS,
+    PatternError,
+    compile_pattern,
+)
 
 
 def search(pattern: str, text: str, *, ignore_case: bool = False) -> bool | None:
@@ -153,3 +160,88 @@ def test_any_text_compiles_or_is_refused(pattern: str) -> None:
         assert compiled.search(pattern) in {True, False}
         return
     assert 1 <= position <= len(pattern) + 1
+
+
+# A pattern whose DFA keeps growing: every position may start the "a" 100 characters before
+# the end, so each new character of a random a/b text is a new set of NFA states.
+_GROWING = "(a|b)*a(a|b){99}x"
+_RANDOM_AB = "".join(random.Random(1).choices("ab", k=9_999))  # noqa: S311 - test data
+
+
+def _steps_needed(pattern: str, text: str) -> int:
+    """The smallest step budget, up to the real one, under which the search gives an answer."""
+    low, high = 0, MAX_MATCH_STEPS + 1
+    while low < high:
+        middle = (low + high) // 2
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_rules_pattern, "MAX_MATCH_STEPS", middle)
+            known = compile_pattern(pattern, ignore_case=True).search(text) is not None
+        if known:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def test_a_match_over_the_step_budget_is_unknown() -> None:
+    """The slowest safe pattern on 10,000 characters stops at the budget: unknown."""
+    compiled = compile_pattern(_GROWING, ignore_case=True)
+    assert compiled.search(_RANDOM_AB) is None
+    # Without the budget this search takes 2.6 million steps (0.6 s). Values that do not
+    # make the DFA grow are answered as before.
+    assert compiled.search("b" * 5_000 + "x") is False
+    assert compiled.search("a" + "b" * 99 + "x") is True
+
+
+def test_the_budgeted_worst_case_is_fast() -> None:
+    """The worst case now ends within the budget: loosely, well under 50 ms (about 3 ms)."""
+    compiled = compile_pattern(_GROWING, ignore_case=True)
+    timings = []
+    for _ in range(3):
+        start = time.perf_counter()
+        compiled.search(_RANDOM_AB)
+        timings.append(time.perf_counter() - start)
+    assert min(timings) < 0.05
+
+
+def test_the_outcome_does_not_depend_on_the_cache() -> None:
+    """A warm DFA cache gives the same answer as a cold one: each transition is charged once."""
+    text = _RANDOM_AB[:3_000] + "x"
+    cold = compile_pattern(_GROWING, ignore_case=True)
+    warm = compile_pattern(_GROWING, ignore_case=True)
+    for _ in range(5):
+        # Each search leaves the transitions it built in the cache; were only uncached work
+        # counted, a later search would get further and answer.
+        warm.search(text)
+    assert cold.search(text) is None
+    assert warm.search(text) is None
+    assert _steps_needed(_GROWING, text) > MAX_MATCH_STEPS
+    below = "a" + "ab" * 20 + "x"  # a few thousand steps: known, cold or warm
+    assert compile_pattern(_GROWING, ignore_case=True).search(below) is False
+    assert warm.search(below) is False
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "inactive",
+        r"\d{3}-\d{4}",
+        "^(inactive|disconnected)",
+        r"\w+@\w+\.(com|net)$",
+        r"[a-z ]{1,100}\d",
+        r"(\w+\s){1,10}zz",
+        "a.{50}q",
+    ],
+)
+def test_ordinary_patterns_stay_well_within_the_budget(pattern: str) -> None:
+    """Usual patterns on 10,000 characters of prose need a fraction of the budget."""
+    prose = ("The quick brown fox jumps over the lazy dog, call 512-789-1111! " * 160)[:10_000]
+    assert compile_pattern(pattern, ignore_case=True).search(prose) is not None
+    assert _steps_needed(pattern, prose) < MAX_MATCH_STEPS // 2
+
+
+def test_short_values_are_never_counted() -> None:
+    """A value short enough that even the costliest steps fit the budget skips the count."""
+    compiled = compile_pattern("(mobile|voip)", ignore_case=True)
+    assert len("mobile phone") * compiled._worst_steps <= MAX_MATCH_STEPS
+    assert compiled.search("mobile phone") is True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from purecallerid import (
@@ -273,7 +273,30 @@ _LINE_WORDS = st.sampled_from(
 )
 
 
-@given(text=st.one_of(st.text(max_size=60), st.lists(_LINE_WORDS, max_size=14).map(" ".join)))
+def _nested(opener: str, count: int, body: str, closed: bool) -> str:
+    closing = ")" * (count * opener.count("(")) if closed else ""
+    return f"reject when {opener * count}{body}{closing}"
+
+
+# Deep nesting: thousands of "not"s or parentheses, closed or not, around one or two
+# comparisons (a recursive-descent parser must refuse these, not overflow the stack).
+_DEEP_TEXT = st.builds(
+    _nested,
+    st.sampled_from(["(", "not ", "not (", "( not ", "not not ("]),
+    st.integers(min_value=0, max_value=5_000),
+    st.sampled_from(['status = "Rejected"', "status is blank and reason is blank", ""]),
+    st.booleans(),
+)
+
+
+@example(text=_nested("(", 400, 'status = "Rejected"', closed=True))
+@example(text=_nested("not ", 3_000, 'status = "Rejected"', closed=True))
+@example(text="\ufeff" + _nested("not (", 17, "status is blank", closed=True))
+@given(
+    text=st.one_of(
+        st.text(max_size=60), st.lists(_LINE_WORDS, max_size=14).map(" ".join), _DEEP_TEXT
+    )
+)
 def test_random_text_loads_or_raises_validation_error(text: str) -> None:
     """Any text either loads or raises RuleValidationError; syntax errors carry a column."""
     try:

@@ -10,8 +10,10 @@ from purecallerid import (
     AllOf,
     AnyOf,
     Comparison,
+    Condition,
     Not,
     Operator,
+    Rule,
     RuleSet,
     RuleValidationError,
     UnknownPolicy,
@@ -303,3 +305,66 @@ def test_number_literal_too_long() -> None:
     """A number literal longer than the cap is a syntax error, not a crash."""
     line, _, message = syntax_error("flag when activity_score < " + "9" * 5000 + "\n")
     assert (line, message) == (1, "numbers have at most 40 characters")
+
+
+def _problems(text: str) -> list[tuple[str, int | None, int | None]]:
+    with pytest.raises(RuleValidationError) as info:
+        RuleSet.load(text, PURECALLERID_FIELDS)
+    return [(p.code, p.line, p.column) for p in info.value.problems]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "suffix"),
+    [
+        ("(" * 400, ")" * 400),
+        ("not " * 3_000, ""),
+        ("not (" * 400, ")" * 400),
+        ("(" * 100_000, ")" * 100_000),
+    ],
+    ids=["400 parentheses", "3000 nots", "400 not-parentheses", "100000 parentheses"],
+)
+def test_deep_nesting_is_too_deep_not_a_crash(prefix: str, suffix: str) -> None:
+    """Nesting past the limit is a too_deep problem with its column, never a RecursionError."""
+    problems = _problems(f'reject when {prefix}status = "Rejected"{suffix}\n')
+    assert [code for code, _, _ in problems] == ["too_deep"]
+    _, line, column = problems[0]
+    assert line == 1
+    assert column is not None
+    # The column points at the "not" or "(" that opens the 17th level.
+    assert column <= len("reject when ") + 17 * len("not (")
+
+
+def test_nesting_limit_is_the_dict_forms() -> None:
+    """16 nots parse (the checker then counts the dict depth); the 17th opening is refused."""
+    at_limit = "flag when " + "not " * 16 + "status is blank\n"
+    with pytest.raises(RuleValidationError) as info:
+        parse_rules(at_limit, PURECALLERID_FIELDS)
+    assert [p.code for p in info.value.problems] == ["too_deep"]  # from the checker: depth 17
+    assert _problems("flag when " + "not " * 17 + "status is blank\n") == [
+        ("too_deep", 1, len("flag when ") + 16 * len("not ") + 1)
+    ]
+    assert len(parse_rules("flag when " + "not " * 15 + "status is blank\n")) == 1
+    redundant = "flag when " + "(" * 16 + "status is blank" + ")" * 16 + "\n"
+    assert only_condition(redundant) == Comparison("status", Operator.IS_BLANK)
+
+
+def test_deepest_valid_dict_round_trips_through_text() -> None:
+    """A rule at the dict form's depth limit prints to text that parses back to it."""
+    leaf: Condition = Comparison("status", Operator.IS_BLANK)
+    other = Comparison("reason", Operator.IS_BLANK)
+    deep = leaf
+    for level in range(15):
+        # Alternate not, and, or: every level of the dict is a level of the text.
+        deep = (Not(deep), AllOf((deep, other)), AnyOf((other, deep)))[level % 3]
+    rule_set = RuleSet([Rule(id="deep", action=Action.FLAG, when=deep)], PURECALLERID_FIELDS)
+    assert RuleSet.load(rule_set.to_text(), PURECALLERID_FIELDS) == rule_set
+    with pytest.raises(RuleValidationError) as info:
+        RuleSet([Rule(id="deeper", action=Action.FLAG, when=Not(deep))], PURECALLERID_FIELDS)
+    assert [p.code for p in info.value.problems] == ["too_deep"]
+
+
+def test_a_byte_order_mark_is_ignored() -> None:
+    """Text saved as UTF-8 with a BOM loads; columns are counted without it."""
+    rules = parse_rules('\ufeffreject when status = "Rejected"\n', PURECALLERID_FIELDS)
+    assert rules[0].action is Action.REJECT
+    assert syntax_error("\ufeffreject when status ~ 1\n") == (1, 20, "unexpected character '~'")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from attrs import evolve, field, frozen
@@ -107,19 +107,38 @@ REQUEST_TARGETS: Final = (
 RESERVED_TARGETS: Final = frozenset({"campaign_id", "list_name", "dialer_list_id"})
 _ADDRESS_PARTS: Final = ("street", "city", "state")
 _MASK_LENGTH = 24
+# A list index in a dotted source path: nine digits is far beyond any posted list.
+_MAX_INDEX_DIGITS: Final = 9
+_SHOWN_PATH: Final = 60
+MAX_EXTRA_DEPTH: Final = 32
+"""How deep an extra (a passed-through value) may nest lists and objects.
+
+Lead forms post flat values or shallow objects; the cap keeps checking (and later encoding)
+a hostile or cyclic value bounded, and far below Python's recursion limit.
+"""
+MAX_EXTRA_ITEMS: Final = 10_000
+"""How many values (leaves and containers) one extra may hold in all.
+
+Without it, a small object that shares one list many times over (``[a, a]`` nested 30 deep)
+would be a billion values to check and to send.
+"""
+# No field holds a 30-digit number, and str() of an int past 4,300 digits raises ValueError
+# (Python's integer string conversion limit), which would break repr() and sending.
+_MAX_INT_BITS: Final = 100
 
 
 # -- FieldSource --------------------------------------------------------------------------
 
 
-def _to_fallbacks(value: Iterable[str]) -> tuple[str, ...]:
-    # A bare string is iterable too: tuple("phone_home") would be ten one-letter fields.
+def _to_fallbacks(value: Sequence[str]) -> tuple[str, ...]:
+    # Only an ordered list: a bare string would be read letter by letter, a dict by its keys,
+    # and a set loses the order the fallbacks are tried in.
     checked: object = value
-    if isinstance(checked, str) or not isinstance(checked, Iterable):
+    if not isinstance(checked, list | tuple):
         raise ConfigurationError(
             f"fallbacks must be a list of field names, not {type(checked).__name__}"
         )
-    return tuple(value)
+    return tuple(checked)
 
 
 def _to_transform(value: Transform | str | None) -> Transform | None:
@@ -140,6 +159,37 @@ def _check_path(path: object, what: str) -> None:
             f"{what} {path!r} is not a field name: no blanks around it and no empty"
             " part between dots"
         )
+    for part in path.split("."):
+        # int() of a part of thousands of digits raises ValueError; no list is that long.
+        if _is_index(part) and len(part) > _MAX_INDEX_DIGITS:
+            raise ConfigurationError(
+                f"{what} {_shown(path)}: a list index has at most {_MAX_INDEX_DIGITS} digits"
+            )
+
+
+def _shown(path: str) -> str:
+    # A configuration message names the path, but not thousands of characters of it.
+    return repr(path) if len(path) <= _SHOWN_PATH else repr(path[:_SHOWN_PATH]) + "..."
+
+
+def _is_index(part: str) -> bool:
+    # A path part made of digits indexes a list (when the value there is a list).
+    return part.isdecimal()
+
+
+def _encodable(text: str) -> bool:
+    r"""Whether *text* can be encoded as UTF-8, as the request body will be.
+
+    A lone surrogate (``"\ud800"``, from a badly decoded form post) is the only thing a
+    Python string can hold that UTF-8 refuses. ``isascii`` is O(1), so ASCII text costs nothing.
+    """
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _blank(value: object) -> bool:
@@ -271,13 +321,20 @@ _ABSENT: Final[Any] = object()
 _CONVERT_ERRORS: Final = (InvalidPhoneError, InvalidZipError, _InvalidValueError)
 
 
+_NOT_UNICODE: Final = (
+    "contains a lone surrogate (text that is not valid Unicode), which cannot be sent"
+)
+
+
 def _text(value: Any) -> str:
     if isinstance(value, str):
+        if not (value.isascii() or _encodable(value)):  # isascii first: the usual case, O(1)
+            raise _InvalidValueError(_NOT_UNICODE)
         return value
     if isinstance(value, bool):
         raise _InvalidValueError("is true or false, expected text")
     if isinstance(value, int):
-        if value.bit_length() > 100:  # noqa: PLR2004 - no field holds a 30-digit number
+        if value.bit_length() > _MAX_INT_BITS:
             raise _InvalidValueError("is a number too large to be a field value")
         return str(value)
     if isinstance(value, float):
@@ -287,25 +344,84 @@ def _text(value: Any) -> str:
     raise _InvalidValueError(f"is a {type(value).__name__}, expected text or a number")
 
 
-def _json_value(value: Any) -> Any:
-    # Extras are passed through as posted, so they must survive JSON encoding to the vendor.
-    if isinstance(value, str | bool | int) or value is None:
+def _json_scalar(value: Any, verb: str = "is") -> Any:
+    # *verb* is "is" for the extra itself and "holds" for a value inside a list or object.
+    if isinstance(value, str):
+        if not (value.isascii() or _encodable(value)):
+            raise _InvalidValueError(_NOT_UNICODE)
+        return value
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if value.bit_length() > _MAX_INT_BITS:
+            raise _InvalidValueError(f"{verb} a number too large to be a field value")
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise _InvalidValueError("is not a finite number")
+            raise _InvalidValueError(f"{verb} a number that is not finite")
         return value
-    if isinstance(value, list | tuple):
-        for item in value:
-            _json_value(item)
-        return value
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise _InvalidValueError("is an object whose keys are not all text")
-            _json_value(item)
-        return value
-    raise _InvalidValueError(f"is a {type(value).__name__}, not a JSON value")
+    article = "an" if type(value).__name__[:1] in "aeiou" else "a"
+    raise _InvalidValueError(f"{verb} {article} {type(value).__name__}, not a JSON value")
+
+
+def _json_value(value: Any) -> Any:
+    """Check that an extra can be sent as JSON, and return a plain copy of it to send.
+
+    Extras are passed through as posted, so every part must survive encoding to the vendor
+    (``json.dumps(..., allow_nan=False)`` then UTF-8) and ``repr``. Lists and objects are
+    copied into plain ``list`` and ``dict`` (``json`` refuses other mapping types, and the
+    request must not change when the caller later edits its lead). The walk is iterative and
+    capped (:data:`MAX_EXTRA_DEPTH` levels, :data:`MAX_EXTRA_ITEMS` values), so a cyclic or
+    hostile value is refused rather than exhausting the stack.
+    """
+    # Scalars first, without the slow isinstance check against the Mapping ABC: nearly every
+    # extra is a string or a number.
+    if (
+        value is None
+        or isinstance(value, str | int | float)
+        or not isinstance(value, list | tuple | Mapping)
+    ):
+        return _json_scalar(value)
+    root: list[Any] = [None]
+    # Each entry: a container to copy, where its copy goes (parent and key), and its depth.
+    stack: list[tuple[Any, Any, Any, int]] = [(value, root, 0, 1)]
+    budget = MAX_EXTRA_ITEMS
+    while stack:
+        source, parent, slot, depth = stack.pop()
+        if depth > MAX_EXTRA_DEPTH:
+            raise _InvalidValueError(
+                f"nests lists or objects more than {MAX_EXTRA_DEPTH} levels deep"
+                " (or contains itself)"
+            )
+        budget -= len(source) + 1
+        if budget < 0:
+            raise _InvalidValueError(f"holds more than {MAX_EXTRA_ITEMS} values")
+        copy: Any
+        if isinstance(source, Mapping):
+            copy = {}
+            for key, item in source.items():
+                if not isinstance(key, str):
+                    raise _InvalidValueError("holds an object whose keys are not all text")
+                if not _encodable(key):
+                    raise _InvalidValueError(_NOT_UNICODE)
+                copy[key] = _json_item(item, copy, key, depth, stack)
+        else:
+            copy = [None] * len(source)
+            for index, item in enumerate(source):
+                copy[index] = _json_item(item, copy, index, depth, stack)
+        parent[slot] = copy
+    return root[0]
+
+
+def _json_item(
+    item: Any, parent: Any, slot: Any, depth: int, stack: list[tuple[Any, Any, Any, int]]
+) -> Any:
+    # A container is queued (its copy is written into parent[slot] when it is taken); a
+    # scalar is checked now.
+    if isinstance(item, list | tuple | Mapping):
+        stack.append((item, parent, slot, depth + 1))
+        return None
+    return _json_scalar(item, "holds")
 
 
 def _shape(text: str) -> str:
@@ -334,7 +450,7 @@ def _mask_phone_value(value: Any) -> str:
 
 def _safe_str(value: float) -> str:
     # str() of a very large int is refused by Python (and a huge number is no phone anyway).
-    if isinstance(value, int) and value.bit_length() > 100:  # noqa: PLR2004
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
         return "9" * _MASK_LENGTH
     return str(value)
 
@@ -379,9 +495,10 @@ class _Step:
 
 
 def _compile_path(path: str) -> tuple[str, tuple[tuple[str, int | None], ...] | None]:
+    # _check_path has capped index parts at _MAX_INDEX_DIGITS, so int() cannot fail here.
     if "." not in path:
         return (path, None)
-    steps = tuple((part, int(part) if part.isdecimal() else None) for part in path.split("."))
+    steps = tuple((part, int(part) if _is_index(part) else None) for part in path.split("."))
     return (path, steps)
 
 
@@ -440,7 +557,12 @@ class FieldMapping:
         object.__setattr__(self, "_plan", plan)
 
     def _compile(self, target: object, spec: object) -> _Step:
-        if not isinstance(target, str) or not target or target != target.strip():
+        if (
+            not isinstance(target, str)
+            or not target
+            or target != target.strip()
+            or not _encodable(target)
+        ):
             raise ConfigurationError(f"target {target!r} is not a field name")
         where = f"targets.{target}"
         if not isinstance(spec, FieldSource):

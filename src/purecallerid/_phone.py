@@ -74,6 +74,8 @@ _EXTENSION: Final = re.compile(
 )
 
 _LETTER: Final = re.compile(r"[^\W\d_]")
+# Symbols named in an error message: punctuation people type, never part of a phone number.
+_SHOWN_SYMBOLS: Final = frozenset("#*!?;:,@$%&=_|~^`'\"<>{}\\")
 # Ten NANP digits, optionally after 1 or +1, in the usual punctuation. Most US leads look like
 # this, and building the number directly skips libphonenumber's general parser, the largest
 # cost of mapping a lead; validation stays libphonenumber's, and anything else (or anything
@@ -155,6 +157,9 @@ def parse_phone(value: object, region: str) -> phonenumbers.PhoneNumber:
     if len(text) > _MAX_INPUT:
         raise InvalidPhoneError("is too long to be a phone number")
     text = _strip_decorations(text)
+    if not text:
+        # "x44" or "(c)": the extension or hint was all there was.
+        raise InvalidPhoneError("holds only an extension or a type hint, no number")
     if _LETTER.search(text) is not None:
         raise InvalidPhoneError("contains letters")
     nanp = _NANP.fullmatch(text) if region in _NANP_REGIONS else None
@@ -168,7 +173,7 @@ def parse_phone(value: object, region: str) -> phonenumbers.PhoneNumber:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneError(
-            f"cannot be read as a phone number ({_parse_reason(exc)})"
+            f"cannot be read as a phone number ({_parse_reason(exc, text)})"
         ) from None
     if not phonenumbers.is_valid_number(number):
         possible = phonenumbers.is_possible_number_with_reason(number)
@@ -177,7 +182,7 @@ def parse_phone(value: object, region: str) -> phonenumbers.PhoneNumber:
     return number
 
 
-def _parse_reason(exc: phonenumbers.NumberParseException) -> str:
+def _parse_reason(exc: phonenumbers.NumberParseException, text: str) -> str:
     kind = exc.error_type
     if kind == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
         return "unknown country code"
@@ -188,7 +193,15 @@ def _parse_reason(exc: phonenumbers.NumberParseException) -> str:
         return "too few digits"
     if kind == phonenumbers.NumberParseException.TOO_LONG:
         return "too many digits"
-    return "no digits"
+    # libphonenumber says "not a number" both for text without digits and for digits mixed
+    # with characters it does not allow ("2125550101#": a "#" without an extension after it).
+    if not any(ch.isdigit() for ch in text):
+        return "no digits"
+    odd = next((ch for ch in text if ch in _SHOWN_SYMBOLS), None)
+    if odd is not None:
+        # A lone symbol says what to fix and reveals nothing of the number.
+        return f"it holds {odd!r}, which is not part of a phone number"
+    return "it holds characters that are not part of a phone number"
 
 
 def render_phone(number: phonenumbers.PhoneNumber, style: PhoneFormat, region: str) -> str:

@@ -26,8 +26,10 @@ __all__ = [
     "as_bool",
     "as_number",
     "as_text",
+    "compared_text",
     "compile_condition",
     "compile_template",
+    "evidence",
     "is_blank",
 ]
 
@@ -44,6 +46,11 @@ _NUMERIC_TEXT: Final = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?(?:[eE][+-]?[
 _MAX_TEXT_INT: Final = 10**30
 _MAX_INDEX_DIGITS: Final = 9
 _MAX_INSERTED: Final = 200
+# Values of these types are immutable: the trace keeps them as they are, without a copy.
+_IMMUTABLE: Final = frozenset({str, int, float, bool, type(None), Decimal})
+# A value read is copied into the trace this deep; deeper parts (never met in JSON answers
+# and leads) are kept as they are, so that a cyclic or hostile value cannot exhaust the stack.
+_MAX_EVIDENCE_DEPTH: Final = 32
 
 
 def as_text(value: Any) -> str | None:  # noqa: PLR0911 - one return per type
@@ -96,6 +103,52 @@ def as_bool(value: Any) -> bool | None:
     return None
 
 
+def compared_text(value: Any) -> str | None:
+    """A value as ``equals``, ``in`` and ``starts with`` compare it: its text, trimmed.
+
+    Vendors pad values (``"Accepted "``, ``" DNC"``); surrounding whitespace never carries
+    meaning in a status or a reason, so it is removed here, the one place these comparisons
+    read text. ``contains`` and patterns see the text as it is.
+    """
+    if isinstance(value, str):  # the usual case, first: this runs for every comparison
+        return value.strip()
+    text = as_text(value)
+    return None if text is None else text.strip()
+
+
+def evidence(value: Any) -> Any:
+    """A copy of a value read, for the trace: later changes to the caller's data leave it alone.
+
+    Scalars (nearly every value read) are immutable and kept as they are; lists, tuples,
+    objects and sets are copied (to :data:`_MAX_EVIDENCE_DEPTH` levels, sharing and cycles
+    preserved).
+    """
+    if type(value) in _IMMUTABLE:
+        return value
+    return _copy(value, 0, {})
+
+
+def _copy(value: Any, depth: int, memo: dict[int, Any]) -> Any:
+    if type(value) in _IMMUTABLE or depth >= _MAX_EVIDENCE_DEPTH:
+        return value
+    known = memo.get(id(value))
+    if known is not None:
+        return known
+    copy: Any = value  # other objects are kept: there is no general way to copy them
+    if isinstance(value, Mapping):
+        copy = memo[id(value)] = {}
+        for key, item in value.items():
+            copy[key] = _copy(item, depth + 1, memo)
+    elif isinstance(value, list):
+        copy = memo[id(value)] = []
+        copy.extend(_copy(item, depth + 1, memo) for item in value)
+    elif isinstance(value, tuple):
+        copy = tuple(_copy(item, depth + 1, memo) for item in value)
+    elif isinstance(value, set):
+        copy = set(value)
+    return copy
+
+
 def is_blank(value: Any) -> bool:
     """Whether a value is blank: absent or null, a blank string, an empty list or object."""
     if value is None:
@@ -143,20 +196,21 @@ def _equals_test(expected: Any, *, case_sensitive: bool) -> _Test:
         return lambda value: None if (b := as_bool(value)) is None else b == expected
     if isinstance(expected, str):
         fold = _fold(case_sensitive)
-        target = fold(expected)
-        return lambda value: None if (t := as_text(value)) is None else fold(t) == target
+        # The rule's value is trimmed like the answer's, or a padded one could never match.
+        target = fold(expected.strip())
+        return lambda value: None if (t := compared_text(value)) is None else fold(t) == target
     return lambda value: None if (n := as_number(value)) is None else n == expected
 
 
 def _in_test(expected: tuple[Any, ...], *, case_sensitive: bool) -> _Test:
     fold = _fold(case_sensitive)
-    texts = frozenset(fold(v) for v in expected if isinstance(v, str))
+    texts = frozenset(fold(v.strip()) for v in expected if isinstance(v, str))
     numbers = frozenset(v for v in expected if not isinstance(v, str | bool))
     flags = frozenset(v for v in expected if isinstance(v, bool))
 
     def test(value: Any) -> Truth:
         known = False
-        if texts and (t := as_text(value)) is not None:
+        if texts and (t := compared_text(value)) is not None:
             if fold(t) in texts:
                 return True
             known = True
@@ -190,8 +244,14 @@ def _contains_test(expected: Any, *, case_sensitive: bool) -> _Test:
 
 def _starts_test(expected: str, *, case_sensitive: bool) -> _Test:
     fold = _fold(case_sensitive)
+    # The prefix is taken as written: a trailing space in it ("DNC ") is part of the prefix.
     prefix = fold(expected)
-    return lambda value: None if (t := as_text(value)) is None else fold(t).startswith(prefix)
+
+    def test(value: Any) -> Truth:
+        text = compared_text(value)
+        return None if text is None else fold(text).startswith(prefix)
+
+    return test
 
 
 def _pattern_test(pattern: CompiledPattern) -> _Test:
@@ -263,7 +323,8 @@ def _leaf(c: Comparison, patterns: Mapping[tuple[str, bool], CompiledPattern]) -
         answer: Mapping[str, Any] | None, lead: Mapping[str, Any] | None, seen: dict[str, Any]
     ) -> Truth:
         value = read(answer, lead)
-        seen[path] = value
+        # The trace is evidence: it must not change when the caller later edits its data.
+        seen[path] = value if type(value) in _IMMUTABLE else evidence(value)
         return test(value)
 
     return leaf

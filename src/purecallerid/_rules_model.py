@@ -145,8 +145,23 @@ class Comparison:
     case_sensitive: bool = False
 
 
+def _is_condition(instance: Any, attribute: Any, value: Any) -> None:
+    # Checked when built: a dict or None here would only fail later, far from the mistake,
+    # as an AttributeError while printing or exporting the rule.
+    if not isinstance(value, Comparison | AllOf | AnyOf | Not):
+        raise TypeError(
+            f"{type(instance).__name__}.{attribute.name} takes conditions (Comparison, AllOf,"
+            f" AnyOf or Not), not {type(value).__name__}; to load a dict, use RuleSet.load"
+        )
+
+
 def _conditions(value: Iterable[Condition]) -> tuple[Condition, ...]:
     return tuple(value)
+
+
+def _all_conditions(instance: Any, attribute: Any, value: tuple[Any, ...]) -> None:
+    for item in value:
+        _is_condition(instance, attribute, item)
 
 
 def _at_least_two(_: Any, attribute: Any, value: tuple[Any, ...]) -> None:
@@ -164,7 +179,9 @@ class AllOf:
         conditions: Two or more conditions.
     """
 
-    conditions: tuple[Condition, ...] = attrs.field(converter=_conditions, validator=_at_least_two)
+    conditions: tuple[Condition, ...] = attrs.field(
+        converter=_conditions, validator=[_at_least_two, _all_conditions]
+    )
 
 
 @frozen
@@ -175,7 +192,9 @@ class AnyOf:
         conditions: Two or more conditions.
     """
 
-    conditions: tuple[Condition, ...] = attrs.field(converter=_conditions, validator=_at_least_two)
+    conditions: tuple[Condition, ...] = attrs.field(
+        converter=_conditions, validator=[_at_least_two, _all_conditions]
+    )
 
 
 @frozen
@@ -186,7 +205,7 @@ class Not:
         condition: The negated condition.
     """
 
-    condition: Condition
+    condition: Condition = attrs.field(validator=_is_condition)
 
 
 Condition: TypeAlias = Comparison | AllOf | AnyOf | Not
@@ -210,7 +229,7 @@ class Rule:
 
     id: str
     action: Action = attrs.field(converter=Action)
-    when: Condition
+    when: Condition = attrs.field(validator=_is_condition)
     reason: str | None = None
     enabled: bool = True
     unknown: UnknownPolicy = attrs.field(default=UnknownPolicy.NO_MATCH, converter=UnknownPolicy)

@@ -6,8 +6,9 @@ and run on every lead, so patterns do not go to ``re`` at all. They are parsed h
 small syntax tree (refusing what cannot be run without backtracking), turned into a Thompson
 NFA once at load, and matched by following every NFA path at the same time. The sets of NFA
 states met are cached as DFA states with their transitions, so the usual cost is one dict
-lookup per character; the worst case (cache full) is proportional to the NFA size per
-character. Either way no input can make a match take more than linear time.
+lookup per character; building a new transition costs up to the NFA size. No input can make
+a match take more than linear time, and a step budget (:data:`MAX_MATCH_STEPS`) bounds the
+linear term too: a match that would need more work is unknown.
 
 Supported: literals, ``.``, ``[...]`` classes with ranges and negation, ``\\d \\w \\s`` and their
 negations, ``\\t \\n \\r \\f \\v \\xhh \\uhhhh``, escaped punctuation, groups ``( )`` and ``(?: )``,
@@ -26,6 +27,7 @@ from attrs import frozen
 
 __all__ = [
     "MAX_INPUT_LENGTH",
+    "MAX_MATCH_STEPS",
     "MAX_PATTERN_LENGTH",
     "CompiledPattern",
     "PatternError",
@@ -38,7 +40,23 @@ MAX_PATTERN_LENGTH: Final = 256
 MAX_INPUT_LENGTH: Final = 10_000
 """Longest value a pattern is matched against; a longer value makes the condition unknown."""
 
+MAX_MATCH_STEPS: Final = 10_000
+"""Most work one match may take, in steps; a match that needs more is unknown.
+
+A step is one NFA state tested or visited while building a DFA transition (plus a fixed four
+per transition), and each distinct transition a search takes is counted once, as if nothing
+were cached, so the outcome never depends on earlier searches. Ordinary patterns need a few
+hundred to a few thousand steps even on 10,000 characters, since their DFA is small and each
+transition is paid once; patterns whose DFA keeps growing with the input, such as
+``(a|b)*a(a|b){99}x``, and text of thousands of distinct characters reach the limit. A step
+costs about 0.3 µs and a cached character about 0.1 µs, so one match takes at most a few
+milliseconds.
+"""
+
 _MAX_REPEAT: Final = 100
+# The fixed cost of building one DFA transition, in steps (one step is one NFA state tested or
+# visited): measured, the bookkeeping of a transition costs about as much as four states.
+_TRANSITION_STEPS: Final = 4
 _MAX_NFA_STATES: Final = 1_000
 _MAX_CACHED: Final = 10_000
 
@@ -420,13 +438,15 @@ class _Builder:
 
 
 class _DState:
-    __slots__ = ("accepts", "dead", "next", "nfa")
+    __slots__ = ("accepts", "dead", "next", "nfa", "steps")
 
     def __init__(self, nfa: frozenset[int], accepts: bool) -> None:
         self.nfa = nfa
         self.accepts = accepts
         self.dead = not nfa
         self.next: dict[str, _DState] = {}
+        # The steps each cached transition took to build, charged by counted searches.
+        self.steps: dict[str, int] = {}
 
 
 class CompiledPattern:
@@ -445,10 +465,12 @@ class CompiledPattern:
         "_negate",
         "_out1",
         "_out2",
+        "_restart",
         "_start",
         "_start_state",
         "_states",
         "_test",
+        "_worst_steps",
         "ignore_case",
         "pattern",
     )
@@ -481,12 +503,20 @@ class CompiledPattern:
         self.pattern = pattern
         self.ignore_case = ignore_case
         self._budget = _MAX_CACHED
+        # The most steps one transition can take: every state tested (three times when case
+        # is ignored: the character, its lower and its upper case) and visited.
+        size = len(builder.kind)
+        self._worst_steps = _TRANSITION_STEPS + size * (3 if ignore_case else 1) + size
         self._states: dict[frozenset[int], _DState] = {}
-        self._start_state = self._state(self._closure([self._start]))
+        self._start_state = self._state(self._closure([self._start])[0], {})
+        # Where a character that no state accepts leads: the start again (the search goes on
+        # from the next position), or nowhere when the pattern is anchored at the start.
+        self._restart = self._state(frozenset(), {}) if self._anchored_start else self._start_state
 
-    def _closure(self, seeds: list[int]) -> frozenset[int]:
+    def _closure(self, seeds: list[int]) -> tuple[frozenset[int], int]:
         # Every state reachable without consuming a character; only char and match states are
-        # kept, since split states do nothing by themselves.
+        # kept, since split states do nothing by themselves. Also returns the states visited,
+        # the work done.
         seen: set[int] = set()
         stack = seeds
         kind, out1, out2 = self._kind, self._out1, self._out2
@@ -498,18 +528,28 @@ class CompiledPattern:
             if kind[state] == _SPLIT:
                 stack.append(out1[state])
                 stack.append(out2[state])
-        return frozenset(s for s in seen if kind[s] != _SPLIT)
+        return frozenset(s for s in seen if kind[s] != _SPLIT), len(seen)
 
-    def _state(self, nfa: frozenset[int]) -> _DState:
+    def _state(self, nfa: frozenset[int], local: dict[frozenset[int], _DState] | None) -> _DState:
+        # A counted search needs one object per state set (from the cache, or from its own
+        # *local* table once the cache is full) to recognise a transition it already paid;
+        # an uncounted one passes no *local*, as it keeps no account.
         state = self._states.get(nfa)
+        if state is None and local is not None:
+            state = local.get(nfa)
         if state is None:
             state = _DState(nfa, any(self._kind[s] == _MATCH for s in nfa))
             if self._budget > 0:
                 self._budget -= 1
-                self._states[nfa] = state
+                # setdefault: two threads building the same state end up sharing one object.
+                state = self._states.setdefault(nfa, state)
+            elif local is not None:
+                local[nfa] = state
         return state
 
-    def _advance(self, state: _DState, ch: str) -> _DState:
+    def _advance(
+        self, state: _DState, ch: str, local: dict[frozenset[int], _DState] | None
+    ) -> tuple[_DState, int]:
         if self.ignore_case:
             variants = {ch, ch.lower(), ch.upper()}
             candidates = [v for v in variants if len(v) == 1]
@@ -521,18 +561,44 @@ class CompiledPattern:
             if self._kind[s] == _CHAR
             and any(self._test[s](c) for c in candidates) != self._negate[s]
         ]
-        if not self._anchored_start:
-            seeds.append(self._start)
-        nxt = self._state(self._closure(seeds))
-        if self._budget > 0:
+        steps = _TRANSITION_STEPS + len(state.nfa) * len(candidates)
+        if seeds:
+            if not self._anchored_start:
+                seeds.append(self._start)
+            nfa, visited = self._closure(seeds)
+            steps += visited
+            nxt = self._state(nfa, local)
+        else:
+            # The usual case on text the pattern does not care about (each new character of
+            # a long value): back to the start, whose closure is already known.
+            nxt = self._restart
+            nfa = nxt.nfa
+        # Only a transition into a cached state is cached: one into a state held by this
+        # search alone would hand that private object to other searches.
+        if self._budget > 0 and self._states.get(nfa) is nxt:
             self._budget -= 1
-            state.next[ch] = nxt
-        return nxt
+            state.steps[ch] = steps
+            state.next[ch] = nxt  # last: a thread that finds it also finds its steps
+        return nxt, steps
 
     def search(self, text: str) -> bool | None:
-        """Whether the pattern matches anywhere in *text*; ``None`` if *text* is too long."""
+        """Whether the pattern matches anywhere in *text*.
+
+        ``None`` (unknown) when *text* is longer than :data:`MAX_INPUT_LENGTH`, or when the
+        match would take more than :data:`MAX_MATCH_STEPS` steps. The step count is the work
+        of building, from scratch, each distinct transition the search takes (NFA states
+        tested and visited), whether or not an earlier search left it cached: so the outcome
+        depends only on the pattern and the text, never on what ran before.
+        """
         if len(text) > MAX_INPUT_LENGTH:
             return None
+        # When even the costliest transition at every character stays within the budget,
+        # no count is needed (the usual case: a short value); otherwise count exactly.
+        if len(text) * self._worst_steps <= MAX_MATCH_STEPS:
+            return self._plain(text)
+        return self._counted(text)
+
+    def _plain(self, text: str) -> bool:
         state = self._start_state
         anchored_end = self._anchored_end
         if state.accepts and not anchored_end:
@@ -543,7 +609,39 @@ class CompiledPattern:
             if anchored_end and index == last and ch == "\n" and state.accepts:
                 return True
             nxt = state.next.get(ch)
-            state = self._advance(state, ch) if nxt is None else nxt
+            state = self._advance(state, ch, None)[0] if nxt is None else nxt
+            if state.dead:
+                return False
+            if state.accepts and not anchored_end:
+                return True
+        return state.accepts
+
+    def _counted(self, text: str) -> bool | None:
+        # The same walk as _plain, charging each distinct transition once.
+        state = self._start_state
+        anchored_end = self._anchored_end
+        if state.accepts and not anchored_end:
+            return True
+        paid: dict[tuple[_DState, str], _DState] = {}
+        local: dict[frozenset[int], _DState] = {}
+        spent = 0
+        last = len(text) - 1
+        for index, ch in enumerate(text):
+            if anchored_end and index == last and ch == "\n" and state.accepts:
+                return True
+            key = (state, ch)
+            nxt = paid.get(key)
+            if nxt is None:
+                cached = state.next.get(ch)
+                if cached is None:
+                    nxt, steps = self._advance(state, ch, local)
+                else:
+                    nxt, steps = cached, state.steps[ch]
+                spent += steps
+                if spent > MAX_MATCH_STEPS:
+                    return None
+                paid[key] = nxt
+            state = nxt
             if state.dead:
                 return False
             if state.accepts and not anchored_end:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from attrs import frozen
 
-from ._rules_check import Checker, RuleProblem, RuleValidationError, pointer
+from ._rules_check import LIMITS, Checker, RuleProblem, RuleValidationError, pointer
 from ._rules_fields import FieldRegistry, is_word_char, is_word_start, operator_spec
 from ._rules_model import (
     Action,
@@ -48,13 +48,19 @@ _SYMBOL_OPS: Final = {
     ">=": Operator.AT_LEAST,
 }
 _ACTIONS: Final = {a.value for a in Action}
+# How many "not"s and "(" may be open at once. Each one opens a level of the dict form (a
+# "(" right after "not" belongs to that "not"), so the dict form's depth limit applies; it
+# also keeps the recursive descent far from Python's recursion limit. The checker still
+# counts the exact depth of the dict that the text gives.
+_MAX_NESTING: Final = LIMITS["depth"]
 
 
 class _SyntaxError(Exception):
-    def __init__(self, message: str, column: int) -> None:
+    def __init__(self, message: str, column: int, code: str = "syntax_error") -> None:
         super().__init__(message)
         self.message = message
         self.column = column
+        self.code = code
 
 
 @frozen
@@ -178,6 +184,7 @@ class _LineParser:
     def __init__(self, tokens: list[_Token]) -> None:
         self.tokens = tokens
         self.i = 0
+        self.nesting = 0
 
     @property
     def tok(self) -> _Token:
@@ -258,15 +265,38 @@ class _LineParser:
     def unary(self) -> _Node:
         if self.tok.is_word("not"):
             column = self.take().column
-            return _Not(self.unary(), column)
-        if self.tok.text == "(" and self.tok.kind == "symbol":
-            self.take()
-            node = self.disjunction(top=False)
-            if not (self.tok.kind == "symbol" and self.tok.text == ")"):
-                raise self.fail("')'")
-            self.take()
+            self.deeper(column)
+            # Canonical text writes "not (...)": those parentheses are the "not"'s own level.
+            inner = self.parenthesised() if self.at_open() else self.unary()
+            self.nesting -= 1
+            return _Not(inner, column)
+        if self.at_open():
+            self.deeper(self.tok.column)
+            node = self.parenthesised()
+            self.nesting -= 1
             return node
         return self.comparison()
+
+    def at_open(self) -> bool:
+        return self.tok.kind == "symbol" and self.tok.text == "("
+
+    def deeper(self, column: int) -> None:
+        self.nesting += 1
+        if self.nesting > _MAX_NESTING:
+            raise _SyntaxError(
+                f"conditions nest at most {_MAX_NESTING} levels deep"
+                " (each 'not' and each '(' opens one)",
+                column,
+                "too_deep",
+            )
+
+    def parenthesised(self) -> _Node:
+        self.take()
+        node = self.disjunction(top=False)
+        if not (self.tok.kind == "symbol" and self.tok.text == ")"):
+            raise self.fail("')'")
+        self.take()
+        return node
 
     def comparison(self) -> _Cmp:
         field = self.tok
@@ -408,6 +438,9 @@ def parse_document(
     rules: list[dict[str, Any] | None] = []
     positions: dict[str, tuple[int, int]] = {}
     problems: list[RuleProblem] = []
+    # Editors on Windows save UTF-8 with a byte order mark; it is not part of the first rule,
+    # and columns are counted as the admin sees them, without it.
+    text = text.removeprefix("\ufeff")
     # Only "\n" ends a line: str.splitlines would also split on characters a string may hold.
     for number, line in enumerate(text.split("\n"), start=1):
         body = line.removesuffix("\r")
@@ -422,7 +455,7 @@ def parse_document(
             problems.append(
                 RuleProblem(
                     path=path,
-                    code="syntax_error",
+                    code=exc.code,
                     message=exc.message,
                     line=number,
                     column=exc.column,
