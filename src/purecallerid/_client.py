@@ -9,6 +9,7 @@ drift apart between them.
 from __future__ import annotations
 
 import asyncio
+import copy
 import ipaddress
 import logging
 import math
@@ -16,7 +17,7 @@ import random as _random
 import time
 from collections.abc import Awaitable, Callable, Generator
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TypeVar
 
 import attrs
 import httpx
@@ -641,18 +642,9 @@ class PureCallerIDClient:
 
         The copy does not own the pool: closing it does nothing; close the original.
         """
-        copy = object.__new__(PureCallerIDClient)
-        copy._settings = _evolve(
-            self._settings,
-            api_token=api_token,
-            dialect=dialect,
-            timeout=timeout,
-            retry_policy=retry_policy,
+        return _copy_with(
+            self, api_token=api_token, dialect=dialect, timeout=timeout, retry_policy=retry_policy
         )
-        copy._owns_http = False
-        copy._http = self._http
-        copy._sleep = self._sleep
-        return copy
 
     def close(self) -> None:
         """Close the connection pool, if this client created it."""
@@ -795,19 +787,9 @@ class AsyncPureCallerIDClient:
 
         The copy does not own the pool: closing it does nothing; close the original.
         """
-        copy = object.__new__(AsyncPureCallerIDClient)
-        copy._settings = _evolve(
-            self._settings,
-            api_token=api_token,
-            dialect=dialect,
-            timeout=timeout,
-            retry_policy=retry_policy,
+        return _copy_with(
+            self, api_token=api_token, dialect=dialect, timeout=timeout, retry_policy=retry_policy
         )
-        copy._owns_http = False
-        copy._http = self._http
-        copy._in_flight = self._in_flight
-        copy._sleep = self._sleep
-        return copy
 
     async def aclose(self) -> None:
         """Close the connection pool, if this client created it."""
@@ -822,6 +804,30 @@ class AsyncPureCallerIDClient:
 
     def __repr__(self) -> str:
         return _repr(self, self._settings)
+
+
+_C = TypeVar("_C", PureCallerIDClient, AsyncPureCallerIDClient)
+
+
+def _copy_with(
+    client: _C,
+    *,
+    api_token: str | Secret | None,
+    dialect: str | Dialect | None,
+    timeout: float | httpx.Timeout | None,
+    retry_policy: RetryPolicy | None,
+) -> _C:
+    """A shallow copy of *client* (same pool, same in-flight bound) with other settings."""
+    clone = copy.copy(client)
+    clone._settings = _evolve(  # noqa: SLF001 - the clients' own helper
+        client._settings,  # noqa: SLF001
+        api_token=api_token,
+        dialect=dialect,
+        timeout=timeout,
+        retry_policy=retry_policy,
+    )
+    clone._owns_http = False  # noqa: SLF001 - the original closes the pool
+    return clone
 
 
 def _repr(client: object, settings: _Settings) -> str:
