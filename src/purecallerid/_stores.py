@@ -57,6 +57,10 @@ class InMemoryResultStore:
         """The lead ids with a record, in the order first saved."""
         return list(self._records)
 
+    def clear(self) -> None:
+        """Forget every record."""
+        self._records.clear()
+
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS screening_records (
