@@ -36,7 +36,6 @@ from ._cli_summary import print_summary
 from ._converter import converter
 from ._models import Lead
 from ._records import IntegrationStatus
-from ._screener import AsyncScreener
 from ._secrets import MASK, mask_phone
 from ._stores import InMemoryResultStore
 from .testing._simulator import Simulator
@@ -124,9 +123,7 @@ async def _check_one(settings: Path, lead: Lead) -> tuple[ScreeningRecord, Campa
     try:
         campaign = await loaded.campaign(lead.campaign_id)
         # Nothing is kept: a check must not leave a record that a later `screen` would reuse.
-        screener = AsyncScreener(
-            settings=loaded.settings, store=InMemoryResultStore(), integrations=loaded.kinds
-        )
+        screener = loaded.screener(InMemoryResultStore())
         return await screener.screen(lead), campaign
     finally:
         await loaded.aclose()

@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING, Final
 
 from rich.console import Console
 
+from ._errors import ConfigurationError
+from ._guards import open_state_backend
 from ._integration import PureCallerIDIntegration
+from ._screener import AsyncScreener
 from ._settings import FileSettings, SettingsError
 from ._suppression import SuppressionIntegration
 
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ._settings import CampaignSettings
-    from .typing import Integration
+    from .typing import Integration, ResultStore, StateBackend
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -91,6 +94,28 @@ class LoadedSettings:
         """Keep the provider and the integrations it was checked against."""
         self.settings = settings
         self.kinds = kinds
+        self._state: StateBackend | None = None
+
+    def screener(self, store: ResultStore) -> AsyncScreener:
+        """A screener over these settings, with the state backend the file names.
+
+        The guards' state (quota, rate limit, breaker, cache) lives where the file's
+        ``[state]`` table says, so that several command lines share one quota; without it,
+        in memory.
+
+        Raises:
+            CLIError: The state backend cannot be opened.
+        """
+        if self._state is None and self.settings.state is not None:
+            try:
+                self._state = open_state_backend(
+                    self.settings.state, base_dir=self.settings.path.resolve().parent
+                )
+            except ConfigurationError as exc:
+                raise CLIError(f"{self.settings.path}: state: {exc}") from None
+        return AsyncScreener(
+            settings=self.settings, store=store, integrations=self.kinds, state=self._state
+        )
 
     async def campaign(self, campaign_id: str) -> CampaignSettings:
         """The settings of *campaign_id*.
@@ -107,9 +132,12 @@ class LoadedSettings:
         return found
 
     async def aclose(self) -> None:
-        """Close the integrations (the clients' pools, the opened lists)."""
+        """Close the integrations (the clients' pools, the opened lists) and the state."""
         for kind in self.kinds:
             await kind.aclose()
+        state, self._state = self._state, None
+        if state is not None:
+            await state.aclose()
 
 
 def load_settings_file(

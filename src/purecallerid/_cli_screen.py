@@ -302,9 +302,7 @@ async def run_screen(
         except sqlite3.Error as exc:
             raise CLIError(f"cannot open the records database {db}: {exc}") from None
         try:
-            screener = AsyncScreener(
-                settings=loaded.settings, store=store, integrations=loaded.kinds
-            )
+            screener = loaded.screener(store)
             run = _Run(job, screener, _columns(campaign), leads)
             return await _write_output(run, db, console, on_row)
         finally:

@@ -4,6 +4,12 @@
 
     PureCallerIDError
     ├── ConfigurationError            bad constructor arguments or settings (also a ValueError)
+    ├── GuardError                    a guard stopped the call before it was made: nothing was
+    │   │                             sent, nothing billed (``outcome_unknown`` is ``False``)
+    │   ├── QuotaExhaustedError       the credential's daily quota is spent
+    │   ├── CircuitOpenError          the endpoint's circuit breaker is open (or probing)
+    │   ├── ThrottledError            the rate limiter has no turn before the call's deadline
+    │   └── StateUnavailableError     the guards' state backend (Redis, SQLite) failed
     └── APIError                      something went wrong talking to a vendor
         ├── APIStatusError            the vendor answered with a non-2xx status
         │   ├── AuthenticationError   401 or 403: the token is wrong or lacks rights
@@ -35,12 +41,17 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
+    "CircuitOpenError",
     "ClientError",
     "ConfigurationError",
+    "GuardError",
     "PureCallerIDError",
+    "QuotaExhaustedError",
     "RateLimitError",
     "ResponseValidationError",
     "ServerError",
+    "StateUnavailableError",
+    "ThrottledError",
     "status_error_class",
 ]
 
@@ -51,6 +62,68 @@ class PureCallerIDError(Exception):
 
 class ConfigurationError(PureCallerIDError, ValueError):
     """A constructor argument or setting is invalid; the message says what to pass instead."""
+
+
+class GuardError(PureCallerIDError):
+    """A guard (quota, rate limit, circuit breaker, state backend) refused the call.
+
+    The screener raises these before calling an integration, so the request never left:
+    ``outcome_unknown`` is always ``False``. The integration's failure policy decides the lead.
+    """
+
+    outcome_unknown: bool = False
+
+
+class QuotaExhaustedError(GuardError):
+    """The daily quota of the integration's credential is spent for the vendor's day.
+
+    Attributes:
+        limit: The daily quota.
+        day: The vendor day (``YYYY-MM-DD`` in the quota's time zone).
+    """
+
+    def __init__(self, message: str, *, limit: int, day: str) -> None:
+        """Create the error for the quota *limit* of *day*."""
+        super().__init__(message)
+        self.limit = limit
+        self.day = day
+
+
+class CircuitOpenError(GuardError):
+    """The endpoint's circuit breaker is open, or another call is probing it.
+
+    Attributes:
+        retry_in: Seconds until a probe may be tried (0 when a probe is already out).
+    """
+
+    def __init__(self, message: str, *, retry_in: float) -> None:
+        """Create the error; *retry_in* says when the breaker lets a probe through."""
+        super().__init__(message)
+        self.retry_in = retry_in
+
+
+class ThrottledError(GuardError):
+    """The rate limiter has no turn for this call before its deadline: it was not sent.
+
+    Not a vendor 429 (that is :class:`RateLimitError`): the library held the call back to stay
+    within the configured rate.
+
+    Attributes:
+        wait: Seconds the call would have had to wait for its turn.
+    """
+
+    def __init__(self, message: str, *, wait: float) -> None:
+        """Create the error; *wait* is the turn that was refused."""
+        super().__init__(message)
+        self.wait = wait
+
+
+class StateUnavailableError(GuardError):
+    """The guards' state backend failed (Redis down, SQLite locked past its timeout).
+
+    Without its quota, rate and breaker state the screener cannot call safely, so it does not
+    call. The backend's own exception is kept as ``__cause__``.
+    """
 
 
 class APIError(PureCallerIDError):

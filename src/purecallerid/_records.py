@@ -56,7 +56,8 @@ class IntegrationRecord:
             ``None`` when no rule matched (accept) or nothing ran.
         error_class: For an error: a stable class such as ``timeout``, ``connection``,
             ``server_error``, ``rate_limited``, ``auth_failed``, ``invalid_response``,
-            ``client_error``, ``mapping_error``, ``deadline_exceeded``.
+            ``client_error``, ``mapping_error``, ``deadline_exceeded``, and the guards'
+            ``quota_exhausted``, ``circuit_open``, ``throttled``, ``state_unavailable``.
         error_message: For an error: a one-line message (no secrets).
         outcome_unknown: For an error: whether the vendor may have processed (and billed)
             the call.
@@ -69,6 +70,12 @@ class IntegrationRecord:
         rule_trace: The rule evaluation trace (one entry per rule).
         started_at: When the integration started (UTC).
         duration: Seconds it took.
+        cached: No vendor call was made for this lead: the result was reused, from the
+            result cache or from an identical lookup in flight (single flight). ``answer``
+            and ``raw`` are those of the call that fetched it; ``request`` and ``attempts``
+            are empty, since nothing was sent for this lead (and the request was another
+            lead's).
+        fetched_at: For a reused result: when it was fetched (UTC).
     """
 
     integration_id: str
@@ -90,6 +97,8 @@ class IntegrationRecord:
     rule_trace: tuple[Mapping[str, Any], ...] = ()
     started_at: datetime | None = None
     duration: float | None = None
+    cached: bool = False
+    fetched_at: datetime | None = None
 
 
 @frozen(kw_only=True)

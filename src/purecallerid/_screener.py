@@ -30,30 +30,42 @@ from ._errors import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    CircuitOpenError,
     ConfigurationError,
     PureCallerIDError,
+    QuotaExhaustedError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
+    StateUnavailableError,
+    ThrottledError,
 )
+from ._guards import GRACE, Guarded, Guards
 from ._mapping import MappingError
 from ._models import Lead
 from ._records import IntegrationRecord, IntegrationStatus, ScreeningRecord
 from ._rules_model import Action
 from ._settings import CampaignSettings, IntegrationSettings, SettingsError
+from ._state import InMemoryStateBackend
 from ._stores import StorageError
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine, Iterable
 
-    from .typing import Integration, IntegrationAnswer, Observer, ResultStore, SettingsProvider
+    from .typing import (
+        Integration,
+        IntegrationAnswer,
+        Observer,
+        ResultStore,
+        SettingsProvider,
+        StateBackend,
+    )
 
 __all__ = ["AsyncScreener", "InvalidLeadError", "Screener", "error_class"]
 
 logger: Final = logging.getLogger("purecallerid")
 
 _T = TypeVar("_T")
-_GUARD_GRACE: Final = 0.05
 
 
 class InvalidLeadError(PureCallerIDError, ValueError):
@@ -72,6 +84,10 @@ def error_class(exc: BaseException) -> str:
         (ResponseValidationError, "invalid_response"),
         (MappingError, "mapping_error"),
         (ConfigurationError, "settings_error"),
+        (QuotaExhaustedError, "quota_exhausted"),
+        (CircuitOpenError, "circuit_open"),
+        (ThrottledError, "throttled"),
+        (StateUnavailableError, "state_unavailable"),
         (TimeoutError, "timeout"),
     )
     for exc_type, name in table:
@@ -94,7 +110,14 @@ class AsyncScreener:
         settings: Campaign id -> settings (:class:`~purecallerid.typing.SettingsProvider`).
         store: Where records are kept (:class:`~purecallerid.typing.ResultStore`).
         integrations: The integrations on offer, one per kind.
-        observer: Optional metrics hooks (:class:`~purecallerid.typing.Observer`).
+        observer: Optional metrics hooks (:class:`~purecallerid.typing.Observer`); one with an
+            ``on_event`` method also gets the guards' events.
+        state: Where the guards of integrations (quota, rate limit, circuit breaker, cache)
+            keep their state (:class:`~purecallerid.typing.StateBackend`): share one
+            :class:`~purecallerid.SQLiteStateBackend` or
+            :class:`~purecallerid.RedisStateBackend` between worker processes. By default an
+            :class:`~purecallerid.InMemoryStateBackend`, created when first needed and closed
+            with the screener; a backend passed here is the caller's to close.
         clock: A monotonic clock in seconds (injectable for tests).
     """
 
@@ -105,6 +128,7 @@ class AsyncScreener:
         store: ResultStore,
         integrations: Iterable[Integration],
         observer: Observer | None = None,
+        state: StateBackend | None = None,
         clock: Any = time.monotonic,
     ) -> None:
         """Create the screener; see the class docstring for the arguments."""
@@ -117,6 +141,8 @@ class AsyncScreener:
             self._kinds[integration.kind] = integration
         self._observer = observer
         self._clock = clock
+        self._state = state
+        self._guards: Guards | None = None
         self._checked: dict[str, list[str]] = {}
         self._in_flight: dict[str, asyncio.Future[ScreeningRecord]] = {}
 
@@ -310,25 +336,43 @@ class AsyncScreener:
         started_at = _now()
         started = self._clock()
         budget = min(settings.timeout, end - started)
-        answer: IntegrationAnswer | None = None
-        failure: BaseException | None = None
+        outcome = Guarded()
         if budget <= 0:
-            failure = TimeoutError("the campaign's deadline ran out before this integration")
+            outcome.failure = TimeoutError(
+                "the campaign's deadline ran out before this integration"
+            )
+        elif settings.guarded:
+            outcome = await self._guarded().call(integration, lead, settings, budget)
         else:
             try:
                 # The guard fires a little after the integration's own deadline, so that an
                 # integration honouring it (the PureCallerID client) reports its own timeout,
                 # with the attempts made as evidence; the guard is for those that do not.
-                async with asyncio.timeout(budget + _GUARD_GRACE):
-                    answer = await integration.screen(lead, settings, deadline=budget)
+                async with asyncio.timeout(budget + GRACE):
+                    outcome.answer = await integration.screen(lead, settings, deadline=budget)
             except TimeoutError as exc:
-                failure = exc
+                outcome.failure = exc
             except PureCallerIDError as exc:
-                failure = exc
+                outcome.failure = exc
         duration = self._clock() - started
-        record = _integration_record(lead, settings, answer, failure, budget)
-        record = _with_timing(record, started_at, duration)
+        record = _integration_record(lead, settings, outcome.answer, outcome.failure, budget)
+        record = attrs.evolve(record, started_at=started_at, duration=duration)
+        if outcome.cached:
+            # Reused: the vendor's answer is the evidence; the request and the attempts were
+            # another lead's (its name, its address), and none was made for this one.
+            record = attrs.evolve(
+                record, cached=True, fetched_at=outcome.fetched_at, request=None, attempts=()
+            )
         return self._emit(lead, record)
+
+    def _guarded(self) -> Guards:
+        if self._guards is None:
+            self._guards = Guards(
+                InMemoryStateBackend() if self._state is None else self._state,
+                observer=self._observer,
+                clock=self._clock,
+            )
+        return self._guards
 
     def _emit(self, lead: Lead, record: IntegrationRecord) -> IntegrationRecord:
         if self._observer is not None:
@@ -380,7 +424,16 @@ class AsyncScreener:
         )
 
     async def aclose(self) -> None:
-        """Close every integration (their connection pools and files)."""
+        """Close every integration (their connection pools and files).
+
+        The guards' state backend is closed too when the screener created it (the in-memory
+        default); one passed as ``state`` is the caller's to close.
+        """
+        guards, self._guards = self._guards, None
+        if guards is not None:
+            await guards.aclose()
+            if self._state is None:
+                await guards.state.aclose()
         for integration in self._kinds.values():
             await integration.aclose()
 
@@ -401,12 +454,6 @@ def _check_lead(lead: object) -> None:
         raise InvalidLeadError("the lead has no lead_id; a screening record needs one")
     if not isinstance(campaign_id, str):
         raise InvalidLeadError("the lead's campaign_id must be a string")
-
-
-def _with_timing(
-    record: IntegrationRecord, started_at: datetime, duration: float
-) -> IntegrationRecord:
-    return attrs.evolve(record, started_at=started_at, duration=duration)
 
 
 @functools.cache
@@ -496,6 +543,7 @@ class Screener:
         store: See :class:`AsyncScreener`.
         integrations: See :class:`AsyncScreener`.
         observer: See :class:`AsyncScreener`; its hooks run on the private thread.
+        state: See :class:`AsyncScreener`; used from the private thread.
     """
 
     def __init__(
@@ -505,10 +553,15 @@ class Screener:
         store: ResultStore,
         integrations: Iterable[Integration],
         observer: Observer | None = None,
+        state: StateBackend | None = None,
     ) -> None:
         """Create the screener and start its event loop thread."""
         self._async = AsyncScreener(
-            settings=settings, store=store, integrations=integrations, observer=observer
+            settings=settings,
+            store=store,
+            integrations=integrations,
+            observer=observer,
+            state=state,
         )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(

@@ -22,6 +22,17 @@ from typing import TYPE_CHECKING, Any, Final
 from attrs import field, frozen
 
 from ._errors import ConfigurationError, PureCallerIDError
+from ._guard_settings import (
+    GUARD_KEYS,
+    CacheSettings,
+    CircuitBreakerSettings,
+    QuotaSettings,
+    RateLimitSettings,
+    StateSettings,
+    guard_fingerprint,
+    load_guard,
+    load_state,
+)
 from ._mapping import FieldMapping, structure_mapping, unstructure_mapping
 from ._rules import RuleSet
 from ._rules_check import RuleValidationError, Severity
@@ -32,13 +43,18 @@ if TYPE_CHECKING:
     from .typing import Integration
 
 __all__ = [
+    "CacheSettings",
     "CampaignSettings",
+    "CircuitBreakerSettings",
     "Credentials",
     "FileSettings",
     "InMemorySettings",
     "IntegrationSettings",
+    "QuotaSettings",
+    "RateLimitSettings",
     "SettingsError",
     "SettingsProblem",
+    "StateSettings",
     "load_settings",
 ]
 
@@ -127,6 +143,14 @@ class IntegrationSettings:
             stage still running (off by default: a cancelled call may already be billed,
             and its answer is lost as evidence).
         options: Settings of its own kind (for instance the suppression list's file).
+        quota: A daily quota per credential (:class:`~purecallerid.QuotaSettings`), or
+            ``None``.
+        rate_limit: A rate per credential (:class:`~purecallerid.RateLimitSettings`), or
+            ``None``.
+        cache: A result cache (:class:`~purecallerid.CacheSettings`); ``None`` (off) by
+            default, and it must stay off for PureCallerID, whose call loads the lead.
+        circuit_breaker: A circuit breaker per endpoint
+            (:class:`~purecallerid.CircuitBreakerSettings`), or ``None``.
     """
 
     id: str
@@ -143,9 +167,32 @@ class IntegrationSettings:
     skip_remaining_on_reject: bool = True
     cancel_siblings_on_reject: bool = False
     options: Mapping[str, Any] = field(factory=dict, converter=_as_dict)
+    quota: QuotaSettings | None = None
+    rate_limit: RateLimitSettings | None = None
+    cache: CacheSettings | None = None
+    circuit_breaker: CircuitBreakerSettings | None = None
+
+    @property
+    def guarded(self) -> bool:
+        """Whether any guard (quota, rate limit, cache, circuit breaker) is set."""
+        return (
+            self.quota is not None
+            or self.rate_limit is not None
+            or self.cache is not None
+            or self.circuit_breaker is not None
+        )
 
     def fingerprint(self) -> dict[str, Any]:
         """Everything that shapes decisions, as JSON data, without the token."""
+        data = self._fingerprint()
+        # Guards only when set, so that the hash of settings without guards stays as it was.
+        for name in GUARD_KEYS:
+            guard = guard_fingerprint(getattr(self, name))
+            if guard is not None:
+                data[name] = guard
+        return data
+
+    def _fingerprint(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "kind": self.kind,
@@ -232,10 +279,12 @@ _INTEGRATION_KEYS: Final = frozenset(
         "skip_remaining_on_reject",
         "cancel_siblings_on_reject",
         "options",
+        *GUARD_KEYS,
     }
 )
 _CREDENTIAL_KEYS: Final = frozenset({"api_token", "campaign_id", "list_name", "dialer_list_id"})
 _CAMPAIGN_KEYS: Final = frozenset({"deadline", "integrations"})
+_DOCUMENT_KEYS: Final = frozenset({"campaigns", "state"})
 
 
 class _Collector:
@@ -395,6 +444,11 @@ def _load_integration(  # noqa: C901, PLR0912 - one flat pass over the keys read
         except ConfigurationError as exc:
             out.add(f"{path}.mapping", str(exc).removeprefix("mapping: "))
     rules = _load_rules(data.get("rules"), kind, f"{path}.rules", out)
+    guards = {
+        name: load_guard(name, data[name], f"{path}.{name}", out.add)
+        for name in GUARD_KEYS
+        if data.get(name) is not None
+    }
     if len(out.problems) > before:
         return None
     settings = IntegrationSettings(
@@ -412,6 +466,7 @@ def _load_integration(  # noqa: C901, PLR0912 - one flat pass over the keys read
         skip_remaining_on_reject=True if skip is None else skip,
         cancel_siblings_on_reject=bool(cancel),
         options=options or {},
+        **guards,
     )
     if kind is not None and settings.enabled:
         for message in kind.check_settings(settings):
@@ -468,11 +523,21 @@ def load_settings(
         environ: Where ``${VAR}`` and ``${VAR:-default}`` are looked up (``os.environ``).
 
     Returns:
-        The campaigns by id.
+        The campaigns by id. The document's optional ``state`` table (where the guards keep
+        their state) is checked too; :attr:`FileSettings.state` holds it.
 
     Raises:
         SettingsError: The document is unreadable or has problems; lists every one.
     """
+    return _load_document(source, kinds=kinds, environ=environ)[0]
+
+
+def _load_document(
+    source: str | Path | Mapping[str, Any],
+    *,
+    kinds: Iterable[Integration],
+    environ: Mapping[str, str] | None,
+) -> tuple[dict[str, CampaignSettings], StateSettings | None]:
     name = "settings"
     if isinstance(source, str | Path):
         name = str(source)
@@ -486,7 +551,8 @@ def load_settings(
             [SettingsProblem(path="(document)", message="must be a table")], source=name
         )
     data = _expand(data, "", os.environ if environ is None else environ, out)
-    _unknown_keys(data, frozenset({"campaigns"}), "", out)
+    _unknown_keys(data, _DOCUMENT_KEYS, "", out)
+    state = None if data.get("state") is None else load_state(data["state"], out.add)
     campaigns_data = data.get("campaigns")
     campaigns: dict[str, CampaignSettings] = {}
     if not isinstance(campaigns_data, Mapping):
@@ -501,7 +567,7 @@ def load_settings(
     if out.problems:
         fixed = [SettingsProblem(path=p.path.lstrip("."), message=p.message) for p in out.problems]
         raise SettingsError(fixed, source=name)
-    return campaigns
+    return campaigns, state
 
 
 def _read(path: Path) -> Any:
@@ -557,6 +623,10 @@ class FileSettings(InMemorySettings):
         path: The settings file.
         kinds: The integrations on offer (see :func:`load_settings`).
         environ: Where ``${VAR}`` references are looked up (``os.environ``).
+
+    Attributes:
+        state: The file's ``[state]`` table (where the guards keep their state), or ``None``;
+            open it with :func:`~purecallerid.open_state_backend`.
     """
 
     def __init__(
@@ -568,7 +638,8 @@ class FileSettings(InMemorySettings):
     ) -> None:
         """Read and check *path*."""
         self.path = Path(path)
-        super().__init__(load_settings(self.path, kinds=kinds, environ=environ).values())
+        campaigns, self.state = _load_document(self.path, kinds=kinds, environ=environ)
+        super().__init__(campaigns.values())
 
     def campaign_ids(self) -> list[str]:
         """The campaigns defined in the file."""

@@ -7,18 +7,21 @@ or :class:`purecallerid.Screener`:
 - a :class:`SettingsProvider` (campaign id -> :class:`purecallerid.CampaignSettings`),
 - a :class:`ResultStore` (save and load :class:`purecallerid.ScreeningRecord`),
 - the :class:`Integration` implementations its campaigns use, by kind,
-- optionally an :class:`Observer` for metrics.
+- optionally an :class:`Observer` for metrics,
+- optionally a :class:`StateBackend` where the guards (quota, rate limit, circuit breaker,
+  cache) keep state shared by its workers.
 
 Reference implementations: :class:`purecallerid.InMemorySettings`,
 :class:`purecallerid.FileSettings`, :class:`purecallerid.InMemoryResultStore`,
 :class:`purecallerid.SQLiteResultStore`, :class:`purecallerid.PureCallerIDIntegration`,
-:class:`purecallerid.SuppressionIntegration`.
+:class:`purecallerid.SuppressionIntegration`, :class:`purecallerid.InMemoryStateBackend`,
+:class:`purecallerid.SQLiteStateBackend`, :class:`purecallerid.RedisStateBackend`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from attrs import field, frozen
 
@@ -31,11 +34,16 @@ if TYPE_CHECKING:
     from ._settings import CampaignSettings, IntegrationSettings
 
 __all__ = [
+    "BreakerAdmission",
+    "BreakerChange",
+    "BreakerOutcome",
     "Integration",
     "IntegrationAnswer",
     "Observer",
+    "QuotaReservation",
     "ResultStore",
     "SettingsProvider",
+    "StateBackend",
 ]
 
 
@@ -53,12 +61,16 @@ class IntegrationAnswer:
         raw: The raw answer as received (no secrets), for the record.
         request: The request sent (token masked), for the record.
         attempts: The HTTP attempts made, for the record.
+        cacheable: Whether the answer is definitive, so that a result cache (when the
+            integration has one) may keep it. ``False`` for an answer such as "unknown, the
+            vendor itself timed out", which is worth asking again.
     """
 
     answer: Mapping[str, Any] = field(converter=_as_dict)
     raw: str | None = None
     request: RequestRecord | None = None
     attempts: tuple[Attempt, ...] = ()
+    cacheable: bool = True
 
 
 @runtime_checkable
@@ -140,9 +152,17 @@ class ResultStore(Protocol):
 
 
 class Observer(Protocol):
-    """Hooks for the host's metrics. Both are called synchronously, in the event loop.
+    """Hooks for the host's metrics. They are called synchronously, in the event loop.
 
-    Implement both (either may do nothing); keep them fast, since they run on the lead's path.
+    Implement both methods (either may do nothing); keep them fast, since they run on the
+    lead's path.
+
+    An observer may also define ``on_event(name: str, details: Mapping[str, Any]) -> None``:
+    the screener looks it up with ``getattr`` and, when present, reports the guards' events
+    to it (``quota_warning``, ``quota_exhausted``, ``circuit_opened``, ``circuit_reopened``,
+    ``circuit_closed``, ``state_unavailable``); *details* holds the integration id and kind,
+    the guard's key (hashed, never a token) and the event's figures. Every event is also
+    logged. Observers without it keep working unchanged.
 
     An exception raised here propagates to the caller of ``screen`` (it is a host bug); the
     record has been saved by then.
@@ -154,4 +174,128 @@ class Observer(Protocol):
 
     def on_decision(self, record: ScreeningRecord) -> None:
         """Called once per screening, after the record is saved."""
+        ...
+
+
+@frozen(kw_only=True)
+class QuotaReservation:
+    """What :meth:`StateBackend.reserve_quota` answers.
+
+    Attributes:
+        granted: Whether a call was reserved (and counted).
+        used: The calls counted for the period after this reservation (the limit when
+            refused).
+    """
+
+    granted: bool
+    used: int
+
+
+@frozen(kw_only=True)
+class BreakerAdmission:
+    """What :meth:`StateBackend.breaker_admit` answers.
+
+    Attributes:
+        decision: ``call`` (closed: go), ``probe`` (the cool-down is over and this caller is
+            the one probe) or ``reject`` (open, or another caller is probing).
+        retry_in: For a reject: seconds until a probe may be tried (0 while a probe is out).
+    """
+
+    decision: Literal["call", "probe", "reject"]
+    retry_in: float = 0.0
+
+
+BreakerOutcome = Literal["success", "failure", "neutral"]
+"""How a call ended, for the breaker: the endpoint answered, failed (timeout, 5xx,
+connection error), or the call said nothing about the endpoint (it was never sent)."""
+
+BreakerChange = Literal["opened", "reopened", "closed"]
+"""A change of a breaker's state: opened after consecutive failures, reopened by a failed
+probe, closed by a successful one."""
+
+
+@runtime_checkable
+class StateBackend(Protocol):
+    """Where the guards keep their counters: one process, one host, or many hosts.
+
+    Implemented by the library (:class:`purecallerid.InMemoryStateBackend`,
+    :class:`purecallerid.SQLiteStateBackend`, :class:`purecallerid.RedisStateBackend`) or by a
+    host for a store of its own. Passed once to the screener (``AsyncScreener(state=...)``),
+    which calls it around each call of an integration that has guards: before the call
+    :meth:`cache_get`, :meth:`breaker_admit`, :meth:`reserve_quota`, :meth:`acquire_rate`;
+    after it :meth:`release_quota` (a call that never left), :meth:`breaker_record`,
+    :meth:`slow_down` (a vendor 429) and :meth:`cache_put`.
+
+    Every method must be atomic across every process sharing the backend: two workers
+    reserving the last unit of a quota at once must not both get it. Keys are opaque texts
+    built by the screener (hashed: never a token, never a phone). Time is the backend's own
+    clock (a shared one, for a backend shared by hosts).
+
+    Raise any exception on failure: before the call, the screener turns it into a
+    :class:`purecallerid.StateUnavailableError` (class ``state_unavailable``) and the
+    integration's failure policy decides the lead; after the call it is logged and the answer
+    kept.
+    """
+
+    async def reserve_quota(
+        self, key: str, *, period: str, limit: int, expires_at: float
+    ) -> QuotaReservation:
+        """Count one call for *key* in *period* (a vendor day) unless *limit* is reached.
+
+        *expires_at* (Unix time) is when the period's count may be forgotten.
+        """
+        ...
+
+    async def release_quota(self, key: str, *, period: str) -> None:
+        """Give back one call counted for *key* in *period* (it never left)."""
+        ...
+
+    async def acquire_rate(
+        self, key: str, *, rate: float, burst: int, max_wait: float
+    ) -> float | None:
+        """Reserve the next turn of the limiter *key*: the seconds to wait for it.
+
+        At most *burst* turns at once, then *rate* per second. Return ``None``, reserving
+        nothing, when the turn is more than *max_wait* seconds away.
+        """
+        ...
+
+    async def slow_down(self, key: str, *, rate: float, burst: int, wait: float) -> None:
+        """Give no turn of the limiter *key* for *wait* seconds (the vendor said 429)."""
+        ...
+
+    async def breaker_admit(self, key: str, *, probe_lease: float) -> BreakerAdmission:
+        """Whether a call may go to the endpoint of breaker *key*.
+
+        A probe holds its slot for at most *probe_lease* seconds, so that a worker dying
+        mid-probe cannot hold the breaker open for ever.
+        """
+        ...
+
+    async def breaker_record(
+        self,
+        key: str,
+        *,
+        outcome: BreakerOutcome,
+        probe: bool,
+        threshold: int,
+        cooldown: float,
+    ) -> BreakerChange | None:
+        """Record how a call admitted by :meth:`breaker_admit` ended; return a state change.
+
+        *threshold* consecutive failures open the breaker for *cooldown* seconds; a probe's
+        success closes it, its failure reopens it, a neutral outcome frees the probe slot.
+        """
+        ...
+
+    async def cache_get(self, key: str) -> str | None:
+        """The cached text under *key*, or ``None`` when absent or expired."""
+        ...
+
+    async def cache_put(self, key: str, value: str, *, ttl: float) -> None:
+        """Keep *value* under *key* for *ttl* seconds."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and files. Called by whoever created the backend."""
         ...

@@ -1,0 +1,543 @@
+"""The guards around an integration's call: cache, circuit breaker, quota, rate limit.
+
+The screener hands every call of an integration whose settings carry a guard to
+:class:`Guards`, which runs, in this order::
+
+    cache hit? ── yes ──▶ the cached answer (no call, no quota)
+    identical lookup in flight? ── yes ──▶ share its result (single flight)
+    breaker: open ──▶ circuit_open           (nothing reserved yet)
+    quota: spent ──▶ quota_exhausted         (breaker probe slot freed)
+    rate: no turn before the deadline ──▶ throttled   (quota given back)
+    wait for the turn, call with the time left
+    afterwards: breaker outcome, quota given back if the call never left, a 429 slows the
+    limiter, a definitive answer is cached
+
+The quota is checked before the rate limiter, so that a spent quota fails at once instead of
+queuing for turns. Nothing here knows a vendor: keys are derived from the settings (kind, base
+URL, a hash of the token), and errors are classified by the library's error tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import logging
+import math
+import time
+import zoneinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import attrs
+
+from ._converter import converter
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    CircuitOpenError,
+    ConfigurationError,
+    PureCallerIDError,
+    QuotaExhaustedError,
+    RateLimitError,
+    ServerError,
+    StateUnavailableError,
+    ThrottledError,
+)
+from ._mapping import MappingError
+from ._phone import InvalidPhoneError, normalize_phone
+from ._state import InMemoryStateBackend
+from .typing import IntegrationAnswer
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Mapping
+
+    from ._guard_settings import StateSettings
+    from ._models import Lead
+    from ._settings import IntegrationSettings
+    from .typing import BreakerOutcome, Integration, Observer, StateBackend
+
+__all__ = ["Guarded", "Guards", "open_state_backend"]
+
+logger: Final = logging.getLogger("purecallerid")
+_T = TypeVar("_T")
+
+GRACE: Final = 0.05
+"""Seconds the screener's own timeout allows past an integration's deadline."""
+_AFTER_CALL_TIMEOUT: Final = 0.5
+"""Seconds the bookkeeping after a call may take: the answer is in hand and must not wait."""
+_DAY_SLACK: Final = 3600.0
+"""Seconds a vendor day's quota counter outlives the day (clocks of hosts differ)."""
+_SLOW_DOWN_DEFAULT: Final = 1.0
+"""Seconds the limiter pauses after a 429 that gave no Retry-After."""
+
+
+def open_state_backend(settings: StateSettings, *, base_dir: Path | None = None) -> StateBackend:
+    """Open the state backend that *settings* (a ``[state]`` table) names.
+
+    Args:
+        settings: The backend and its location.
+        base_dir: Where a relative SQLite path is resolved from (the settings file's folder).
+
+    Raises:
+        ConfigurationError: The backend cannot be opened (no ``redis`` extra, a bad path).
+    """
+    if settings.backend == "sqlite":
+        from ._state_sqlite import SQLiteStateBackend  # noqa: PLC0415 - not every host needs it
+
+        assert settings.path is not None  # noqa: S101 - StateSettings checked it
+        path = Path(settings.path)
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        try:
+            return SQLiteStateBackend(path)
+        except Exception as exc:
+            raise ConfigurationError(f"cannot open the state database {path}: {exc}") from exc
+    if settings.backend == "redis":
+        from ._state_redis import RedisStateBackend  # noqa: PLC0415 - an optional extra
+
+        return RedisStateBackend(settings.url, prefix=settings.prefix)
+    return InMemoryStateBackend()
+
+
+def _sha(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def _token_hash(settings: IntegrationSettings) -> str:
+    token = settings.credentials.api_token
+    return "" if token is None else hashlib.sha256(token.reveal().encode()).hexdigest()
+
+
+def credential_key(settings: IntegrationSettings) -> str:
+    """The quota and rate limit's default key: kind, base URL, hash of the token."""
+    return f"{settings.kind}:{_sha(settings.base_url or '', _token_hash(settings))}"
+
+
+def endpoint_key(settings: IntegrationSettings) -> str:
+    """The breaker's default key: kind and base URL (an outage is the endpoint's)."""
+    return f"{settings.kind}:{_sha(settings.base_url or '')}"
+
+
+def _lookup(fields: Mapping[str, Any], path: str) -> Any:
+    value: Any = fields
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return fields.get(path)
+    return value
+
+
+def cache_key(lead: Lead, settings: IntegrationSettings) -> str | None:
+    """The cache key of *lead* for *settings*, or ``None`` when it has no valid phone.
+
+    Hashed: the phone and the token never appear in a key.
+    """
+    cache = settings.cache
+    if cache is None:
+        return None
+    region = "US" if settings.mapping is None else settings.mapping.phone_region
+    try:
+        phone = normalize_phone(_lookup(lead.fields, cache.phone), region=region)
+    except (InvalidPhoneError, ConfigurationError):
+        return None
+    credentials = settings.credentials
+    scope = [
+        settings.kind,
+        settings.base_url,
+        settings.dialect,
+        _token_hash(settings),
+        credentials.campaign_id,
+        credentials.list_name,
+        credentials.dialer_list_id,
+        dict(settings.options),
+    ]
+    fields = {name: _lookup(lead.fields, name) for name in cache.fields}
+    text = json.dumps([scope, phone, fields], sort_keys=True, default=str)
+    return f"{settings.kind}:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
+def vendor_day(timezone: str, now: float) -> tuple[str, float]:
+    """The vendor day of Unix time *now* in *timezone*, and when its counter may expire."""
+    zone = zoneinfo.ZoneInfo(timezone)
+    day = dt.datetime.fromtimestamp(now, zone).date()
+    midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    return day.isoformat(), midnight.timestamp() + _DAY_SLACK
+
+
+class Guarded:
+    """How a guarded call ended: an answer or a failure, and whether it was reused.
+
+    Attributes:
+        answer: The integration's answer, or ``None``.
+        failure: The library error (or timeout) it failed with, or ``None``.
+        cached: The result was not fetched for this lead (result cache, or an identical
+            lookup in flight).
+        fetched_at: When a reused result was fetched (UTC).
+    """
+
+    __slots__ = ("answer", "cached", "failure", "fetched_at")
+
+    def __init__(
+        self,
+        answer: IntegrationAnswer | None = None,
+        failure: BaseException | None = None,
+        *,
+        cached: bool = False,
+        fetched_at: dt.datetime | None = None,
+    ) -> None:
+        """Hold the outcome."""
+        self.answer = answer
+        self.failure = failure
+        self.cached = cached
+        self.fetched_at = fetched_at
+
+
+def _breaker_outcome(failure: BaseException | None) -> BreakerOutcome:
+    if failure is None:
+        return "success"
+    if isinstance(failure, ServerError | APIConnectionError) or (
+        isinstance(failure, TimeoutError) and not isinstance(failure, PureCallerIDError)
+    ):
+        return "failure"
+    if isinstance(failure, APIError):
+        return "success"  # the endpoint answered (4xx, 429, an unreadable body): it is up
+    return "neutral"  # never sent (a lead that cannot be mapped...): nothing learnt
+
+
+def _never_left(failure: BaseException | None) -> bool:
+    if isinstance(failure, MappingError | ConfigurationError):
+        return True
+    return isinstance(failure, APIConnectionError) and failure.outcome_unknown is False
+
+
+def _encode(answer: IntegrationAnswer, fetched_at: dt.datetime) -> str:
+    # The request is another lead's (its name, its address): it stays with that lead's record.
+    data = converter.unstructure(attrs.evolve(answer, request=None, attempts=()))
+    return json.dumps({"answer": data, "fetched_at": fetched_at.isoformat()})
+
+
+def _decode(text: str) -> tuple[IntegrationAnswer, dt.datetime]:
+    data = json.loads(text)
+    answer = converter.structure(data["answer"], IntegrationAnswer)
+    return answer, dt.datetime.fromisoformat(data["fetched_at"])
+
+
+class Guards:
+    """Applies integrations' guards around their calls; one per screener.
+
+    Args:
+        state: Where quota, limiter, breaker and cache state live.
+        observer: The screener's observer; its optional ``on_event`` gets the guards' events.
+        clock: Monotonic seconds (the screener's).
+        wall: Unix time, for the vendor's day.
+        sleep: How a caller waits for its rate-limiter turn.
+    """
+
+    def __init__(
+        self,
+        state: StateBackend,
+        *,
+        observer: Observer | None,
+        clock: Callable[[], float],
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """Create the guards; see the class docstring."""
+        self.state = state
+        self._on_event = getattr(observer, "on_event", None)
+        self._clock = clock
+        self._wall = wall
+        self._sleep = sleep
+        self._in_flight: dict[str, asyncio.Task[Guarded]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._reported: set[tuple[str, str, str]] = set()
+
+    # -- the call -----------------------------------------------------------------------
+
+    async def call(
+        self, integration: Integration, lead: Lead, settings: IntegrationSettings, budget: float
+    ) -> Guarded:
+        """Call *integration* for *lead* within *budget* seconds, under its guards.
+
+        Library errors and timeouts come back in :attr:`Guarded.failure`; anything else (a
+        host bug) propagates.
+        """
+        started = self._clock()
+        key = cache_key(lead, settings)
+        if key is None:
+            return await self._guarded(integration, lead, settings, budget, started, None)
+        try:
+            hit = await self._state_op(self.state.cache_get(key), budget)
+        except StateUnavailableError as exc:
+            self._event("state_unavailable", settings, error=str(exc))
+            return Guarded(failure=exc)
+        if hit is not None:
+            try:
+                answer, fetched_at = _decode(hit)
+            except Exception:  # noqa: BLE001 - an unreadable entry is a miss, not a failure
+                logger.warning("%s: an unreadable cache entry was ignored", settings.id)
+            else:
+                return Guarded(answer, cached=True, fetched_at=fetched_at)
+        running = self._in_flight.get(key)
+        if running is None:
+            running = asyncio.ensure_future(
+                self._guarded(integration, lead, settings, budget, started, key)
+            )
+            self._in_flight[key] = running
+            running.add_done_callback(lambda task: self._landed(key, task))
+            # The call is shared: a caller cancelled (a rejecting sibling) must not cancel it.
+            return await asyncio.shield(running)
+        logger.debug("lead %s: %s shares a lookup in flight", lead.lead_id, settings.id)
+        try:
+            async with asyncio.timeout(max(budget - (self._clock() - started), 0.0) + GRACE):
+                shared = await asyncio.shield(running)
+        except TimeoutError as exc:
+            return Guarded(failure=exc)
+        return Guarded(
+            shared.answer,
+            shared.failure,
+            cached=True,
+            fetched_at=shared.fetched_at or dt.datetime.now(dt.UTC),
+        )
+
+    def _landed(self, key: str, task: asyncio.Task[Guarded]) -> None:
+        if self._in_flight.get(key) is task:
+            del self._in_flight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: whoever awaits it re-raises; nobody else logs it
+
+    async def _guarded(  # noqa: PLR0917 - private, two call sites
+        self,
+        integration: Integration,
+        lead: Lead,
+        settings: IntegrationSettings,
+        budget: float,
+        started: float,
+        key: str | None,
+    ) -> Guarded:
+        def left() -> float:
+            return budget - (self._clock() - started)
+
+        ticket = _Ticket()
+        try:
+            refusal = await self._admit(settings, ticket, left)
+        except StateUnavailableError as exc:
+            self._event("state_unavailable", settings, error=str(exc))
+            await self._settle(settings, ticket, "neutral", refund=True)
+            return Guarded(failure=exc)
+        if refusal is not None:
+            await self._settle(settings, ticket, "neutral", refund=True)
+            return Guarded(failure=refusal)
+        answer: IntegrationAnswer | None = None
+        failure: BaseException | None = None
+        try:
+            deadline = max(left(), 0.0)
+            # The guard fires a little after the integration's own deadline, so that one
+            # honouring it reports its own timeout, with its attempts as evidence.
+            async with asyncio.timeout(deadline + GRACE):
+                answer = await integration.screen(lead, settings, deadline=deadline)
+        except (TimeoutError, PureCallerIDError) as exc:
+            failure = exc
+        except BaseException:
+            # Cancelled (a rejecting sibling) or a host bug: the call may have left, so the
+            # quota stays spent; a probe's slot is freed. Not awaited: this task is going.
+            self._spawn(self._settle(settings, ticket, "neutral", refund=False))
+            raise
+        await self._settle(
+            settings,
+            ticket,
+            _breaker_outcome(failure),
+            refund=_never_left(failure),
+            retry_after=_retry_after(failure),
+        )
+        if answer is not None and key is not None and answer.cacheable and settings.cache:
+            await self._after_call(
+                self.state.cache_put(
+                    key, _encode(answer, dt.datetime.now(dt.UTC)), ttl=settings.cache.ttl
+                ),
+                settings,
+            )
+        return Guarded(answer, failure)
+
+    async def _admit(
+        self, settings: IntegrationSettings, ticket: _Ticket, left: Callable[[], float]
+    ) -> PureCallerIDError | None:
+        """Take the breaker, the quota and a turn; return the refusal, if any."""
+        breaker = settings.circuit_breaker
+        if breaker is not None:
+            ticket.breaker = breaker.key or endpoint_key(settings)
+            admission = await self._state_op(
+                self.state.breaker_admit(ticket.breaker, probe_lease=max(left(), 0.0) + GRACE),
+                left(),
+            )
+            if admission.decision == "reject":
+                ticket.breaker = None
+                what = "probing" if admission.retry_in <= 0 else "open"
+                return CircuitOpenError(
+                    f"the circuit breaker of {settings.id} is {what} after repeated failures; "
+                    f"no call made (next probe in {admission.retry_in:.3g} s)",
+                    retry_in=admission.retry_in,
+                )
+            ticket.probe = admission.decision == "probe"
+        quota = settings.quota
+        if quota is not None:
+            quota_key = quota.key or credential_key(settings)
+            day, expires_at = vendor_day(quota.timezone, self._wall())
+            reservation = await self._state_op(
+                self.state.reserve_quota(
+                    quota_key, period=day, limit=quota.daily, expires_at=expires_at
+                ),
+                left(),
+            )
+            if not reservation.granted:
+                self._report_once(
+                    "quota_exhausted", settings, quota_key, day, used=reservation.used
+                )
+                return QuotaExhaustedError(
+                    f"the daily quota of {quota.daily} calls of {settings.id} is spent for "
+                    f"{day} ({quota.timezone}); no call made",
+                    limit=quota.daily,
+                    day=day,
+                )
+            ticket.quota = (quota_key, day)
+            if reservation.used >= max(1, math.ceil(quota.warn_at * quota.daily)):
+                self._report_once("quota_warning", settings, quota_key, day, used=reservation.used)
+        rate = settings.rate_limit
+        if rate is not None:
+            rate_key = rate.key or credential_key(settings)
+            ticket.rate = rate_key
+            longest = left() if rate.max_wait is None else min(rate.max_wait, left())
+            wait = await self._state_op(
+                self.state.acquire_rate(
+                    rate_key, rate=rate.per_second, burst=rate.burst, max_wait=max(longest, 0.0)
+                ),
+                left(),
+            )
+            if wait is None:
+                return ThrottledError(
+                    f"the rate limit of {settings.id} ({rate.per_second:g}/s) has no turn "
+                    f"within {max(longest, 0.0):.3g} s; no call made",
+                    wait=longest,
+                )
+            if wait > 0:
+                await self._sleep(wait)
+        return None
+
+    async def _settle(
+        self,
+        settings: IntegrationSettings,
+        ticket: _Ticket,
+        outcome: BreakerOutcome,
+        *,
+        refund: bool,
+        retry_after: float | None = None,
+    ) -> None:
+        """The bookkeeping after a call (or a refusal): errors are logged, never raised."""
+        if refund and ticket.quota is not None:
+            quota_key, day = ticket.quota
+            await self._after_call(self.state.release_quota(quota_key, period=day), settings)
+        breaker = settings.circuit_breaker
+        if ticket.breaker is not None and breaker is not None:
+            change = await self._after_call(
+                self.state.breaker_record(
+                    ticket.breaker,
+                    outcome=outcome,
+                    probe=ticket.probe,
+                    threshold=breaker.failures,
+                    cooldown=breaker.cooldown,
+                ),
+                settings,
+            )
+            if change is not None:
+                self._event(f"circuit_{change}", settings, key=ticket.breaker)
+        rate = settings.rate_limit
+        if retry_after is not None and ticket.rate is not None and rate is not None:
+            await self._after_call(
+                self.state.slow_down(
+                    ticket.rate, rate=rate.per_second, burst=rate.burst, wait=retry_after
+                ),
+                settings,
+            )
+
+    # -- state operations -----------------------------------------------------------------
+
+    async def _state_op(self, operation: Awaitable[_T], seconds: float) -> _T:
+        """Run a state operation before the call; any failure is a StateUnavailableError."""
+        try:
+            async with asyncio.timeout(max(seconds, 0.0)):
+                return await operation
+        except Exception as exc:
+            detail = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}"
+            raise StateUnavailableError(
+                f"the guards' state backend failed ({detail}); no call made"
+            ) from exc
+
+    async def _after_call(
+        self, operation: Awaitable[_T], settings: IntegrationSettings
+    ) -> _T | None:
+        try:
+            async with asyncio.timeout(_AFTER_CALL_TIMEOUT):
+                return await operation
+        except Exception as exc:  # noqa: BLE001 - the answer is kept; the state is best effort
+            logger.warning(
+                "%s: the guards' state backend failed after the call (%s); answer kept",
+                settings.id,
+                type(exc).__name__,
+            )
+            return None
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def aclose(self) -> None:
+        """Wait for the bookkeeping still running, and for shared calls."""
+        pending = [*self._background, *self._in_flight.values()]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _report_once(
+        self, name: str, settings: IntegrationSettings, key: str, day: str, *, used: int
+    ) -> None:
+        # Once per process, key and vendor day: every lead after the quota is spent would
+        # otherwise log the same line.
+        if (name, key, day) in self._reported:
+            return
+        self._reported.add((name, key, day))
+        quota = settings.quota
+        limit = 0 if quota is None else quota.daily
+        self._event(name, settings, key=key, day=day, used=used, limit=limit)
+
+    def _event(self, name: str, settings: IntegrationSettings, **details: Any) -> None:
+        details = {"integration_id": settings.id, "kind": settings.kind, **details}
+        text = ", ".join(f"{k}={v}" for k, v in details.items())
+        level = logging.INFO if name == "circuit_closed" else logging.WARNING
+        logger.log(level, "guard event %s: %s", name, text)
+        if self._on_event is not None:
+            self._on_event(name, details)
+
+
+class _Ticket:
+    """What a call holds while it runs: its breaker slot, quota unit and limiter."""
+
+    __slots__ = ("breaker", "probe", "quota", "rate")
+
+    def __init__(self) -> None:
+        self.breaker: str | None = None
+        self.probe = False
+        self.quota: tuple[str, str] | None = None
+        self.rate: str | None = None
+
+
+def _retry_after(failure: BaseException | None) -> float | None:
+    if isinstance(failure, RateLimitError):
+        return _SLOW_DOWN_DEFAULT if failure.retry_after is None else failure.retry_after
+    return None

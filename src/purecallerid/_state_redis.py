@@ -1,0 +1,251 @@
+"""Guard state on Redis: many worker processes on many hosts (the ``redis`` extra).
+
+Every operation that reads and then writes is one Lua script, which Redis runs atomically:
+no other client's command runs in between, so two workers cannot both take the last unit of
+a quota or the same rate-limiter turn. The scripts follow the rules of ``_state`` step by
+step. Time inside the scripts is the Redis server's (``TIME``), the one clock every host
+shares. Quota counters expire after their vendor day; limiter and breaker keys expire once
+idle.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final, cast
+
+from ._errors import ConfigurationError
+from ._secrets import Secret
+from .typing import BreakerAdmission, QuotaReservation
+
+if TYPE_CHECKING:
+    from .typing import BreakerChange, BreakerOutcome
+
+__all__ = ["RedisStateBackend"]
+
+# Shared by every script: the server's time in seconds, and floats written without loss
+# (Lua's tostring keeps 14 digits, too few for a Unix time with microseconds).
+_PRELUDE: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local function num(text) return tonumber(text) or 0 end
+local function fmt(x) return string.format('%.6f', x) end
+local function ms(x) return string.format('%d', math.ceil(x * 1000)) end
+"""
+
+_RESERVE_QUOTA: Final = """
+-- KEYS[1]: the counter of one credential and vendor day. ARGV: limit, expires_at (Unix s).
+local used = num(redis.call('GET', KEYS[1]))
+if used >= tonumber(ARGV[1]) then return {0, used} end
+used = redis.call('INCR', KEYS[1])
+redis.call('EXPIREAT', KEYS[1], ARGV[2])
+return {1, used}
+"""
+
+_RELEASE_QUOTA: Final = """
+if num(redis.call('GET', KEYS[1])) > 0 then redis.call('DECR', KEYS[1]) end
+return 1
+"""
+
+_ACQUIRE_RATE: Final = """
+-- KEYS[1]: the limiter's theoretical arrival time (GCRA). ARGV: rate, burst, max_wait.
+local interval = 1 / tonumber(ARGV[1])
+local tat = math.max(num(redis.call('GET', KEYS[1])), now) + interval
+local wait = math.max(0, tat - tonumber(ARGV[2]) * interval - now)
+if wait > tonumber(ARGV[3]) then return {0, fmt(wait)} end
+redis.call('SET', KEYS[1], fmt(tat), 'PX', ms(tat - now + 1))
+return {1, fmt(wait)}
+"""
+
+_SLOW_DOWN: Final = """
+-- KEYS[1]: the limiter. ARGV: rate, burst, wait: no turn before now + wait, no burst after.
+local interval = 1 / tonumber(ARGV[1])
+local tat = math.max(num(redis.call('GET', KEYS[1])), now + tonumber(ARGV[3])
+  + (tonumber(ARGV[2]) - 1) * interval)
+redis.call('SET', KEYS[1], fmt(tat), 'PX', ms(tat - now + 1))
+return 1
+"""
+
+_BREAKER_ADMIT: Final = """
+-- KEYS[1]: the breaker's hash. ARGV: probe_lease, idle expiry (s).
+local h = redis.call('HMGET', KEYS[1], 'state', 'open_until', 'probe_until')
+local state = h[1] or 'closed'
+if state == 'closed' then return {'call', '0'} end
+if state == 'open' and now < num(h[2]) then return {'reject', fmt(num(h[2]) - now)} end
+if state == 'half_open' and now < num(h[3]) then return {'reject', '0'} end
+redis.call('HSET', KEYS[1], 'state', 'half_open', 'probe_until', fmt(now + tonumber(ARGV[1])))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return {'probe', '0'}
+"""
+
+_BREAKER_RECORD: Final = """
+-- KEYS[1]: the breaker's hash. ARGV: outcome, probe (0/1), threshold, cooldown, expiry (s).
+local h = redis.call('HMGET', KEYS[1], 'state', 'failures')
+local state, failures = h[1] or 'closed', num(h[2])
+local outcome, probe = ARGV[1], ARGV[2] == '1'
+local function save(...)
+  redis.call('HSET', KEYS[1], ...)
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+end
+if outcome == 'neutral' then
+  if probe and state == 'half_open' then save('probe_until', '0') end
+  return false
+end
+if outcome == 'success' then
+  if state == 'closed' then
+    if failures > 0 then save('failures', '0') end
+    return false
+  end
+  if probe and state == 'half_open' then
+    save('state', 'closed', 'failures', '0', 'probe_until', '0')
+    return 'closed'
+  end
+  return false
+end
+if probe and state == 'half_open' then
+  save('state', 'open', 'open_until', fmt(now + tonumber(ARGV[4])), 'probe_until', '0')
+  return 'reopened'
+end
+if state == 'closed' then
+  failures = failures + 1
+  if failures >= tonumber(ARGV[3]) then
+    save('state', 'open', 'failures', failures, 'open_until', fmt(now + tonumber(ARGV[4])))
+    return 'opened'
+  end
+  save('failures', failures)
+end
+return false
+"""
+
+_IDLE_EXPIRY: Final = 86_400  # a breaker untouched for a day starts afresh
+
+
+class RedisStateBackend:
+    """Guard state on Redis, shared by every worker on every host that uses the same server.
+
+    Quota reservation, rate-limiter turns and breaker transitions are each one Lua script,
+    atomic on the server; their clock is the server's. Needs the ``redis`` extra
+    (``pip install 'purecallerid[redis]'``).
+
+    Connection errors and timeouts are raised to the screener, which records the integration
+    as ``state_unavailable`` and lets its failure policy decide: a lead is never lost to a
+    Redis outage, and no vendor call is made without its quota. Each command is retried once
+    on a dropped connection (a pooled connection to a restarted server); a retried quota
+    reservation can at worst count one call twice, never let one through uncounted.
+
+    Args:
+        url: ``redis://host:port/db`` (or ``rediss://``, ``unix://``); may carry a password,
+            so it is held as a :class:`~purecallerid.Secret` and never shown.
+        prefix: Prepended to every key, to share one Redis between applications.
+        timeout: Seconds for connecting and for each command.
+        client: An existing ``redis.asyncio.Redis`` to use instead of *url* (the caller
+            closes it).
+    """
+
+    def __init__(
+        self,
+        url: str | Secret | None = None,
+        *,
+        prefix: str = "purecallerid",
+        timeout: float = 1.0,
+        client: Any = None,
+    ) -> None:
+        """Create the client (no connection is made until the first command)."""
+        try:
+            import redis.asyncio  # noqa: PLC0415 - an optional extra, needed only here
+            from redis.asyncio.retry import Retry  # noqa: PLC0415
+            from redis.backoff import NoBackoff  # noqa: PLC0415
+        except ImportError:  # pragma: no cover - the dev extra installs it
+            raise ConfigurationError(
+                "RedisStateBackend needs redis-py: pip install 'purecallerid[redis]'"
+            ) from None
+        if client is None:
+            if url is None:
+                raise ConfigurationError("RedisStateBackend needs a url or a client")
+            text = url.reveal() if isinstance(url, Secret) else url
+            client = redis.asyncio.Redis.from_url(
+                text,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 1),
+                decode_responses=True,
+            )
+            self._owned = True
+        else:
+            self._owned = False
+        self._redis = client
+        self._prefix = prefix
+        self._reserve = client.register_script(_PRELUDE + _RESERVE_QUOTA)
+        self._release = client.register_script(_PRELUDE + _RELEASE_QUOTA)
+        self._acquire = client.register_script(_PRELUDE + _ACQUIRE_RATE)
+        self._slow = client.register_script(_PRELUDE + _SLOW_DOWN)
+        self._admit = client.register_script(_PRELUDE + _BREAKER_ADMIT)
+        self._record = client.register_script(_PRELUDE + _BREAKER_RECORD)
+
+    def _key(self, kind: str, key: str) -> str:
+        return f"{self._prefix}:{kind}:{key}"
+
+    async def reserve_quota(
+        self, key: str, *, period: str, limit: int, expires_at: float
+    ) -> QuotaReservation:
+        """Count one call for *key* in *period* unless *limit* is reached (one script)."""
+        granted, used = await self._reserve(
+            keys=[self._key("quota", f"{key}:{period}")], args=[limit, int(expires_at) + 1]
+        )
+        return QuotaReservation(granted=bool(int(granted)), used=int(used))
+
+    async def release_quota(self, key: str, *, period: str) -> None:
+        """Give back one call of *key* in *period*."""
+        await self._release(keys=[self._key("quota", f"{key}:{period}")])
+
+    async def acquire_rate(
+        self, key: str, *, rate: float, burst: int, max_wait: float
+    ) -> float | None:
+        """Reserve the next turn of *key*; the seconds to wait, or ``None`` when too far."""
+        granted, wait = await self._acquire(
+            keys=[self._key("rate", key)], args=[repr(rate), burst, repr(max_wait)]
+        )
+        return float(wait) if int(granted) else None
+
+    async def slow_down(self, key: str, *, rate: float, burst: int, wait: float) -> None:
+        """Give no turn of *key* for *wait* seconds."""
+        await self._slow(keys=[self._key("rate", key)], args=[repr(rate), burst, repr(wait)])
+
+    async def breaker_admit(self, key: str, *, probe_lease: float) -> BreakerAdmission:
+        """Admit, probe or reject a call to the endpoint of *key*."""
+        decision, retry_in = await self._admit(
+            keys=[self._key("breaker", key)], args=[repr(probe_lease), _IDLE_EXPIRY]
+        )
+        return BreakerAdmission(decision=decision, retry_in=float(retry_in))
+
+    async def breaker_record(
+        self,
+        key: str,
+        *,
+        outcome: BreakerOutcome,
+        probe: bool,
+        threshold: int,
+        cooldown: float,
+    ) -> BreakerChange | None:
+        """Record a call's outcome on the breaker *key*."""
+        change = await self._record(
+            keys=[self._key("breaker", key)],
+            args=[outcome, int(probe), threshold, repr(cooldown), _IDLE_EXPIRY + int(cooldown)],
+        )
+        return cast("BreakerChange | None", change or None)
+
+    async def cache_get(self, key: str) -> str | None:
+        """The text under *key*, unless expired."""
+        value = await self._redis.get(self._key("cache", key))
+        return None if value is None else str(value)
+
+    async def cache_put(self, key: str, value: str, *, ttl: float) -> None:
+        """Keep *value* under *key* for *ttl* seconds."""
+        await self._redis.set(self._key("cache", key), value, px=max(1, int(ttl * 1000)))
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless the client was given)."""
+        if self._owned:
+            await self._redis.aclose()
+
+    def __repr__(self) -> str:
+        # The URL may carry a password: never shown.
+        return f"RedisStateBackend(prefix={self._prefix!r})"

@@ -1,0 +1,247 @@
+"""Guard state in a SQLite file: several worker processes on one host, standard library only.
+
+Each operation is one ``BEGIN IMMEDIATE`` transaction: the write lock is taken before the
+state is read, so two processes cannot both read "one unit left" and both take it. The rules
+are those of ``_state`` (the same functions), applied to the rows read inside the
+transaction. Time is the wall clock, which every process on the host shares.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from ._state import BreakerState, breaker_admit, breaker_record, gcra_reserve, gcra_slow_down
+from .typing import BreakerAdmission, QuotaReservation
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from .typing import BreakerChange, BreakerOutcome
+
+__all__ = ["SQLiteStateBackend"]
+
+_T = TypeVar("_T")
+
+_SCHEMA: Final = (
+    """CREATE TABLE IF NOT EXISTS guard_quota (
+        key TEXT NOT NULL, period TEXT NOT NULL, used INTEGER NOT NULL,
+        expires_at REAL NOT NULL, PRIMARY KEY (key, period))""",
+    "CREATE TABLE IF NOT EXISTS guard_rate (key TEXT PRIMARY KEY, tat REAL NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS guard_breaker (
+        key TEXT PRIMARY KEY, state TEXT NOT NULL, failures INTEGER NOT NULL,
+        open_until REAL NOT NULL, probe_until REAL NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS guard_cache (
+        key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS guard_cache_expiry ON guard_cache (expires_at)",
+)
+
+
+class SQLiteStateBackend:
+    """Guard state in a SQLite file, shared by the worker processes of one host.
+
+    The database runs in WAL mode; each operation is one ``BEGIN IMMEDIATE`` transaction and
+    waits up to *busy_timeout* seconds for another process's. Blocking calls run in a worker
+    thread, off the event loop. On a network file system SQLite's locks are not reliable: use
+    :class:`RedisStateBackend` across hosts.
+
+    Args:
+        path: The database file (created with its tables when missing).
+        busy_timeout: Seconds an operation waits for another process's lock.
+        clock: Wall-clock seconds shared by the processes (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Open (and create if needed) the database at *path*."""
+        self.path = str(path)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path, timeout=busy_timeout, check_same_thread=False, isolation_level=None
+        )
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+
+    async def _run(self, operation: Callable[[sqlite3.Connection, float], _T]) -> _T:
+        return await asyncio.to_thread(self._transaction, operation)
+
+    def _transaction(self, operation: Callable[[sqlite3.Connection, float], _T]) -> _T:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = operation(self._db, self._clock())
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return result
+
+    async def reserve_quota(
+        self, key: str, *, period: str, limit: int, expires_at: float
+    ) -> QuotaReservation:
+        """Count one call for *key* in *period* unless *limit* is reached."""
+
+        def reserve(db: sqlite3.Connection, now: float) -> QuotaReservation:
+            db.execute("DELETE FROM guard_quota WHERE key = ? AND expires_at < ?", (key, now))
+            row = db.execute(
+                "SELECT used FROM guard_quota WHERE key = ? AND period = ?", (key, period)
+            ).fetchone()
+            used = 0 if row is None else int(row[0])
+            if used >= limit:
+                return QuotaReservation(granted=False, used=used)
+            db.execute(
+                "INSERT INTO guard_quota VALUES (?, ?, 1, ?) ON CONFLICT(key, period) "
+                "DO UPDATE SET used = used + 1",
+                (key, period, expires_at),
+            )
+            return QuotaReservation(granted=True, used=used + 1)
+
+        return await self._run(reserve)
+
+    async def release_quota(self, key: str, *, period: str) -> None:
+        """Give back one call of *key* in *period*."""
+
+        def release(db: sqlite3.Connection, _: float) -> None:
+            db.execute(
+                "UPDATE guard_quota SET used = used - 1 WHERE key = ? AND period = ? AND used > 0",
+                (key, period),
+            )
+
+        await self._run(release)
+
+    def _tat(self, db: sqlite3.Connection, key: str) -> float:
+        row = db.execute("SELECT tat FROM guard_rate WHERE key = ?", (key,)).fetchone()
+        return 0.0 if row is None else float(row[0])
+
+    @staticmethod
+    def _set_tat(db: sqlite3.Connection, key: str, tat: float) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO guard_rate VALUES (?, ?)",
+            (key, tat),
+        )
+
+    async def acquire_rate(
+        self, key: str, *, rate: float, burst: int, max_wait: float
+    ) -> float | None:
+        """Reserve the next turn of *key*; the seconds to wait, or ``None`` when too far."""
+
+        def acquire(db: sqlite3.Connection, now: float) -> float | None:
+            tat, wait = gcra_reserve(
+                self._tat(db, key), now, rate=rate, burst=burst, max_wait=max_wait
+            )
+            if wait is not None:
+                self._set_tat(db, key, tat)
+            return wait
+
+        return await self._run(acquire)
+
+    async def slow_down(self, key: str, *, rate: float, burst: int, wait: float) -> None:
+        """Give no turn of *key* for *wait* seconds."""
+
+        def slow(db: sqlite3.Connection, now: float) -> None:
+            tat = gcra_slow_down(self._tat(db, key), now, rate=rate, burst=burst, wait=wait)
+            self._set_tat(db, key, tat)
+
+        await self._run(slow)
+
+    @staticmethod
+    def _breaker(db: sqlite3.Connection, key: str) -> BreakerState:
+        row = db.execute(
+            "SELECT state, failures, open_until, probe_until FROM guard_breaker WHERE key = ?",
+            (key,),
+        ).fetchone()
+        return BreakerState() if row is None else BreakerState(*row)
+
+    @staticmethod
+    def _save_breaker(db: sqlite3.Connection, key: str, state: BreakerState) -> None:
+        values: tuple[Any, ...] = (
+            key,
+            state.state,
+            state.failures,
+            state.open_until,
+            state.probe_until,
+        )
+        db.execute("INSERT OR REPLACE INTO guard_breaker VALUES (?, ?, ?, ?, ?)", values)
+
+    async def breaker_admit(self, key: str, *, probe_lease: float) -> BreakerAdmission:
+        """Admit, probe or reject a call to the endpoint of *key*."""
+
+        def admit(db: sqlite3.Connection, now: float) -> BreakerAdmission:
+            state = self._breaker(db, key)
+            admission = breaker_admit(state, now, probe_lease=probe_lease)
+            if admission.decision == "probe":
+                self._save_breaker(db, key, state)
+            return admission
+
+        return await self._run(admit)
+
+    async def breaker_record(
+        self,
+        key: str,
+        *,
+        outcome: BreakerOutcome,
+        probe: bool,
+        threshold: int,
+        cooldown: float,
+    ) -> BreakerChange | None:
+        """Record a call's outcome on the breaker *key*."""
+
+        def record(db: sqlite3.Connection, now: float) -> BreakerChange | None:
+            state = self._breaker(db, key)
+            before = (state.state, state.failures, state.open_until, state.probe_until)
+            change = breaker_record(
+                state, now, outcome=outcome, probe=probe, threshold=threshold, cooldown=cooldown
+            )
+            if (state.state, state.failures, state.open_until, state.probe_until) != before:
+                self._save_breaker(db, key, state)
+            return change
+
+        return await self._run(record)
+
+    async def cache_get(self, key: str) -> str | None:
+        """The text under *key*, unless expired."""
+
+        def get(db: sqlite3.Connection, now: float) -> str | None:
+            row = db.execute(
+                "SELECT value FROM guard_cache WHERE key = ? AND expires_at > ?", (key, now)
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await asyncio.to_thread(self._read, get)
+
+    def _read(self, operation: Callable[[sqlite3.Connection, float], _T]) -> _T:
+        # A single SELECT is atomic on its own: no write lock needed.
+        with self._lock:
+            return operation(self._db, self._clock())
+
+    async def cache_put(self, key: str, value: str, *, ttl: float) -> None:
+        """Keep *value* under *key* for *ttl* seconds (and drop expired entries)."""
+
+        def put(db: sqlite3.Connection, now: float) -> None:
+            db.execute("DELETE FROM guard_cache WHERE expires_at <= ?", (now,))
+            db.execute(
+                "INSERT OR REPLACE INTO guard_cache VALUES (?, ?, ?)", (key, value, now + ttl)
+            )
+
+        await self._run(put)
+
+    async def aclose(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStateBackend({self.path!r})"

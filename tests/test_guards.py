@@ -1,0 +1,648 @@
+"""The screener's guards around any integration: quota, rate limit, circuit breaker, cache."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import statistics
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from purecallerid import (
+    Action,
+    APIConnectionError,
+    AsyncScreener,
+    AuthenticationError,
+    CacheSettings,
+    CampaignSettings,
+    CircuitBreakerSettings,
+    CircuitOpenError,
+    Credentials,
+    FieldRegistry,
+    FieldSpec,
+    FieldType,
+    InMemoryResultStore,
+    InMemorySettings,
+    InMemoryStateBackend,
+    IntegrationSettings,
+    IntegrationStatus,
+    Lead,
+    MappingError,
+    QuotaExhaustedError,
+    QuotaSettings,
+    RateLimitError,
+    RateLimitSettings,
+    ScreeningRecord,
+    ServerError,
+    StateUnavailableError,
+    ThrottledError,
+    converter,
+    error_class,
+)
+from purecallerid._guards import cache_key, credential_key, endpoint_key, vendor_day
+from purecallerid.typing import IntegrationAnswer
+
+FIELDS = FieldRegistry(
+    integration="counting", fields=(FieldSpec(name="verdict", type=FieldType.STRING),)
+)
+
+
+class Counting:
+    """An integration that counts its calls; ``failures`` are raised first, one per call."""
+
+    kind = "counting"
+    fields = FIELDS
+
+    def __init__(self, *, latency: float = 0.0, failures: list[BaseException] | None = None):
+        self.latency = latency
+        self.failures = list(failures or [])
+        self.calls: list[float] = []
+        self.cacheable = True
+
+    def check_settings(self, settings: IntegrationSettings) -> list[str]:
+        return []
+
+    async def screen(
+        self, lead: Lead, settings: IntegrationSettings, *, deadline: float
+    ) -> IntegrationAnswer:
+        self.calls.append(time.monotonic())
+        await asyncio.sleep(self.latency)
+        if self.failures:
+            raise self.failures.pop(0)
+        return IntegrationAnswer(
+            answer={"verdict": "ok"}, raw='{"verdict": "ok"}', cacheable=self.cacheable
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+
+class Events:
+    """An observer with the optional on_event hook."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Mapping[str, Any]]] = []
+
+    def on_integration_result(self, lead: Lead, record: Any) -> None:
+        return None
+
+    def on_decision(self, record: ScreeningRecord) -> None:
+        return None
+
+    def on_event(self, name: str, details: Mapping[str, Any]) -> None:
+        self.events.append((name, details))
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.events]
+
+
+def guarded(**guards: Any) -> IntegrationSettings:
+    """Settings of the counting integration with *guards* (and overrides)."""
+    guards.setdefault("failure_policy", "qa")
+    return IntegrationSettings(
+        id="count",
+        kind="counting",
+        base_url="https://vendor.test",
+        credentials=Credentials(api_token="secret-token-1"),
+        **guards,
+    )
+
+
+def lead(number: int, phone: str | None = None, **fields: Any) -> Lead:
+    return Lead(
+        lead_id=f"L{number}",
+        campaign_id="c",
+        fields={"phone": phone or f"212734{number:04d}", **fields},
+    )
+
+
+def screen(
+    settings: IntegrationSettings,
+    leads: list[Lead],
+    integration: Any,
+    *,
+    concurrent: bool = False,
+    state: Any = None,
+    observer: Any = None,
+    store: Any = None,
+    pause: float = 0.0,
+) -> list[ScreeningRecord]:
+    """Screen *leads* in order (or all at once) with one campaign of *settings*."""
+    store = InMemoryResultStore(check_json=True) if store is None else store
+    campaign = CampaignSettings(campaign_id="c", integrations=[settings])
+
+    async def go() -> list[ScreeningRecord]:
+        async with AsyncScreener(
+            settings=InMemorySettings([campaign]),
+            store=store,
+            integrations=[integration],
+            observer=observer,
+            state=state,
+        ) as screener:
+            if concurrent:
+                return list(await asyncio.gather(*(screener.screen(one) for one in leads)))
+            records = []
+            for one in leads:
+                records.append(await screener.screen(one))
+                await asyncio.sleep(pause)
+            return records
+
+    return asyncio.run(go())
+
+
+def classes(records: list[ScreeningRecord]) -> list[str | None]:
+    return [r.integration("count").error_class for r in records]
+
+
+# -- quota -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", list(Action))
+def test_spent_quota_means_no_call_and_the_failure_policy(policy: Action) -> None:
+    """Past the daily quota no call is made; the lead is an error decided by its policy."""
+    counting = Counting()
+    records = screen(
+        guarded(quota=QuotaSettings(daily=2), failure_policy=policy),
+        [lead(i) for i in range(4)],
+        counting,
+    )
+    assert len(counting.calls) == 2
+    assert classes(records) == [None, None, "quota_exhausted", "quota_exhausted"]
+    spent = records[3].integration("count")
+    assert spent.status is IntegrationStatus.ERROR
+    assert spent.outcome_unknown is False
+    assert spent.attempts == ()
+    assert records[3].decision is policy
+    assert spent.decided_by == "failure_policy"
+
+
+def test_concurrent_leads_share_the_quota_exactly() -> None:
+    """Thirty leads at once against a quota of 7 make exactly 7 calls."""
+    counting = Counting(latency=0.01)
+    records = screen(
+        guarded(quota=QuotaSettings(daily=7)), [lead(i) for i in range(30)], counting,
+        concurrent=True,
+    )  # fmt: skip
+    assert len(counting.calls) == 7
+    assert classes(records).count("quota_exhausted") == 23
+
+
+def test_quota_given_back_when_the_request_never_left() -> None:
+    """A connection refused (outcome known: not sent) gives its unit back."""
+    counting = Counting(failures=[APIConnectionError("refused", outcome_unknown=False)])
+    records = screen(guarded(quota=QuotaSettings(daily=1)), [lead(1), lead(2)], counting)
+    assert classes(records) == ["connection", None]
+    assert len(counting.calls) == 2
+
+
+def test_quota_kept_when_the_request_may_have_arrived() -> None:
+    """A dropped connection after sending (outcome unknown) counts as used."""
+    counting = Counting(failures=[APIConnectionError("dropped", outcome_unknown=True)])
+    records = screen(guarded(quota=QuotaSettings(daily=1)), [lead(1), lead(2)], counting)
+    assert classes(records) == ["connection", "quota_exhausted"]
+
+
+def test_timed_out_call_counts_against_the_quota() -> None:
+    """A call that timed out may have been billed: its unit is not given back."""
+    counting = Counting(latency=0.3)
+    records = screen(
+        guarded(quota=QuotaSettings(daily=1), timeout=0.05), [lead(1), lead(2)], counting
+    )
+    assert classes(records) == ["timeout", "quota_exhausted"]
+    assert len(counting.calls) == 1
+
+
+def test_unmappable_lead_gives_the_unit_back() -> None:
+    """A lead refused before sending (a mapping error) does not spend the quota."""
+    counting = Counting(failures=[MappingError([])])
+    records = screen(guarded(quota=QuotaSettings(daily=1)), [lead(1), lead(2)], counting)
+    assert classes(records) == ["mapping_error", None]
+
+
+def test_quota_warning_and_exhaustion_are_reported_once() -> None:
+    """The observer hears quota_warning at the threshold and quota_exhausted once."""
+    events = Events()
+    screen(
+        guarded(quota=QuotaSettings(daily=5, warn_at=0.6)),
+        [lead(i) for i in range(8)],
+        Counting(),
+        observer=events,
+    )
+    assert events.names() == ["quota_warning", "quota_exhausted"]
+    warning = events.events[0][1]
+    assert (warning["used"], warning["limit"], warning["integration_id"]) == (3, 5, "count")
+    assert "secret-token-1" not in json.dumps(events.events)
+
+
+def test_observer_without_on_event_keeps_working() -> None:
+    """An observer with only the two original hooks is fine with guards that report events."""
+
+    class Plain:
+        def __init__(self) -> None:
+            self.decisions = 0
+
+        def on_integration_result(self, lead: Lead, record: Any) -> None:
+            return None
+
+        def on_decision(self, record: ScreeningRecord) -> None:
+            self.decisions += 1
+
+    plain = Plain()
+    screen(guarded(quota=QuotaSettings(daily=0)), [lead(1)], Counting(), observer=plain)
+    assert plain.decisions == 1
+
+
+@pytest.mark.parametrize(
+    ("moment", "day"),
+    [
+        ("2025-03-10T03:59:00+00:00", "2025-03-09"),  # 23:59 in New York, the day before
+        ("2025-03-10T04:00:00+00:00", "2025-03-10"),  # midnight in New York (EDT)
+        ("2025-01-10T04:59:00+00:00", "2025-01-09"),  # 23:59 in New York (EST)
+    ],
+)
+def test_vendor_day_follows_the_vendor_time_zone(moment: str, day: str) -> None:
+    """The quota's day is the vendor's, and its counter outlives the day's end by an hour."""
+    now = datetime.fromisoformat(moment).timestamp()
+    found, expires_at = vendor_day("America/New_York", now)
+    assert found == day
+    end_of_day = datetime.fromisoformat(f"{day}T00:00:00-05:00").timestamp() + 86_400
+    assert abs(expires_at - (end_of_day + 3600)) <= 3600  # DST moves the end by an hour
+
+
+# -- rate limit ------------------------------------------------------------------------
+
+
+def test_callers_wait_their_turn() -> None:
+    """Six leads at once at 20/s (no burst) are called one every 50 ms, none refused."""
+    counting = Counting()
+    records = screen(
+        guarded(rate_limit=RateLimitSettings(per_second=20, burst=1)),
+        [lead(i) for i in range(6)],
+        counting,
+        concurrent=True,
+    )
+    assert classes(records) == [None] * 6
+    calls = sorted(counting.calls)
+    assert min(b - a for a, b in itertools.pairwise(calls)) >= 0.04
+    assert calls[-1] - calls[0] >= 0.24
+
+
+def test_a_turn_past_the_deadline_is_throttled_without_a_call() -> None:
+    """At 2/s with a 0.2 s timeout, the second of two leads at once is throttled, not sent."""
+    counting = Counting()
+    state = InMemoryStateBackend()
+    settings = guarded(
+        rate_limit=RateLimitSettings(per_second=2, burst=1),
+        quota=QuotaSettings(daily=2),
+        timeout=0.2,
+    )
+    records = screen(settings, [lead(1), lead(2)], counting, concurrent=True, state=state)
+    assert sorted(classes(records), key=str) == [None, "throttled"]
+    assert len(counting.calls) == 1
+    time.sleep(0.5)
+    # The throttled lead gave its quota unit back: a later lead still has one.
+    assert classes(screen(settings, [lead(3)], counting, state=state)) == [None]
+
+
+def test_max_wait_bounds_the_wait() -> None:
+    """With max_wait 0, a caller without a free turn is throttled at once."""
+    counting = Counting()
+    records = screen(
+        guarded(rate_limit=RateLimitSettings(per_second=1, burst=1, max_wait=0)),
+        [lead(1), lead(2)],
+        counting,
+        concurrent=True,
+    )
+    assert sorted(classes(records), key=str) == [None, "throttled"]
+
+
+def test_vendor_429_slows_the_limiter() -> None:
+    """A 429 with Retry-After 0.3 s holds the next call back for about that long."""
+    throttled = RateLimitError("429", status_code=429, body="", retry_after=0.3)
+    counting = Counting(failures=[throttled])
+    records = screen(
+        guarded(rate_limit=RateLimitSettings(per_second=100, burst=5)),
+        [lead(1), lead(2)],
+        counting,
+    )
+    assert classes(records) == ["rate_limited", None]
+    assert counting.calls[1] - counting.calls[0] >= 0.28
+
+
+# -- circuit breaker -------------------------------------------------------------------
+
+
+def test_breaker_opens_then_fails_fast() -> None:
+    """Three failures open the breaker; the next leads fail at once, with no call."""
+    events = Events()
+    failures: list[BaseException] = [ServerError("500", status_code=500, body="") for _ in range(3)]
+    counting = Counting(failures=failures)
+    breaker = CircuitBreakerSettings(failures=3, cooldown=0.2)
+    records = screen(
+        guarded(circuit_breaker=breaker), [lead(i) for i in range(6)], counting, observer=events
+    )
+    assert classes(records) == ["server_error"] * 3 + ["circuit_open"] * 3
+    assert len(counting.calls) == 3
+    fast = [r.integration("count") for r in records[3:]]
+    assert all(r.attempts == () and r.outcome_unknown is False for r in fast)
+    assert statistics.median(r.duration or 1 for r in fast) < 0.001
+    assert events.names() == ["circuit_opened"]
+
+
+def test_breaker_probe_after_cooldown_closes_it() -> None:
+    """With one backend, the first lead after the cool-down probes and closes the breaker."""
+    events = Events()
+    counting = Counting(failures=[ServerError("500", status_code=500, body="")] * 2)
+    breaker = CircuitBreakerSettings(failures=2, cooldown=0.15)
+    state = InMemoryStateBackend()
+    first = screen(
+        guarded(circuit_breaker=breaker), [lead(1), lead(2), lead(3)], counting,
+        state=state, observer=events,
+    )  # fmt: skip
+    time.sleep(0.2)
+    second = screen(
+        guarded(circuit_breaker=breaker), [lead(4), lead(5)], counting,
+        state=state, observer=events,
+    )  # fmt: skip
+    assert classes(first) == ["server_error", "server_error", "circuit_open"]
+    assert classes(second) == [None, None]
+    assert events.names() == ["circuit_opened", "circuit_closed"]
+
+
+def test_only_one_probe_at_a_time() -> None:
+    """After the cool-down, ten leads at once make one call (the probe); the rest fail fast."""
+    counting = Counting(failures=[ServerError("500", status_code=500, body="")])
+    breaker = CircuitBreakerSettings(failures=1, cooldown=0.1)
+    state = InMemoryStateBackend()
+    screen(guarded(circuit_breaker=breaker), [lead(1)], counting, state=state)
+    time.sleep(0.12)
+    counting.latency = 0.1
+    records = screen(
+        guarded(circuit_breaker=breaker), [lead(i) for i in range(10, 20)], counting,
+        state=state, concurrent=True,
+    )  # fmt: skip
+    assert len(counting.calls) == 2
+    assert sorted(classes(records), key=str) == [None] + ["circuit_open"] * 9
+
+
+def test_failed_probe_reopens_the_breaker() -> None:
+    """A probe that fails opens the breaker again, reported as circuit_reopened."""
+    events = Events()
+    counting = Counting(failures=[APIConnectionError("refused", outcome_unknown=False)] * 2)
+    breaker = CircuitBreakerSettings(failures=1, cooldown=0.1)
+    state = InMemoryStateBackend()
+    screen(guarded(circuit_breaker=breaker), [lead(1)], counting, state=state, observer=events)
+    time.sleep(0.12)
+    records = screen(
+        guarded(circuit_breaker=breaker), [lead(2), lead(3)], counting,
+        state=state, observer=events,
+    )  # fmt: skip
+    assert classes(records) == ["connection", "circuit_open"]
+    assert events.names() == ["circuit_opened", "circuit_reopened"]
+
+
+def test_an_answering_vendor_keeps_the_breaker_closed() -> None:
+    """4xx answers (here 401) show the endpoint is up: they reset the failure count."""
+    server = ServerError("500", status_code=500, body="")
+    auth = AuthenticationError("401", status_code=401, body="")
+    counting = Counting(failures=[server, auth, server, auth, server])
+    records = screen(
+        guarded(circuit_breaker=CircuitBreakerSettings(failures=2)),
+        [lead(i) for i in range(5)],
+        counting,
+    )
+    assert "circuit_open" not in classes(records)
+    assert len(counting.calls) == 5
+
+
+def test_circuit_open_gives_no_quota() -> None:
+    """A lead stopped by the open breaker spends no quota."""
+    counting = Counting(failures=[ServerError("500", status_code=500, body="")])
+    state = InMemoryStateBackend()
+    settings = guarded(
+        circuit_breaker=CircuitBreakerSettings(failures=1, cooldown=0.1),
+        quota=QuotaSettings(daily=2),
+    )
+    first = screen(settings, [lead(1), lead(2)], counting, state=state)
+    time.sleep(0.12)
+    second = screen(settings, [lead(3), lead(4)], counting, state=state)
+    assert classes(first) == ["server_error", "circuit_open"]
+    assert classes(second) == [None, "quota_exhausted"]
+
+
+# -- cache -----------------------------------------------------------------------------
+
+
+def test_same_number_within_the_ttl_is_one_call() -> None:
+    """Two screenings of one number (written two ways) make one call; the second is cached."""
+    counting = Counting()
+    records = screen(
+        guarded(cache=CacheSettings(ttl=60)),
+        [lead(1, "(212) 734-0001"), lead(2, "+1 212 734 0001")],
+        counting,
+    )
+    assert len(counting.calls) == 1
+    fresh, reused = (r.integration("count") for r in records)
+    assert (fresh.cached, reused.cached) == (False, True)
+    assert reused.status is IntegrationStatus.COMPLETED
+    assert reused.answer == {"verdict": "ok"}
+    assert reused.raw == fresh.raw
+    assert reused.attempts == ()
+    assert reused.request is None
+    assert reused.fetched_at is not None
+    assert reused.fetched_at <= datetime.now(UTC)
+
+
+def test_cached_record_round_trips_json() -> None:
+    """A cached integration record survives the library converter and JSON."""
+    records = screen(guarded(cache=CacheSettings(ttl=60)), [lead(1), lead(2, "2127340001")],
+                     Counting())  # fmt: skip
+    record = records[1]
+    data = json.loads(json.dumps(converter.unstructure(record)))
+    assert data["integrations"][0]["cached"] is True
+    assert converter.structure(data, ScreeningRecord) == record
+
+
+def test_errors_are_never_cached() -> None:
+    """A failed lookup is asked again next time."""
+    counting = Counting(failures=[ServerError("500", status_code=500, body="")])
+    records = screen(
+        guarded(cache=CacheSettings(ttl=60)), [lead(1), lead(2, "2127340001")], counting
+    )
+    assert classes(records) == ["server_error", None]
+    assert len(counting.calls) == 2
+    assert records[1].integration("count").cached is False
+
+
+def test_indefinite_answers_are_not_cached() -> None:
+    """An answer the integration marks as not cacheable is asked again."""
+    counting = Counting()
+    counting.cacheable = False
+    screen(guarded(cache=CacheSettings(ttl=60)), [lead(1), lead(2, "2127340001")], counting)
+    assert len(counting.calls) == 2
+
+
+def test_hundred_concurrent_lookups_make_one_call() -> None:
+    """A hundred screenings of one number at once share one call (single flight)."""
+    counting = Counting(latency=0.05)
+    records = screen(
+        guarded(cache=CacheSettings(ttl=60)),
+        [lead(i, "212-734-0001") for i in range(100)],
+        counting,
+        concurrent=True,
+    )
+    assert len(counting.calls) == 1
+    assert [r.integration("count").cached for r in records].count(False) == 1
+    assert all(r.integration("count").status is IntegrationStatus.COMPLETED for r in records)
+
+
+def test_concurrent_lookups_share_a_failure_too() -> None:
+    """Identical lookups in flight share the leader's failure; none is cached for later."""
+    counting = Counting(latency=0.02, failures=[ServerError("500", status_code=500, body="")])
+    settings = guarded(cache=CacheSettings(ttl=60))
+    records = screen(settings, [lead(i, "2127340001") for i in range(5)], counting,
+                     concurrent=True)  # fmt: skip
+    assert classes(records) == ["server_error"] * 5
+    assert len(counting.calls) == 1
+
+
+def test_cache_fields_tell_lookups_apart() -> None:
+    """With fields = ["zip"], the same phone with another ZIP is another lookup."""
+    counting = Counting()
+    screen(
+        guarded(cache=CacheSettings(ttl=60, fields=("zip",))),
+        [lead(1, "2127340001", zip="02134"), lead(2, "2127340001", zip="10001"),
+         lead(3, "2127340001", zip="02134")],
+        counting,
+    )  # fmt: skip
+    assert len(counting.calls) == 2
+
+
+def test_cache_entries_expire_after_the_ttl() -> None:
+    """Past its TTL an answer is fetched again."""
+    counting = Counting()
+    screen(
+        guarded(cache=CacheSettings(ttl=0.05)),
+        [lead(1, "2127340001"), lead(2, "2127340001")],
+        counting,
+        pause=0.08,
+    )
+    assert len(counting.calls) == 2
+
+
+def test_no_cache_unless_configured() -> None:
+    """Without a cache setting, every screening calls (PureCallerID's loads must all go)."""
+    counting = Counting()
+    screen(guarded(quota=QuotaSettings(daily=10)), [lead(1, "2127340001"),
+                                                    lead(2, "2127340001")], counting)  # fmt: skip
+    assert len(counting.calls) == 2
+
+
+# -- state backend failures ------------------------------------------------------------
+
+
+class Broken(InMemoryStateBackend):
+    """A backend whose chosen operations fail, as a Redis that went away would."""
+
+    def __init__(self, *failing: str) -> None:
+        super().__init__()
+        for name in failing:
+            setattr(self, name, self._fail)
+
+    async def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+@pytest.mark.parametrize("policy", [Action.QA, Action.ACCEPT, Action.REJECT])
+def test_state_unavailable_goes_to_the_failure_policy(policy: Action) -> None:
+    """Without its state no call is made; the lead is recorded and its policy decides."""
+    counting = Counting()
+    store = InMemoryResultStore(check_json=True)
+    events = Events()
+    records = screen(
+        guarded(quota=QuotaSettings(daily=10), failure_policy=policy),
+        [lead(1)],
+        counting,
+        state=Broken("reserve_quota"),
+        store=store,
+        observer=events,
+    )
+    record = records[0].integration("count")
+    assert record.error_class == "state_unavailable"
+    assert record.outcome_unknown is False
+    assert records[0].decision is policy
+    assert counting.calls == []
+    assert store.lead_ids() == ["L1"]
+    assert events.names() == ["state_unavailable"]
+
+
+def test_a_hung_state_backend_is_bounded_by_the_deadline() -> None:
+    """A backend that never answers costs the lead its timeout, not more."""
+
+    class Hung(InMemoryStateBackend):
+        async def breaker_admit(self, key: str, *, probe_lease: float) -> Any:
+            await asyncio.sleep(30)
+
+    started = time.monotonic()
+    records = screen(
+        guarded(circuit_breaker=CircuitBreakerSettings(), timeout=0.1),
+        [lead(1)],
+        Counting(),
+        state=Hung(),
+    )
+    assert classes(records) == ["state_unavailable"]
+    assert time.monotonic() - started < 1
+
+
+def test_failing_bookkeeping_after_the_call_keeps_the_answer() -> None:
+    """When the backend fails after the call, the answer stands (and is recorded)."""
+    records = screen(
+        guarded(circuit_breaker=CircuitBreakerSettings(), cache=CacheSettings(ttl=5)),
+        [lead(1)],
+        Counting(),
+        state=Broken("breaker_record", "cache_put"),
+    )
+    assert records[0].integration("count").status is IntegrationStatus.COMPLETED
+
+
+# -- keys, classes -----------------------------------------------------------------------
+
+
+def test_keys_hold_neither_token_nor_phone() -> None:
+    """Guard keys are hashed; two tokens give two quota keys, one endpoint one breaker key."""
+    one = guarded(cache=CacheSettings(ttl=1))
+    two = IntegrationSettings(
+        id="count",
+        kind="counting",
+        base_url="https://vendor.test",
+        credentials=Credentials(api_token="secret-token-2"),
+        cache=CacheSettings(ttl=1),
+    )
+    keys = [credential_key(one), credential_key(two), endpoint_key(one)]
+    key = cache_key(lead(1, "2127340001"), one)
+    assert key is not None
+    assert not any("secret-token" in k or "2127340001" in k for k in [*keys, key])
+    assert credential_key(one) != credential_key(two)
+    assert endpoint_key(one) == endpoint_key(two)
+    assert cache_key(lead(1, "2127340001"), one) != cache_key(lead(1, "2127340001"), two)
+    assert cache_key(lead(1, "not a phone"), one) is None
+
+
+@pytest.mark.parametrize(
+    ("error", "name"),
+    [
+        (QuotaExhaustedError("spent", limit=1, day="2030-01-01"), "quota_exhausted"),
+        (CircuitOpenError("open", retry_in=1), "circuit_open"),
+        (ThrottledError("no turn", wait=1), "throttled"),
+        (StateUnavailableError("down"), "state_unavailable"),
+    ],
+)
+def test_guard_errors_have_their_classes(error: Exception, name: str) -> None:
+    """error_class names each guard error; none says the outcome is unknown."""
+    assert error_class(error) == name
+    assert getattr(error, "outcome_unknown", None) is False
