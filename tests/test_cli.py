@@ -387,3 +387,38 @@ def test_simulate_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["simulate", "--port", str(sim.port)]) == 1
     (line,) = error_lines(capsys)
     assert line.startswith(f"error: cannot listen on 127.0.0.1:{sim.port}")
+
+
+def test_validate_refuses_a_suppression_mapping_without_phone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A suppression list mapped without a phone is a settings problem, not a later crash."""
+    (tmp_path / "dnc.csv").write_text("phone\n2125550150\n")
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        """
+[campaigns.c]
+[[campaigns.c.integrations]]
+id = "dnc"
+kind = "suppression"
+options = { csv = "dnc.csv" }
+mapping = { targets = { zip = { source = "zip" } } }
+rules = ['reject when suppressed is true']
+"""
+    )
+    assert main(["validate", str(path)]) == 1
+    assert "a suppression list needs a 'phone' target" in capsys.readouterr().err
+
+
+def test_unexpected_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error nobody foresaw is still one line with exit 1 (the traceback on request)."""
+    monkeypatch.delenv("PURECALLERID_DEBUG", raising=False)
+    broken = tmp_path / "settings.toml"
+    broken.mkdir()  # a folder where a file is expected: reading it fails unexpectedly
+    code = main(["check", "--settings", str(broken), "--campaign", "c", "--phone", "2125550102"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1
+    assert err[0].startswith("error: ")

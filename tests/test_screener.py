@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -377,3 +378,115 @@ def test_sync_screener_thread_is_stopped() -> None:
     screener.close()
     after = {t.name for t in threading.enumerate()}
     assert after <= before | set()
+
+
+class SlowLoadStore(InMemoryResultStore):
+    """A store whose reads take a while, as a database's do."""
+
+    def __init__(self) -> None:
+        super().__init__(check_json=True)
+        self.saves = 0
+
+    async def load(self, lead_id: str) -> ScreeningRecord | None:
+        await asyncio.sleep(0.02)
+        return await super().load(lead_id)
+
+    async def save(self, record: ScreeningRecord) -> None:
+        self.saves += 1
+        await super().save(record)
+
+
+def _screener_for(
+    fake: Scripted, store: Any, *integrations: IntegrationSettings, **kw: Any
+) -> AsyncScreener:
+    campaign = CampaignSettings(campaign_id="c", integrations=integrations)
+    return AsyncScreener(
+        settings=InMemorySettings([campaign]), store=store, integrations=[fake], **kw
+    )
+
+
+def test_concurrent_calls_with_a_slow_store_make_one_call() -> None:
+    """Two calls for one lead, racing a slow store read, still make one vendor call and one save."""
+    fake, store = Scripted(), SlowLoadStore()
+
+    async def go() -> None:
+        screener = _screener_for(fake, store, scripted("a"))
+        await asyncio.gather(screener.screen(lead()), screener.screen(lead()))
+
+    asyncio.run(go())
+    assert fake.calls == ["a"]
+    assert store.saves == 1
+
+
+def test_a_cancelled_caller_does_not_cancel_the_screening() -> None:
+    """Cancelling one caller leaves the others' result and the saved record intact."""
+    fake, store = Scripted(), InMemoryResultStore()
+
+    async def go() -> tuple[BaseException | ScreeningRecord, ScreeningRecord]:
+        screener = _screener_for(fake, store, scripted("a", latency=0.1))
+        first = asyncio.ensure_future(screener.screen(lead()))
+        await asyncio.sleep(0.02)
+        second = asyncio.ensure_future(screener.screen(lead()))
+        await asyncio.sleep(0.02)
+        first.cancel()
+        outcome: BaseException | ScreeningRecord
+        try:
+            outcome = await first
+        except asyncio.CancelledError as exc:
+            outcome = exc
+        return outcome, await second
+
+    first, second = asyncio.run(go())
+    assert isinstance(first, asyncio.CancelledError)
+    assert second.decision is Action.ACCEPT
+    assert fake.calls == ["a"]
+    assert len(store) == 1
+
+
+def test_force_during_a_plain_screening_screens_again() -> None:
+    """A forced call arriving while a plain screening runs does not settle for its result."""
+    fake = Scripted()
+
+    async def go() -> None:
+        screener = _screener_for(fake, InMemoryResultStore(), scripted("a", latency=0.02))
+        await asyncio.gather(screener.screen(lead()), screener.screen(lead(), force=True))
+
+    asyncio.run(go())
+    assert fake.calls == ["a", "a"]
+
+
+def test_a_failing_integration_hook_does_not_lose_the_record() -> None:
+    """An observer hook that raises still lets the record be saved; the bug then surfaces."""
+
+    class Broken:
+        def on_integration_result(self, lead: Lead, record: IntegrationRecord) -> None:
+            raise RuntimeError("metrics bug")
+
+        def on_decision(self, record: ScreeningRecord) -> None:
+            raise AssertionError("not reached: the first failure is raised")
+
+    store = InMemoryResultStore()
+    with pytest.raises(RuntimeError, match="metrics bug"):
+        run(scripted("a"), store=store, observer=Broken())
+    assert store.lead_ids() == ["L1"]
+
+
+def test_sync_close_waits_for_screenings_under_way() -> None:
+    """close() lets a screening in another thread finish and be recorded, then refuses more."""
+    fake, store = Scripted(), InMemoryResultStore()
+    campaign = CampaignSettings(campaign_id="c", integrations=[scripted("a", latency=0.2)])
+    screener = Screener(settings=InMemorySettings([campaign]), store=store, integrations=[fake])
+    results: list[ScreeningRecord] = []
+    worker = threading.Thread(target=lambda: results.append(screener.screen(lead())))
+    worker.start()
+    time.sleep(0.05)
+    closers = [threading.Thread(target=screener.close) for _ in range(4)]
+    for closer in closers:
+        closer.start()
+    for thread in [worker, *closers]:
+        thread.join(5)
+        assert not thread.is_alive()
+    assert [r.decision for r in results] == [Action.ACCEPT]
+    assert len(store) == 1
+    with pytest.raises(RuntimeError, match="closed"):
+        screener.screen(lead("L2"))

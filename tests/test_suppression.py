@@ -11,12 +11,15 @@ from purecallerid import (
     SUPPRESSION_FIELDS,
     ConfigurationError,
     CSVSuppressionList,
+    FieldMapping,
+    FieldSource,
     InMemorySuppressionList,
     IntegrationSettings,
     Lead,
     RuleSet,
     SQLiteSuppressionList,
     SuppressionIntegration,
+    SuppressionListError,
 )
 
 
@@ -123,3 +126,32 @@ def test_integration_settings_checked(options: dict[str, str], message: str) -> 
     settings = IntegrationSettings(id="dnc", kind="suppression", options=options)
     (problem,) = SuppressionIntegration().check_settings(settings)
     assert message in problem
+
+
+def test_mapping_without_phone_is_a_settings_problem() -> None:
+    """A suppression integration whose mapping has no phone target is refused at load."""
+    settings = IntegrationSettings(
+        id="dnc",
+        kind="suppression",
+        options={"list": "dnc"},
+        mapping=FieldMapping(targets={"email": FieldSource(source="email", required=False)}),
+    )
+    integration = SuppressionIntegration({"dnc": InMemorySuppressionList()})
+    assert integration.check_settings(settings) == [
+        "mapping: a suppression list needs a 'phone' target"
+    ]
+
+
+def test_unreadable_list_is_a_library_error(tmp_path: Path) -> None:
+    """A broken list database is a SuppressionListError: the failure policy decides."""
+    path = tmp_path / "dnc.db"
+    SQLiteSuppressionList(path).add("2125550150")
+    integration = SuppressionIntegration(base_dir=tmp_path)
+    settings = IntegrationSettings(id="dnc", kind="suppression", options={"sqlite": "dnc.db"})
+    assert integration.check_settings(settings) == []
+    opened = integration._list_for(settings.options)
+    assert isinstance(opened, SQLiteSuppressionList)
+    opened._db.execute("DROP TABLE suppression")
+    lead = Lead(lead_id="L", campaign_id="c", fields={"phone": "2125550150"})
+    with pytest.raises(SuppressionListError, match="could not be read"):
+        asyncio.run(integration.screen(lead, settings, deadline=1.0))

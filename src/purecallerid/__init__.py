@@ -37,6 +37,7 @@ from ._errors import (
     ResponseValidationError,
     ServerError,
     StateUnavailableError,
+    SuppressionListError,
     ThrottledError,
 )
 from ._guards import open_state_backend
@@ -231,6 +232,7 @@ __all__ = [
     "SuppressionEntry",
     "SuppressionIntegration",
     "SuppressionList",
+    "SuppressionListError",
     "ThrottledError",
     "Transform",
     "UnknownPolicy",

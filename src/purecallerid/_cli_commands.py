@@ -71,6 +71,18 @@ def run(args: argparse.Namespace) -> int:
         for number, line in enumerate(error.lines):
             console.print(f"error: {line}" if number == 0 else line)
         return error.code
+    except Exception as error:
+        # Anything else is a bug or an environment failure; still one line, not a traceback,
+        # unless the user asks for it.
+        if os.environ.get("PURECALLERID_DEBUG"):
+            raise
+        first = str(error).splitlines()[0] if str(error) else ""
+        stderr_console().print(
+            f"error: {type(error).__name__}: {first} "
+            "(set PURECALLERID_DEBUG=1 to see where it came from)",
+            markup=False,
+        )
+        return 1
 
 
 # -- screen ---------------------------------------------------------------------------------

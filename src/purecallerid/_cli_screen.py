@@ -303,8 +303,13 @@ async def run_screen(
             raise CLIError(f"cannot open the records database {db}: {exc}") from None
         try:
             screener = loaded.screener(store)
-            run = _Run(job, screener, _columns(campaign), leads)
-            return await _write_output(run, db, console, on_row)
+            try:
+                run = _Run(job, screener, _columns(campaign), leads)
+                return await _write_output(run, db, console, on_row)
+            finally:
+                # Interrupted or not, screenings already under way end recorded (a call that
+                # may have reached the vendor is not sent again on the re-run).
+                await screener.aclose()
         finally:
             store.close()
     finally:

@@ -4,6 +4,14 @@
 
     PureCallerIDError
     ├── ConfigurationError            bad constructor arguments or settings (also a ValueError)
+    ├── SettingsError                 a settings document refused, every problem with its path
+    ├── MappingError                  a lead that cannot be mapped (every problem at once)
+    ├── InvalidPhoneError             a phone number that is not one (normalizers)
+    ├── InvalidZipError               a ZIP code that is not one (normalizers)
+    ├── RuleValidationError           a rule document refused, every problem with its path
+    ├── InvalidLeadError              a lead without a usable id: nothing can be recorded
+    ├── StorageError                  the result store failed: no decision is returned
+    ├── SuppressionListError          a suppression list could not be read
     ├── GuardError                    a guard stopped the call before it was made: nothing was
     │   │                             sent, nothing billed (``outcome_unknown`` is ``False``)
     │   ├── QuotaExhaustedError       the credential's daily quota is spent
@@ -51,6 +59,7 @@ __all__ = [
     "ResponseValidationError",
     "ServerError",
     "StateUnavailableError",
+    "SuppressionListError",
     "ThrottledError",
     "status_error_class",
 ]
@@ -62,6 +71,14 @@ class PureCallerIDError(Exception):
 
 class ConfigurationError(PureCallerIDError, ValueError):
     """A constructor argument or setting is invalid; the message says what to pass instead."""
+
+
+class SuppressionListError(PureCallerIDError):
+    """A suppression list could not be read (a locked or broken database, a vanished file).
+
+    The lookup never happened, so nothing can be said about the lead; the integration's
+    failure policy decides. The underlying error is kept as ``__cause__``.
+    """
 
 
 class GuardError(PureCallerIDError):

@@ -14,6 +14,8 @@ deciding its action; only host bugs propagate.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import functools
 import importlib.metadata
 import logging
@@ -38,6 +40,7 @@ from ._errors import (
     ResponseValidationError,
     ServerError,
     StateUnavailableError,
+    SuppressionListError,
     ThrottledError,
 )
 from ._guards import GRACE, Guarded, Guards
@@ -88,6 +91,7 @@ def error_class(exc: BaseException) -> str:
         (CircuitOpenError, "circuit_open"),
         (ThrottledError, "throttled"),
         (StateUnavailableError, "state_unavailable"),
+        (SuppressionListError, "list_unavailable"),
         (TimeoutError, "timeout"),
     )
     for exc_type, name in table:
@@ -144,7 +148,10 @@ class AsyncScreener:
         self._state = state
         self._guards: Guards | None = None
         self._checked: dict[str, list[str]] = {}
-        self._in_flight: dict[str, asyncio.Future[ScreeningRecord]] = {}
+        # Lead id -> (the screening task, whether it was forced).
+        self._in_flight: dict[str, tuple[asyncio.Future[ScreeningRecord], bool]] = {}
+        # Lead id -> exceptions raised by the observer during that lead's screening.
+        self._hook_failures: dict[str, list[Exception]] = {}
 
     async def screen(self, lead: Lead, *, force: bool = False) -> ScreeningRecord:
         """Screen *lead* and return the saved record; ``record.decision`` is the decision.
@@ -158,25 +165,44 @@ class AsyncScreener:
             StorageError: The record could not be loaded or saved; no decision is returned.
         """
         _check_lead(lead)
+        key = lead.lead_id
+        running = self._in_flight.get(key)
+        if running is not None and force and not running[1]:
+            # A plain screening is under way; a forced one must not settle for its result.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(running[0])
+            running = self._in_flight.get(key)
+        if running is None:
+            # The screening runs as its own task, registered before anything is awaited:
+            # concurrent callers share it (one vendor call per lead), and a caller that is
+            # cancelled abandons the wait, not the screening, which still ends saved.
+            task = asyncio.ensure_future(self._screen_once(lead, force=force))
+            running = (task, force)
+            self._in_flight[key] = running
+            task.add_done_callback(lambda done: self._forget(key, done))
+        return await asyncio.shield(running[0])
+
+    def _forget(self, key: str, task: asyncio.Future[ScreeningRecord]) -> None:
+        current = self._in_flight.get(key)
+        if current is not None and current[0] is task:
+            del self._in_flight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here: every waiter re-raises it; nothing else may log it
+
+    async def _screen_once(self, lead: Lead, *, force: bool) -> ScreeningRecord:
         if not force:
             existing = await self._load(lead.lead_id)
             if existing is not None:
                 return existing
-        running = self._in_flight.get(lead.lead_id)
-        if running is not None:
-            return await asyncio.shield(running)
-        future: asyncio.Future[ScreeningRecord] = asyncio.get_running_loop().create_future()
-        self._in_flight[lead.lead_id] = future
+        failures: list[Exception] = []
+        self._hook_failures[lead.lead_id] = failures
         try:
             record = await self._screen_and_save(lead)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody else must log it
-            raise
-        else:
-            future.set_result(record)
         finally:
-            del self._in_flight[lead.lead_id]
+            del self._hook_failures[lead.lead_id]
+        if failures:
+            # A host bug in an observer hook surfaces, but only once the record is saved.
+            raise failures[0]
         if self._observer is not None:
             self._observer.on_decision(record)
         return record
@@ -376,7 +402,15 @@ class AsyncScreener:
 
     def _emit(self, lead: Lead, record: IntegrationRecord) -> IntegrationRecord:
         if self._observer is not None:
-            self._observer.on_integration_result(lead, record)
+            try:
+                self._observer.on_integration_result(lead, record)
+            except Exception as exc:
+                logger.exception(
+                    "lead %s: the observer's on_integration_result failed", lead.lead_id
+                )
+                failures = self._hook_failures.get(lead.lead_id)
+                if failures is not None:
+                    failures.append(exc)
         return record
 
     def _record(  # noqa: PLR0917 - private, two call sites
@@ -424,11 +458,18 @@ class AsyncScreener:
         )
 
     async def aclose(self) -> None:
-        """Close every integration (their connection pools and files).
+        """Finish the screenings under way, then close every integration (pools and files).
+
+        Screenings under way are waited for, not cancelled: their callers may be gone (a
+        cancelled bulk run), but a call that may have reached a vendor ends with its record
+        saved. Each is bounded by its campaign's deadline.
 
         The guards' state backend is closed too when the screener created it (the in-memory
         default); one passed as ``state`` is the caller's to close.
         """
+        while self._in_flight:
+            running = [task for task, _ in self._in_flight.values()]
+            await asyncio.gather(*running, return_exceptions=True)
         guards, self._guards = self._guards, None
         if guards is not None:
             await guards.aclose()
@@ -568,32 +609,55 @@ class Screener:
             target=self._loop.run_forever, name="purecallerid-screener", daemon=True
         )
         self._thread.start()
+        # Guards _closed and _pending: a screen() racing close() either gets in before the
+        # close begins (and is waited for) or is refused; it never waits on a dead loop.
+        self._lock = threading.Lock()
         self._closed = False
+        self._pending: set[concurrent.futures.Future[Any]] = set()
+        self._shut = threading.Event()
 
     def screen(self, lead: Lead, *, force: bool = False) -> ScreeningRecord:
         """Screen *lead*; see :meth:`AsyncScreener.screen`."""
         return self._run(self._async.screen(lead, force=force))
 
     def _run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
-        if self._closed:
-            coroutine.close()
-            raise RuntimeError("this Screener is closed")
         if threading.current_thread() is self._thread:
             coroutine.close()
             raise RuntimeError("Screener.screen was called from its own loop; use AsyncScreener")
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+        with self._lock:
+            if self._closed:
+                coroutine.close()
+                raise RuntimeError("this Screener is closed")
+            future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+            self._pending.add(future)
+        try:
+            return future.result()
+        finally:
+            with self._lock:
+                self._pending.discard(future)
 
     def close(self) -> None:
-        """Close the integrations and stop the event loop thread. Idempotent."""
-        if self._closed:
+        """Finish the screenings under way, close the integrations, stop the loop thread.
+
+        Idempotent and safe to call from several threads: every caller returns once the
+        screener is shut.
+        """
+        with self._lock:
+            first = not self._closed
+            self._closed = True
+            pending = list(self._pending)
+        if not first:
+            self._shut.wait()
             return
         try:
-            self._run(self._async.aclose())
+            # Screenings under way end on their own deadlines; waiting lets them be recorded.
+            concurrent.futures.wait(pending)
+            asyncio.run_coroutine_threadsafe(self._async.aclose(), self._loop).result()
         finally:
-            self._closed = True
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
             self._loop.close()
+            self._shut.set()
 
     def __enter__(self) -> Self:
         return self

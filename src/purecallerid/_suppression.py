@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from attrs import frozen
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, SuppressionListError
 from ._mapping import DEFAULT_FIELD_MAPPING, FieldMapping
 from ._phone import PhoneFormat, normalize_phone
 from ._rules_fields import FieldRegistry, FieldSpec, FieldType
@@ -260,6 +260,8 @@ class SuppressionIntegration:
     def check_settings(self, settings: IntegrationSettings) -> list[str]:
         """Check that the settings name one list that can be opened."""
         options = settings.options
+        if settings.mapping is not None and "phone" not in settings.mapping.targets:
+            return ["mapping: a suppression list needs a 'phone' target"]
         given = [key for key in ("csv", "sqlite", "list") if key in options]
         if len(given) != 1:
             return ["options: give exactly one of csv, sqlite or list"]
@@ -294,7 +296,11 @@ class SuppressionIntegration:
         del deadline  # a local lookup does not wait on anything
         mapping = settings.mapping or _PHONE_ONLY
         phone = _e164(mapping.map_payload(lead)["phone"], mapping.phone_region)
-        found = self._list_for(settings.options).lookup(phone)
+        try:
+            found = self._list_for(settings.options).lookup(phone)
+        except (OSError, sqlite3.Error, csv.Error, ConfigurationError) as exc:
+            # The list could not be read: the lead is neither cleared nor suppressed.
+            raise SuppressionListError(f"the suppression list could not be read: {exc}") from exc
         name = str(
             settings.options.get("list")
             or settings.options.get("csv")
