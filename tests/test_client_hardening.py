@@ -46,6 +46,7 @@ def _shown(outcome: ScreeningResponse | APIError, caplog: pytest.LogCaptureFixtu
         '{"status": "Accepted", "echo": "tok\\/SECRET\\/5f1e2d"}',
         '{"status": "Accepted", "echo": "\\u0074ok/SECRET/5f1e2d"}',
         '{"status": "Accepted", "echo": {"apiToken": "tok/SECRET/5f1e2d"}}',
+        '{"status": "Accepted", "echo": "apiToken=tok%2FSECRET%2F5f1e2d&x=1"}',
     ],
 )
 def test_escaped_echo_is_redacted(

@@ -490,3 +490,19 @@ def test_sync_close_waits_for_screenings_under_way() -> None:
     assert len(store) == 1
     with pytest.raises(RuntimeError, match="closed"):
         screener.screen(lead("L2"))
+
+
+def test_an_integration_returning_nonsense_is_a_clear_bug() -> None:
+    """An integration returning something else than an IntegrationAnswer fails by name."""
+
+    class Sloppy(Scripted):
+        async def screen(  # type: ignore[override]
+            self, lead: Lead, settings: IntegrationSettings, *, deadline: float
+        ) -> None:
+            return None
+
+    async def go() -> None:
+        await _screener_for(Sloppy(), InMemoryResultStore(), scripted("a")).screen(lead())
+
+    with pytest.raises(TypeError, match="returned NoneType, not an IntegrationAnswer"):
+        asyncio.run(go())

@@ -11,7 +11,10 @@ import pytest
 from _scripted import Scripted
 from purecallerid import (
     Action,
+    CampaignSettings,
+    ConfigurationError,
     FileSettings,
+    IntegrationSettings,
     PureCallerIDIntegration,
     SettingsError,
     SuppressionIntegration,
@@ -202,3 +205,42 @@ def test_broken_files(tmp_path: Path, name: str, content: str | None, message: s
         path.write_text(content)
     with pytest.raises(SettingsError, match=message):
         FileSettings(path, kinds=KINDS)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("sort", "1"),
+        ("sort", None),
+        ("enabled", "no"),
+        ("timeout", float("nan")),
+        ("timeout", 0),
+        ("timeout", "5"),
+        ("failure_policy", "maybe"),
+        ("id", ""),
+        ("skip_remaining_on_reject", 1),
+    ],
+)
+def test_settings_built_in_code_are_checked(field: str, value: object) -> None:
+    """Settings made in code get the checks a file gets: a ConfigurationError, not a later bug."""
+    arguments: dict[str, object] = {"id": "a", "kind": "scripted", field: value}
+    with pytest.raises(ConfigurationError, match=field):
+        IntegrationSettings(**arguments)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("deadline", [float("nan"), -1, 0, "10"])
+def test_campaign_deadline_is_checked(deadline: object) -> None:
+    """A campaign deadline that is not a positive number is refused."""
+    with pytest.raises(ConfigurationError, match="deadline"):
+        CampaignSettings(campaign_id="c", deadline=deadline)
+
+
+def test_hash_is_canonical() -> None:
+    """5 and 5.0 hash alike, and set-valued options hash the same in every process."""
+
+    def campaign(timeout: float, options: dict[str, object]) -> str:
+        integration = IntegrationSettings(id="a", kind="k", timeout=timeout, options=options)
+        return CampaignSettings(campaign_id="c", integrations=[integration]).settings_hash
+
+    assert campaign(5, {}) == campaign(5.0, {})
+    assert campaign(5, {"s": {"b", "a", "c"}}) == campaign(5, {"s": {"c", "a", "b"}})

@@ -51,13 +51,13 @@ from ._rules_model import Action
 from ._settings import CampaignSettings, IntegrationSettings, SettingsError
 from ._state import InMemoryStateBackend
 from ._stores import StorageError
+from .typing import IntegrationAnswer
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine, Iterable
 
     from .typing import (
         Integration,
-        IntegrationAnswer,
         Observer,
         ResultStore,
         SettingsProvider,
@@ -381,6 +381,12 @@ class AsyncScreener:
             except PureCallerIDError as exc:
                 outcome.failure = exc
         duration = self._clock() - started
+        if outcome.failure is None and not isinstance(outcome.answer, IntegrationAnswer):
+            # A host bug: say what was returned rather than fail later on an attribute.
+            raise TypeError(
+                f"integration {settings.kind!r} returned {type(outcome.answer).__name__}, "
+                "not an IntegrationAnswer"
+            )
         record = _integration_record(lead, settings, outcome.answer, outcome.failure, budget)
         record = attrs.evolve(record, started_at=started_at, duration=duration)
         if outcome.cached:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any, Final, final
+from urllib.parse import quote, quote_plus
 
 __all__ = ["MASK", "Secret", "mask_phone", "redact", "redact_text", "secret_forms"]
 
@@ -107,14 +108,22 @@ def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
 def secret_forms(secret: str) -> tuple[str, ...]:
     r"""*secret* as it may appear in text: plain, and escaped the ways JSON encoders escape it.
 
-    A vendor echoing the token may write ``a/b`` as ``a\/b`` (PHP's default) or escape
-    non-ASCII characters; each form is redacted.
+    A vendor echoing the token may write ``a/b`` as ``a\/b`` (PHP's default), escape
+    non-ASCII characters, or percent-encode it (``a%2Fb``); each form is redacted.
     """
     if not secret:
         return ()
     escaped = json.dumps(secret)[1:-1]
     unicode_escaped = json.dumps(secret, ensure_ascii=True)[1:-1]
-    forms = {secret, escaped, escaped.replace("/", "\\/"), unicode_escaped}
+    # Percent-encoded too: a vendor may echo the request as a query string or a form.
+    forms = {
+        secret,
+        escaped,
+        escaped.replace("/", "\\/"),
+        unicode_escaped,
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+    }
     return tuple(sorted(forms, key=len, reverse=True))
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from attrs import field, frozen
+from attrs import Attribute, field, frozen
 
 from ._errors import ConfigurationError, PureCallerIDError
 from ._guard_settings import (
@@ -113,7 +113,53 @@ class Credentials:
 
 
 def _as_action(value: Action | str) -> Action:
-    return Action(value)
+    try:
+        return Action(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"failure_policy must be accept, flag, qa or reject, not {value!r}"
+        ) from None
+
+
+# Settings built in code get the checks a settings file gets, so that a typo is an error at
+# construction rather than a TypeError (or a silently ignored value) while screening a lead.
+def _text(_: object, attribute: Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{attribute.name} must be a non-empty string, not {value!r}")
+
+
+def _flag(_: object, attribute: Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{attribute.name} must be true or false, not {value!r}")
+
+
+def _whole(_: object, attribute: Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"{attribute.name} must be a whole number, not {value!r}")
+
+
+def _timeout(value: object) -> float:
+    return _seconds(value, "timeout")
+
+
+def _deadline(value: object) -> float:
+    return _seconds(value, "deadline")
+
+
+def _seconds(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{name} must be a number of seconds, not {value!r}")
+    seconds = float(value)  # 5 and 5.0 are one setting, and hash as one
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}")
+    return seconds
+
+
+def _canonical(value: object) -> object:
+    """JSON for what json cannot write, the same in every process (sets are sorted)."""
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    return str(value)
 
 
 def _as_dict(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -153,19 +199,19 @@ class IntegrationSettings:
             (:class:`~purecallerid.CircuitBreakerSettings`), or ``None``.
     """
 
-    id: str
-    kind: str
-    enabled: bool = True
-    sort: int = 1
+    id: str = field(validator=_text)
+    kind: str = field(validator=_text)
+    enabled: bool = field(default=True, validator=_flag)
+    sort: int = field(default=1, validator=_whole)
     credentials: Credentials = field(factory=Credentials)
     base_url: str | None = None
     dialect: str = "leadexec"
     mapping: FieldMapping | None = None
     rules: RuleSet = field(factory=RuleSet.empty)
-    timeout: float = 5.0
+    timeout: float = field(default=5.0, converter=_timeout)
     failure_policy: Action = field(default=Action.QA, converter=_as_action)
-    skip_remaining_on_reject: bool = True
-    cancel_siblings_on_reject: bool = False
+    skip_remaining_on_reject: bool = field(default=True, validator=_flag)
+    cancel_siblings_on_reject: bool = field(default=False, validator=_flag)
     options: Mapping[str, Any] = field(factory=dict, converter=_as_dict)
     quota: QuotaSettings | None = None
     rate_limit: RateLimitSettings | None = None
@@ -234,7 +280,7 @@ class CampaignSettings:
 
     campaign_id: str
     integrations: tuple[IntegrationSettings, ...] = field(factory=tuple, converter=_as_tuple)
-    deadline: float = 15.0
+    deadline: float = field(default=15.0, converter=_deadline)
     settings_hash: str = field(init=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -248,7 +294,7 @@ class CampaignSettings:
             "deadline": self.deadline,
             "integrations": [i.fingerprint() for i in self.integrations],
         }
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_canonical)
         object.__setattr__(self, "settings_hash", hashlib.sha256(text.encode()).hexdigest())
 
     def stages(self) -> list[tuple[int, tuple[IntegrationSettings, ...]]]:
