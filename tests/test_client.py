@@ -76,72 +76,94 @@ def test_known_values_compare(screen: Screen) -> None:
     assert not response.accepted
 
 
-def test_server_error_500_is_not_retried(screen: Screen, fake: FakePureCallerID) -> None:
+def test_server_error_500_is_not_retried(
+    screen: Screen, fake: FakePureCallerID, dialect: str
+) -> None:
     """HTTP 500 may mean the lead was processed: one attempt, then ServerError."""
     with pytest.raises(ServerError) as info:
-        screen(request_for("2125550190"))
+        screen(request_for("2125550190", dialect), dialect=dialect)
     assert info.value.status_code == 500
     assert info.value.attempts == 1
     fake.assert_called(1)
 
 
-def test_rate_limit_retries_with_retry_after(screen: Screen, fake: FakePureCallerID) -> None:
+def test_rate_limit_retries_with_retry_after(
+    screen: Screen, fake: FakePureCallerID, dialect: str
+) -> None:
     """HTTP 429 is retried after its Retry-After, then reported with the parsed wait."""
     with pytest.raises(RateLimitError) as info:
-        screen(request_for("2125550191"))
+        screen(request_for("2125550191", dialect), dialect=dialect)
     assert info.value.retry_after == 1.0
     assert info.value.attempts == 3
     assert fake.slept == [1.0, 1.0]
     fake.assert_called(3)
 
 
-def test_retry_after_over_cap_gives_up(screen: Screen, fake: FakePureCallerID) -> None:
+def test_retry_after_over_cap_gives_up(
+    screen: Screen, fake: FakePureCallerID, dialect: str
+) -> None:
     """A Retry-After above the policy's cap is not waited out."""
     with pytest.raises(RateLimitError):
-        screen(request_for("2125550191"), retry_policy=RetryPolicy(max_retry_after=0.5))
+        screen(
+            request_for("2125550191", dialect),
+            dialect=dialect,
+            retry_policy=RetryPolicy(max_retry_after=0.5),
+        )
     fake.assert_called(1)
     assert fake.slept == []
 
 
-def test_not_json_is_a_validation_error(screen: Screen, fake: FakePureCallerID) -> None:
+def test_not_json_is_a_validation_error(
+    screen: Screen, fake: FakePureCallerID, dialect: str
+) -> None:
     """A 200 whose body is not JSON raises ResponseValidationError with the raw body."""
     with pytest.raises(ResponseValidationError) as info:
-        screen(request_for("2125550192"))
+        screen(request_for("2125550192", dialect), dialect=dialect)
     assert "Service temporarily unavailable" in info.value.body
     assert info.value.attempts == 1
     fake.assert_called(1)
 
 
-def test_read_timeout_is_not_retried(screen: Screen, fake: FakePureCallerID) -> None:
+def test_read_timeout_is_not_retried(screen: Screen, fake: FakePureCallerID, dialect: str) -> None:
     """A read timeout after sending is reported as outcome unknown and not retried."""
     with pytest.raises(APITimeoutError) as info:
-        screen(request_for("2125550193"))
+        screen(request_for("2125550193", dialect), dialect=dialect)
     assert info.value.outcome_unknown is True
     assert "billed" in str(info.value)
     assert isinstance(info.value.__cause__, httpx.ReadTimeout)
     fake.assert_called(1)
 
 
-def test_read_timeout_retried_when_opted_in(screen: Screen, fake: FakePureCallerID) -> None:
+def test_read_timeout_retried_when_opted_in(
+    screen: Screen, fake: FakePureCallerID, dialect: str
+) -> None:
     """retry_read_timeouts=True retries a read timeout (the unsafe opt-in)."""
     with pytest.raises(APITimeoutError):
-        screen(request_for("2125550193"), retry_policy=RetryPolicy(retry_read_timeouts=True))
+        screen(
+            request_for("2125550193", dialect),
+            dialect=dialect,
+            retry_policy=RetryPolicy(retry_read_timeouts=True),
+        )
     fake.assert_called(3)
 
 
-def test_service_unavailable_is_retried(screen: Screen, fake: FakePureCallerID) -> None:
+def test_service_unavailable_is_retried(
+    screen: Screen, fake: FakePureCallerID, dialect: str
+) -> None:
     """HTTP 503 is retried with backoff, then raised as ServerError."""
     with pytest.raises(ServerError) as info:
-        screen(request_for("2125550194"), random=lambda: 0.0)
+        screen(request_for("2125550194", dialect), dialect=dialect, random=lambda: 0.0)
     assert info.value.status_code == 503
     fake.assert_called(3)
     assert fake.slept == [0.125, 0.25]
 
 
-def test_unauthorized_is_authentication_error(screen: Screen, fake: FakePureCallerID) -> None:
+def test_unauthorized_is_authentication_error(
+    screen: Screen, fake: FakePureCallerID, dialect: str
+) -> None:
     """HTTP 401 raises AuthenticationError at once."""
     with pytest.raises(AuthenticationError) as info:
-        screen(request_for("2125550195"))
+        screen(request_for("2125550195", dialect), dialect=dialect)
     assert info.value.status_code == 401
     fake.assert_called(1)
 
