@@ -322,7 +322,7 @@ def test_max_wait_bounds_the_wait() -> None:
 
 
 def test_vendor_429_slows_the_limiter() -> None:
-    """A 429 with Retry-After 0.3 s holds the next call back for about that long."""
+    """A 429 with Retry-After 0.3 s is waited out by the limiter, then the lead goes again."""
     throttled = RateLimitError("429", status_code=429, body="", retry_after=0.3)
     counting = Counting(failures=[throttled])
     records = screen(
@@ -330,8 +330,22 @@ def test_vendor_429_slows_the_limiter() -> None:
         [lead(1), lead(2)],
         counting,
     )
-    assert classes(records) == ["rate_limited", None]
+    assert classes(records) == [None, None]
+    assert len(counting.calls) == 3  # the refused call, its retry on a new turn, lead 2
     assert counting.calls[1] - counting.calls[0] >= 0.28
+
+
+def test_a_429_with_no_turn_left_stands() -> None:
+    """A 429 whose pause outlasts the deadline is the outcome: rate_limited, nothing retried."""
+    throttled = RateLimitError("429", status_code=429, body="", retry_after=5.0)
+    counting = Counting(failures=[throttled])
+    records = screen(
+        guarded(rate_limit=RateLimitSettings(per_second=100, burst=5), timeout=1.0),
+        [lead(1)],
+        counting,
+    )
+    assert classes(records) == ["rate_limited"]
+    assert len(counting.calls) == 1
 
 
 # -- circuit breaker -------------------------------------------------------------------
@@ -646,3 +660,147 @@ def test_guard_errors_have_their_classes(error: Exception, name: str) -> None:
     """error_class names each guard error; none says the outcome is unknown."""
     assert error_class(error) == name
     assert getattr(error, "outcome_unknown", None) is False
+
+
+# -- review fixes ----------------------------------------------------------------------
+
+
+def test_every_429_slows_the_limiter_and_the_limiter_retries() -> None:
+    """At 5/s behind a 20/s limiter, every 429 slows the limiter, which retries the lead."""
+    from purecallerid import PureCallerIDIntegration  # noqa: PLC0415 - this test only
+    from purecallerid.testing import Simulator  # noqa: PLC0415
+
+    slowed: list[float] = []
+
+    class Spy(InMemoryStateBackend):
+        async def slow_down(self, key: str, *, rate: float, burst: int, wait: float) -> None:
+            slowed.append(wait)
+            await super().slow_down(key, rate=rate, burst=burst, wait=wait)
+
+    with Simulator(rate_limit=5, rate_burst=1) as simulator:
+        settings = IntegrationSettings(
+            id="count",
+            kind="purecallerid",
+            base_url=simulator.url,
+            timeout=3,
+            credentials=Credentials(api_token="tok-SECRET-123", campaign_id="C1", list_name="Main"),
+            rate_limit=RateLimitSettings(per_second=20, burst=1),
+        )
+        records = screen(
+            settings,
+            [lead(i, zip="10001") for i in range(20)],
+            PureCallerIDIntegration(),
+            concurrent=True,
+            state=Spy(),
+        )
+        rejected = simulator.stats()["by_status"].get("429", 0)
+    assert rejected > 0
+    assert len(slowed) == rejected  # each 429 paused the limiter once
+    # The client never retried a 429 by itself (that would bypass the limiter) ...
+    assert all(
+        sum(a.status_code == 429 for a in r.integration("count").attempts) <= 1 for r in records
+    )
+    # ... and a lead the limiter could not get through in time ends refused, never sent twice
+    # on its own.
+    outcomes = classes(records)
+    assert set(outcomes) <= {None, "rate_limited", "throttled"}
+    assert outcomes.count(None) == simulator_served(records)
+
+
+def simulator_served(records: list[ScreeningRecord]) -> int:
+    """The leads whose last attempt was answered 200."""
+    return sum(
+        1
+        for r in records
+        if r.integration("count").attempts
+        and r.integration("count").attempts[-1].status_code == 200
+    )
+
+
+def test_a_turn_that_leaves_no_time_for_the_call_is_throttled() -> None:
+    """A turn 0.3 s away with 0.4 s left and min_call_time 0.2 is refused; quota given back."""
+    counting = Counting()
+    state = InMemoryStateBackend()
+    settings = guarded(
+        rate_limit=RateLimitSettings(per_second=1 / 0.3, burst=1, min_call_time=0.2),
+        quota=QuotaSettings(daily=2),
+        timeout=0.4,
+    )
+    records = screen(settings, [lead(1), lead(2)], counting, concurrent=True, state=state)
+    assert sorted(classes(records), key=str) == [None, "throttled"]
+    assert len(counting.calls) == 1
+    time.sleep(0.4)
+    assert classes(screen(settings, [lead(3)], counting, state=state)) == [None]
+
+
+def test_the_default_minimum_call_time_refuses_a_turn_at_the_deadline() -> None:
+    """With a 1 s timeout, a turn 0.9 s away is refused (a quarter of the timeout is needed)."""
+    counting = Counting()
+    settings = guarded(rate_limit=RateLimitSettings(per_second=1 / 0.9, burst=1), timeout=1.0)
+    records = screen(settings, [lead(1), lead(2)], counting, concurrent=True)
+    assert sorted(classes(records), key=str) == [None, "throttled"]
+
+
+def test_a_failure_before_any_attempt_leaves_the_breaker_alone() -> None:
+    """Timeouts with no attempt made (nothing sent) never open the breaker."""
+    from purecallerid import APITimeoutError, Exchange, RequestRecord  # noqa: PLC0415
+
+    exchange = Exchange(
+        dialect="standard",
+        request=RequestRecord(method="POST", url="https://vendor.test", headers={}, body={}),
+        attempts=(),
+    )
+    unsent: list[BaseException] = [
+        APITimeoutError("the deadline ran out", outcome_unknown=False, exchange=exchange)
+        for _ in range(3)
+    ]
+    counting = Counting(failures=unsent)
+    records = screen(
+        guarded(circuit_breaker=CircuitBreakerSettings(failures=2, cooldown=60)),
+        [lead(i) for i in range(4)],
+        counting,
+    )
+    assert classes(records) == ["timeout", "timeout", "timeout", None]
+    assert len(counting.calls) == 4
+
+
+def test_the_breaker_is_asked_again_after_waiting_for_a_turn() -> None:
+    """A breaker that opens while a call waits for its turn stops that call; quota back."""
+    state = InMemoryStateBackend()
+    counting = Counting(latency=0.05, failures=[ServerError("500", status_code=500, body="")])
+    settings = guarded(
+        rate_limit=RateLimitSettings(per_second=5, burst=1),
+        circuit_breaker=CircuitBreakerSettings(failures=1, cooldown=60),
+        quota=QuotaSettings(daily=2),
+        timeout=2,
+    )
+    records = screen(settings, [lead(1), lead(2)], counting, concurrent=True, state=state)
+    assert sorted(classes(records), key=str) == ["circuit_open", "server_error"]
+    assert len(counting.calls) == 1
+
+    async def used() -> int:
+        day, _ = vendor_day("UTC", time.time())
+        reservation = await state.reserve_quota(
+            credential_key(settings), period=day, limit=2, expires_at=2e9
+        )
+        return reservation.used
+
+    assert asyncio.run(used()) == 2  # the stopped call gave its unit back
+
+
+def test_a_failing_on_event_surfaces_after_the_record_is_saved() -> None:
+    """An on_event that raises is raised to the caller once the record is saved; no leak."""
+
+    class Broken(Events):
+        def on_event(self, name: str, details: Mapping[str, Any]) -> None:
+            raise RuntimeError(f"observer bug on {name}")
+
+    store = InMemoryResultStore()
+    state = InMemoryStateBackend()
+    settings = guarded(quota=QuotaSettings(daily=10, warn_at=0.1))
+    with pytest.raises(RuntimeError, match="quota_warning"):
+        screen(settings, [lead(1)], Counting(), observer=Broken(), store=store, state=state)
+    assert asyncio.run(store.load("L1")) is not None
+    # The unit was spent on a call that was made, and no more: 9 remain.
+    records = screen(settings, [lead(i) for i in range(2, 11)], Counting(), state=state)
+    assert classes(records) == [None] * 9

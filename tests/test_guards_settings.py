@@ -228,3 +228,61 @@ def test_configuration_reference_lists_every_guard_key(heading: str) -> None:
     """The configuration reference lists exactly the keys each guard table accepts."""
     section = sections(CONFIGURATION.read_text())[heading]
     assert set(KEY_ROW.findall(section)) == GUARD_SECTIONS[heading]
+
+
+@pytest.mark.parametrize(
+    ("guard", "table", "key"),
+    [
+        ("quota", {"daily": None}, "daily"),
+        ("quota", {"daily": 5, "timezone": None}, "timezone"),
+        ("quota", {"daily": 5, "warn_at": None}, "warn_at"),
+        ("rate_limit", {"per_second": None}, "per_second"),
+        ("rate_limit", {"per_second": 5, "burst": None}, "burst"),
+        ("cache", {"ttl": None}, "ttl"),
+        ("cache", {"ttl": 5, "fields": None}, "fields"),
+        ("circuit_breaker", {"failures": None}, "failures"),
+        ("circuit_breaker", {"cooldown": None}, "cooldown"),
+    ],
+)
+def test_null_is_a_wrong_type_where_the_default_is_not_null(
+    guard: str, table: dict[str, Any], key: str
+) -> None:
+    """JSON null for a key whose default is not None is reported at load, with its path."""
+    found = problems({"id": "x", guard: table})
+    assert any(f"integrations[0].{guard}.{key}" in p for p in found), found
+
+
+def test_null_means_the_default_where_the_default_is_null() -> None:
+    """key, max_wait and min_call_time may be null: their default is None."""
+    settings = load(
+        {
+            "id": "x",
+            "quota": {"daily": 5, "key": None},
+            "rate_limit": {"per_second": 5, "max_wait": None, "min_call_time": None},
+        }
+    )
+    assert settings.rate_limit is not None
+    assert settings.rate_limit.max_wait is None
+
+
+def test_null_state_keys_are_reported() -> None:
+    """backend = null and prefix = null in [state] are problems with their path."""
+    found = problems({"id": "x"}, state={"backend": None, "prefix": None})
+    assert any("state.backend" in p for p in found), found
+    assert any("state.prefix" in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("cls", "values"),
+    [
+        (QuotaSettings, {"daily": None}),
+        (RateLimitSettings, {"per_second": None}),
+        (CacheSettings, {"ttl": None}),
+        (CircuitBreakerSettings, {"failures": None}),
+        (StateSettings, {"backend": None}),
+    ],
+)
+def test_none_is_refused_in_code(cls: Any, values: dict[str, Any]) -> None:
+    """Settings built in code refuse None where the default is not None."""
+    with pytest.raises(ConfigurationError):
+        cls(**values)

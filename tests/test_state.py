@@ -345,3 +345,39 @@ def test_backends_implement_the_protocol(tmp_path: Path) -> None:
     assert "hunter2" not in repr(redis)
     asyncio.run(sqlite.aclose())
     asyncio.run(redis.aclose())
+
+
+def test_redis_serves_more_concurrent_callers_than_its_pool(redis_server: RedisServer) -> None:
+    """Three hundred concurrent reservations on a pool of 10 connections wait, none fails."""
+
+    async def go() -> list[Any]:
+        state = RedisStateBackend(
+            redis_server.url, prefix=f"t-{uuid.uuid4().hex}", max_connections=10
+        )
+        try:
+            return await asyncio.gather(
+                *(
+                    state.reserve_quota("k", period="2030-01-01", limit=1000, expires_at=2e9)
+                    for _ in range(300)
+                )
+            )
+        finally:
+            await state.aclose()
+
+    results = asyncio.run(go())
+    assert sorted(r.used for r in results) == list(range(1, 301))
+
+
+def test_redis_default_pool_serves_150_concurrent_callers(redis_server: RedisServer) -> None:
+    """More concurrent callers than redis-py's default cap (100) all get their answer."""
+
+    async def go() -> list[Any]:
+        state = RedisStateBackend(redis_server.url, prefix=f"t-{uuid.uuid4().hex}")
+        try:
+            return await asyncio.gather(
+                *(state.acquire_rate("k", rate=1e6, burst=1000, max_wait=1) for _ in range(150))
+            )
+        finally:
+            await state.aclose()
+
+    assert all(wait is not None for wait in asyncio.run(go()))

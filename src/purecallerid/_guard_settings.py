@@ -91,11 +91,25 @@ def _one_of(*choices: str) -> _Check:
     return check
 
 
-def _problems(checks: Mapping[str, _Check], values: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _nullable(cls: type) -> frozenset[str]:
+    """The keys of *cls* that may be ``None``: those whose default is ``None``."""
+    return frozenset(a.name for a in attrs.fields(cls) if a.default is None)
+
+
+def _problems(
+    checks: Mapping[str, _Check], values: Mapping[str, Any], nullable: frozenset[str]
+) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for key, check in checks.items():
-        value = values.get(key)
-        if value is not None and (message := check(value)) is not None:
+        if key not in values:
+            continue
+        value = values[key]
+        if value is None:
+            # JSON null (or None in code) means "the default" only where the default is
+            # None; elsewhere it would slip past every check and fail at the first lead.
+            if key not in nullable:
+                found.append((key, check(None) or "must not be null"))
+        elif (message := check(value)) is not None:
             found.append((key, message))
     return found
 
@@ -104,7 +118,7 @@ def _validate(instance: Any, checks: Mapping[str, _Check]) -> None:
     values = {
         a.name: getattr(instance, a.name) for a in attrs.fields(type(instance)) if a.name in checks
     }
-    problems = _problems(checks, values)
+    problems = _problems(checks, values, _nullable(type(instance)))
     if problems:
         text = "; ".join(f"{key} {message}" for key, message in problems)
         raise ConfigurationError(f"{type(instance).__name__}: {text}")
@@ -155,6 +169,7 @@ _RATE_CHECKS: Final[Mapping[str, _Check]] = {
     "per_second": _positive,
     "burst": _whole(1),
     "max_wait": _not_negative,
+    "min_call_time": _not_negative,
     "key": _text,
 }
 
@@ -174,6 +189,10 @@ class RateLimitSettings:
         burst: Calls allowed at once before the rate applies.
         max_wait: The longest a call waits for its turn, in seconds; ``None``: up to its
             deadline (the rest of the integration's timeout is the call's).
+        min_call_time: The seconds a call must still have after its turn; a turn leaving
+            less is refused (class ``throttled``, quota given back) rather than spent on a
+            call bound to time out. ``None``: 0.5 s, or a quarter of the integration's
+            timeout when that is less.
         key: The limiter's name in the state; derived like :attr:`QuotaSettings.key` by
             default.
     """
@@ -181,6 +200,7 @@ class RateLimitSettings:
     per_second: float
     burst: int = 1
     max_wait: float | None = None
+    min_call_time: float | None = None
     key: str | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -333,6 +353,7 @@ def _table(
     checks: Mapping[str, _Check],
     required: frozenset[str],
     allowed: frozenset[str],
+    nullable: frozenset[str],
     add: Report,
 ) -> dict[str, Any] | None:
     if not isinstance(data, Mapping):
@@ -340,7 +361,7 @@ def _table(
         return None
     _unknown(data, allowed, path, add)
     problems = [(f"{path}.{key}", "is required") for key in sorted(required) if key not in data]
-    problems += [(f"{path}.{key}", message) for key, message in _problems(checks, data)]
+    problems += [(f"{path}.{key}", message) for key, message in _problems(checks, data, nullable)]
     for where, message in problems:
         add(where, message)
     if problems:
@@ -351,7 +372,15 @@ def _table(
 def load_guard(name: str, data: Any, path: str, add: Report) -> Any:
     """Read the guard table *name* (``quota``...) of an integration; ``None`` on problems."""
     cls, checks, required = _GUARDS[name]
-    values = _table(data, path, checks=checks, required=required, allowed=GUARD_KEYS[name], add=add)
+    values = _table(
+        data,
+        path,
+        checks=checks,
+        required=required,
+        allowed=GUARD_KEYS[name],
+        nullable=_nullable(cls),
+        add=add,
+    )
     if values is None:
         return None
     try:
@@ -364,7 +393,13 @@ def load_guard(name: str, data: Any, path: str, add: Report) -> Any:
 def load_state(data: Any, add: Report) -> StateSettings | None:
     """Read the top-level ``state`` table; ``None`` on problems."""
     values = _table(
-        data, "state", checks=_STATE_CHECKS, required=frozenset(), allowed=STATE_KEYS, add=add
+        data,
+        "state",
+        checks=_STATE_CHECKS,
+        required=frozenset(),
+        allowed=STATE_KEYS,
+        nullable=_nullable(StateSettings),
+        add=add,
     )
     if values is None:
         return None

@@ -7,10 +7,11 @@ The screener hands every call of an integration whose settings carry a guard to
     identical lookup in flight? ── yes ──▶ share its result (single flight)
     breaker: open ──▶ circuit_open           (nothing reserved yet)
     quota: spent ──▶ quota_exhausted         (breaker probe slot freed)
-    rate: no turn before the deadline ──▶ throttled   (quota given back)
-    wait for the turn, call with the time left
-    afterwards: breaker outcome, quota given back if the call never left, a 429 slows the
-    limiter, a definitive answer is cached
+    rate: no turn leaving time for the call ──▶ throttled   (quota given back)
+    wait for the turn; breaker open meanwhile? ──▶ circuit_open   (quota given back)
+    call with the time left
+    afterwards: breaker outcome, quota given back if the call never left, every 429 among
+    the attempts slows the limiter, a definitive answer is cached
 
 The quota is checked before the rate limiter, so that a spent quota fails at once instead of
 queuing for turns. Nothing here knows a vendor: keys are derived from the settings (kind, base
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
     from ._guard_settings import StateSettings
-    from ._models import Lead
+    from ._models import Attempt, Lead
     from ._settings import IntegrationSettings
     from .typing import BreakerOutcome, Integration, Observer, StateBackend
 
@@ -71,6 +72,13 @@ _DAY_SLACK: Final = 3600.0
 """Seconds a vendor day's quota counter outlives the day (clocks of hosts differ)."""
 _SLOW_DOWN_DEFAULT: Final = 1.0
 """Seconds the limiter pauses after a 429 that gave no Retry-After."""
+_MIN_CALL_TIME: Final = 0.5
+"""Seconds a call needs at least after its turn, unless the timeout is short (see below)."""
+_MIN_CALL_FRACTION: Final = 0.25
+"""The share of the integration's timeout a call needs at least, when that is under 0.5 s."""
+_TOO_MANY_REQUESTS: Final = 429
+_TURN_ATTEMPTS: Final = 3
+"""Turns a call takes at most: a 429 while it waits for one makes it take the next."""
 
 
 def open_state_backend(settings: StateSettings, *, base_dir: Path | None = None) -> StateBackend:
@@ -200,6 +208,10 @@ class Guarded:
 def _breaker_outcome(failure: BaseException | None) -> BreakerOutcome:
     if failure is None:
         return "success"
+    if isinstance(failure, APIError) and failure.exchange is not None and not failure.attempts:
+        # Nothing was sent (the deadline ran out before the first attempt, spent waiting for
+        # a turn): it says nothing about the endpoint.
+        return "neutral"
     if isinstance(failure, ServerError | APIConnectionError) or (
         isinstance(failure, TimeoutError) and not isinstance(failure, PureCallerIDError)
     ):
@@ -236,6 +248,9 @@ class Guards:
         clock: Monotonic seconds (the screener's).
         wall: Unix time, for the vendor's day.
         sleep: How a caller waits for its rate-limiter turn.
+        hook_failed: Told of an exception raised by the observer's ``on_event`` during the
+            screening of a lead (its id, the exception): the screener raises it once the
+            lead's record is saved. Without it, the failure is only logged.
     """
 
     def __init__(
@@ -246,6 +261,7 @@ class Guards:
         clock: Callable[[], float],
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        hook_failed: Callable[[str, Exception], None] | None = None,
     ) -> None:
         """Create the guards; see the class docstring."""
         self.state = state
@@ -253,9 +269,12 @@ class Guards:
         self._clock = clock
         self._wall = wall
         self._sleep = sleep
+        self._hook_failed = hook_failed
         self._in_flight: dict[str, asyncio.Task[Guarded]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._reported: set[tuple[str, str, str]] = set()
+        # Limiter key -> when (clock) the last 429 asked this process to stay quiet until.
+        self._slowed: dict[str, float] = {}
 
     # -- the call -----------------------------------------------------------------------
 
@@ -274,7 +293,7 @@ class Guards:
         try:
             hit = await self._state_op(self.state.cache_get(key), budget)
         except StateUnavailableError as exc:
-            self._event("state_unavailable", settings, error=str(exc))
+            self._event("state_unavailable", settings, lead.lead_id, error=str(exc))
             return Guarded(failure=exc)
         if hit is not None:
             try:
@@ -323,11 +342,11 @@ class Guards:
         def left() -> float:
             return budget - (self._clock() - started)
 
-        ticket = _Ticket()
+        ticket = _Ticket(lead.lead_id)
         try:
             refusal = await self._admit(settings, ticket, left)
         except StateUnavailableError as exc:
-            self._event("state_unavailable", settings, error=str(exc))
+            self._event("state_unavailable", settings, ticket.lead_id, error=str(exc))
             await self._settle(settings, ticket, "neutral", refund=True)
             return Guarded(failure=exc)
         if refusal is not None:
@@ -335,25 +354,39 @@ class Guards:
             return Guarded(failure=refusal)
         answer: IntegrationAnswer | None = None
         failure: BaseException | None = None
-        try:
-            deadline = max(left(), 0.0)
-            # The guard fires a little after the integration's own deadline, so that one
-            # honouring it reports its own timeout, with its attempts as evidence.
-            async with asyncio.timeout(deadline + GRACE):
-                answer = await integration.screen(lead, settings, deadline=deadline)
-        except (TimeoutError, PureCallerIDError) as exc:
-            failure = exc
-        except BaseException:
-            # Cancelled (a rejecting sibling) or a host bug: the call may have left, so the
-            # quota stays spent; a probe's slot is freed. Not awaited: this task is going.
-            self._spawn(self._settle(settings, ticket, "neutral", refund=False))
-            raise
+        slowed = False
+        while True:
+            answer, failure = None, None
+            try:
+                deadline = max(left(), 0.0)
+                # The guard fires a little after the integration's own deadline, so that one
+                # honouring it reports its own timeout, with its attempts as evidence.
+                async with asyncio.timeout(deadline + GRACE):
+                    answer = await integration.screen(lead, settings, deadline=deadline)
+            except (TimeoutError, PureCallerIDError) as exc:
+                failure = exc
+            except BaseException:
+                # Cancelled (a rejecting sibling) or a host bug: the call may have left, so
+                # the quota stays spent; a probe's slot is freed. Not awaited: this task is
+                # going.
+                self._spawn(self._settle(settings, ticket, "neutral", refund=False))
+                raise
+            if not (isinstance(failure, RateLimitError) and ticket.rate is not None):
+                break
+            # A 429 under a rate limit: the vendor refused the call unprocessed. The limiter,
+            # not the client, waits it out: pause it, then try again on a new turn while the
+            # deadline allows (the lead keeps its one quota unit).
+            await self._slow(settings, ticket, _slow_downs(None, failure))
+            if await self._take_turn(settings, ticket, left) is not None:
+                # No turn in time: the 429 stands as the outcome (its pause already applied).
+                slowed = True
+                break
         await self._settle(
             settings,
             ticket,
             _breaker_outcome(failure),
             refund=_never_left(failure),
-            retry_after=_retry_after(failure),
+            slow_downs=() if slowed else _slow_downs(answer, failure),
         )
         if answer is not None and key is not None and answer.cacheable and settings.cache:
             await self._after_call(
@@ -396,7 +429,12 @@ class Guards:
             )
             if not reservation.granted:
                 self._report_once(
-                    "quota_exhausted", settings, quota_key, day, used=reservation.used
+                    "quota_exhausted",
+                    settings,
+                    ticket.lead_id,
+                    quota_key,
+                    day,
+                    used=reservation.used,
                 )
                 return QuotaExhaustedError(
                     f"the daily quota of {quota.daily} calls of {settings.id} is spent for "
@@ -406,26 +444,84 @@ class Guards:
                 )
             ticket.quota = (quota_key, day)
             if reservation.used >= max(1, math.ceil(quota.warn_at * quota.daily)):
-                self._report_once("quota_warning", settings, quota_key, day, used=reservation.used)
+                self._report_once(
+                    "quota_warning",
+                    settings,
+                    ticket.lead_id,
+                    quota_key,
+                    day,
+                    used=reservation.used,
+                )
+        return await self._take_turn(settings, ticket, left)
+
+    async def _take_turn(
+        self, settings: IntegrationSettings, ticket: _Ticket, left: Callable[[], float]
+    ) -> PureCallerIDError | None:
+        """Take a rate-limiter turn and wait for it; return the refusal, if any."""
         rate = settings.rate_limit
-        if rate is not None:
-            rate_key = rate.key or credential_key(settings)
-            ticket.rate = rate_key
-            longest = left() if rate.max_wait is None else min(rate.max_wait, left())
-            wait = await self._state_op(
-                self.state.acquire_rate(
-                    rate_key, rate=rate.per_second, burst=rate.burst, max_wait=max(longest, 0.0)
-                ),
-                left(),
-            )
+        if rate is None:
+            return None
+        rate_key = rate.key or credential_key(settings)
+        ticket.rate = rate_key
+        # A turn is worth taking only if the call still has time after it: a turn at the
+        # deadline's edge would be a timeout that spent a quota unit and a turn.
+        minimum = (
+            min(_MIN_CALL_TIME, _MIN_CALL_FRACTION * settings.timeout)
+            if rate.min_call_time is None
+            else rate.min_call_time
+        )
+        waited = 0.0
+        for _ in range(_TURN_ATTEMPTS):
+            longest = left() - minimum
+            if rate.max_wait is not None:
+                longest = min(rate.max_wait - waited, longest)
+            wait = None
+            if longest >= 0:
+                wait = await self._state_op(
+                    self.state.acquire_rate(
+                        rate_key, rate=rate.per_second, burst=rate.burst, max_wait=longest
+                    ),
+                    left(),
+                )
             if wait is None:
                 return ThrottledError(
                     f"the rate limit of {settings.id} ({rate.per_second:g}/s) has no turn "
-                    f"within {max(longest, 0.0):.3g} s; no call made",
-                    wait=longest,
+                    f"within {max(longest, 0.0):.3g} s that leaves {minimum:.3g} s for the "
+                    "call; no call made",
+                    wait=max(longest, 0.0),
                 )
-            if wait > 0:
-                await self._sleep(wait)
+            if wait <= 0:
+                return None
+            asked = self._clock()
+            await self._sleep(wait)
+            waited += wait
+            refusal = await self._recheck_breaker(settings, ticket, left)
+            if refusal is not None:
+                return refusal
+            # A 429 that came back while this call slept: its turn was handed out before the
+            # vendor said to slow down, so it takes a new one, after the pause.
+            if self._slowed.get(rate_key, 0.0) <= asked:
+                return None
+        return None
+
+    async def _recheck_breaker(
+        self, settings: IntegrationSettings, ticket: _Ticket, left: Callable[[], float]
+    ) -> PureCallerIDError | None:
+        """Ask the breaker again after waiting for a turn: it may have opened meanwhile."""
+        if ticket.breaker is None or ticket.probe:
+            return None  # no breaker, or this call is the probe (its slot is leased to it)
+        admission = await self._state_op(
+            self.state.breaker_admit(ticket.breaker, probe_lease=max(left(), 0.0) + GRACE),
+            left(),
+        )
+        if admission.decision == "reject":
+            ticket.breaker = None
+            return CircuitOpenError(
+                f"the circuit breaker of {settings.id} opened while this call waited for its "
+                f"turn; no call made (next probe in {admission.retry_in:.3g} s)",
+                retry_in=admission.retry_in,
+            )
+        ticket.probe = admission.decision == "probe"
         return None
 
     async def _settle(
@@ -435,7 +531,7 @@ class Guards:
         outcome: BreakerOutcome,
         *,
         refund: bool,
-        retry_after: float | None = None,
+        slow_downs: tuple[float, ...] = (),
     ) -> None:
         """The bookkeeping after a call (or a refusal): errors are logged, never raised."""
         if refund and ticket.quota is not None:
@@ -454,12 +550,23 @@ class Guards:
                 settings,
             )
             if change is not None:
-                self._event(f"circuit_{change}", settings, key=ticket.breaker)
+                self._event(f"circuit_{change}", settings, ticket.lead_id, key=ticket.breaker)
+        await self._slow(settings, ticket, slow_downs)
+
+    async def _slow(
+        self, settings: IntegrationSettings, ticket: _Ticket, slow_downs: tuple[float, ...]
+    ) -> None:
+        """Pause the rate limiter once for each 429 (with its Retry-After)."""
         rate = settings.rate_limit
-        if retry_after is not None and ticket.rate is not None and rate is not None:
+        if ticket.rate is None or rate is None:
+            return
+        # Every 429 slows the limiter, those the client retried and answered in the end too:
+        # each says the vendor's rate is below ours.
+        for wait in slow_downs:
+            self._slowed[ticket.rate] = self._clock()
             await self._after_call(
                 self.state.slow_down(
-                    ticket.rate, rate=rate.per_second, burst=rate.burst, wait=retry_after
+                    ticket.rate, rate=rate.per_second, burst=rate.burst, wait=wait
                 ),
                 settings,
             )
@@ -505,7 +612,14 @@ class Guards:
     # -- events ---------------------------------------------------------------------------
 
     def _report_once(
-        self, name: str, settings: IntegrationSettings, key: str, day: str, *, used: int
+        self,
+        name: str,
+        settings: IntegrationSettings,
+        lead_id: str,
+        key: str,
+        day: str,
+        *,
+        used: int,
     ) -> None:
         # Once per process, key and vendor day: every lead after the quota is spent would
         # otherwise log the same line.
@@ -514,30 +628,56 @@ class Guards:
         self._reported.add((name, key, day))
         quota = settings.quota
         limit = 0 if quota is None else quota.daily
-        self._event(name, settings, key=key, day=day, used=used, limit=limit)
+        self._event(name, settings, lead_id, key=key, day=day, used=used, limit=limit)
 
-    def _event(self, name: str, settings: IntegrationSettings, **details: Any) -> None:
+    def _event(
+        self, name: str, settings: IntegrationSettings, lead_id: str, **details: Any
+    ) -> None:
         details = {"integration_id": settings.id, "kind": settings.kind, **details}
         text = ", ".join(f"{k}={v}" for k, v in details.items())
         level = logging.INFO if name == "circuit_closed" else logging.WARNING
         logger.log(level, "guard event %s: %s", name, text)
-        if self._on_event is not None:
+        if self._on_event is None:
+            return
+        try:
             self._on_event(name, details)
+        except Exception as exc:
+            # A host bug in the hook must not cost the lead its record, nor leak the quota
+            # unit or the breaker's probe slot held at this moment: it is handed to the
+            # screener, which raises it once the record is saved.
+            logger.exception("lead %s: the observer's on_event(%r) failed", lead_id, name)
+            if self._hook_failed is not None:
+                self._hook_failed(lead_id, exc)
 
 
 class _Ticket:
     """What a call holds while it runs: its breaker slot, quota unit and limiter."""
 
-    __slots__ = ("breaker", "probe", "quota", "rate")
+    __slots__ = ("breaker", "lead_id", "probe", "quota", "rate")
 
-    def __init__(self) -> None:
+    def __init__(self, lead_id: str) -> None:
+        self.lead_id = lead_id
         self.breaker: str | None = None
         self.probe = False
         self.quota: tuple[str, str] | None = None
         self.rate: str | None = None
 
 
-def _retry_after(failure: BaseException | None) -> float | None:
-    if isinstance(failure, RateLimitError):
-        return _SLOW_DOWN_DEFAULT if failure.retry_after is None else failure.retry_after
-    return None
+def _slow_downs(
+    answer: IntegrationAnswer | None, failure: BaseException | None
+) -> tuple[float, ...]:
+    """The pause each 429 of a call asks of the limiter, whether or not the call ended in it."""
+    attempts: tuple[Attempt, ...] = ()
+    if answer is not None:
+        attempts = answer.attempts
+    elif isinstance(failure, APIError) and failure.exchange is not None:
+        attempts = failure.exchange.attempts
+    waits = [
+        _SLOW_DOWN_DEFAULT if a.retry_after is None else a.retry_after
+        for a in attempts
+        if a.status_code == _TOO_MANY_REQUESTS
+    ]
+    if not waits and isinstance(failure, RateLimitError):
+        # An integration that records no attempts: its final 429 is all there is to go by.
+        waits.append(_SLOW_DOWN_DEFAULT if failure.retry_after is None else failure.retry_after)
+    return tuple(waits)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+import attrs
+
 from ._client import DEFAULT_MAX_CONNECTIONS, AsyncPureCallerIDClient
 from ._dialects import dialect_named
 from ._errors import ConfigurationError
 from ._mapping import DEFAULT_FIELD_MAPPING
+from ._retry import RetryPolicy
 from ._rules import answer_from_response
 from ._rules_fields import PURECALLERID_FIELDS, FieldRegistry
 from .typing import IntegrationAnswer
@@ -19,7 +22,6 @@ if TYPE_CHECKING:
     import httpx
 
     from ._models import Lead
-    from ._retry import RetryPolicy
     from ._settings import IntegrationSettings
 
 __all__ = ["PureCallerIDIntegration"]
@@ -56,7 +58,7 @@ class PureCallerIDIntegration:
         self._max_connections = max_connections
         self._sleep = sleep
         self._kind = kind
-        self._clients: dict[tuple[str, str, str, float], AsyncPureCallerIDClient] = {}
+        self._clients: dict[tuple[str, str, str, float, bool], AsyncPureCallerIDClient] = {}
 
     @property
     def kind(self) -> str:
@@ -100,15 +102,21 @@ class PureCallerIDIntegration:
         token = settings.credentials.api_token
         if token is None or settings.base_url is None:
             raise ConfigurationError("the integration has no credentials or base URL")
-        key = (settings.base_url, settings.dialect, token.reveal(), settings.timeout)
+        limited = settings.rate_limit is not None
+        key = (settings.base_url, settings.dialect, token.reveal(), settings.timeout, limited)
         client = self._clients.get(key)
         if client is None:
+            policy = self._retry_policy or RetryPolicy()
+            if limited:
+                # Under a rate limit the limiter waits out a 429 (and paces every other
+                # caller too); the client retrying on its own would bypass it.
+                policy = attrs.evolve(policy, retry_statuses=policy.retry_statuses - {429})
             client = AsyncPureCallerIDClient(
                 base_url=settings.base_url,
                 api_token=token,
                 dialect=settings.dialect,
                 timeout=settings.timeout,
-                retry_policy=self._retry_policy,
+                retry_policy=policy,
                 transport=self._transport,
                 max_connections=self._max_connections,
                 sleep=self._sleep,

@@ -403,8 +403,15 @@ class AsyncScreener:
                 InMemoryStateBackend() if self._state is None else self._state,
                 observer=self._observer,
                 clock=self._clock,
+                hook_failed=self._hook_failed,
             )
         return self._guards
+
+    def _hook_failed(self, lead_id: str, exc: Exception) -> None:
+        """Hold an observer hook's exception; it is raised once the lead's record is saved."""
+        failures = self._hook_failures.get(lead_id)
+        if failures is not None:
+            failures.append(exc)
 
     def _emit(self, lead: Lead, record: IntegrationRecord) -> IntegrationRecord:
         if self._observer is not None:
@@ -414,9 +421,7 @@ class AsyncScreener:
                 logger.exception(
                     "lead %s: the observer's on_integration_result failed", lead.lead_id
                 )
-                failures = self._hook_failures.get(lead.lead_id)
-                if failures is not None:
-                    failures.append(exc)
+                self._hook_failed(lead.lead_id, exc)
         return record
 
     def _record(  # noqa: PLR0917 - private, two call sites

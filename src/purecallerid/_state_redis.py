@@ -136,6 +136,10 @@ class RedisStateBackend:
             so it is held as a :class:`~purecallerid.Secret` and never shown.
         prefix: Prepended to every key, to share one Redis between applications.
         timeout: Seconds for connecting and for each command.
+        max_connections: The connections this process keeps open at most. Commands beyond
+            them wait for a free connection (up to *pool_timeout*) instead of failing: a
+            host screening hundreds of leads at once must not see ``state_unavailable``.
+        pool_timeout: Seconds a command waits for a free connection.
         client: An existing ``redis.asyncio.Redis`` to use instead of *url* (the caller
             closes it).
     """
@@ -146,6 +150,8 @@ class RedisStateBackend:
         *,
         prefix: str = "purecallerid",
         timeout: float = 1.0,
+        max_connections: int = 50,
+        pool_timeout: float = 5.0,
         client: Any = None,
     ) -> None:
         """Create the client (no connection is made until the first command)."""
@@ -161,13 +167,18 @@ class RedisStateBackend:
             if url is None:
                 raise ConfigurationError("RedisStateBackend needs a url or a client")
             text = url.reveal() if isinstance(url, Secret) else url
-            client = redis.asyncio.Redis.from_url(
+            # A blocking pool: redis-py's default pool raises MaxConnectionsError at its cap
+            # (100) instead of waiting, which turned a busy moment into failed leads.
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
                 text,
+                max_connections=max_connections,
+                timeout=pool_timeout,
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
                 retry=Retry(NoBackoff(), 1),
                 decode_responses=True,
             )
+            client = redis.asyncio.Redis.from_pool(pool)  # closes the pool with the client
             self._owned = True
         else:
             self._owned = False
