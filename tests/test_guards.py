@@ -364,7 +364,7 @@ def test_breaker_opens_then_fails_fast() -> None:
     assert len(counting.calls) == 3
     fast = [r.integration("count") for r in records[3:]]
     assert all(r.attempts == () and r.outcome_unknown is False for r in fast)
-    assert statistics.median(r.duration or 1 for r in fast) < 0.001
+    assert statistics.median(r.duration or 1 for r in fast) < 0.005  # no vendor time: guard only
     assert events.names() == ["circuit_opened"]
 
 

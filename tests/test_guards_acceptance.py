@@ -161,7 +161,8 @@ def test_breaker_opens_on_500s_and_a_probe_closes_it(
     backend: str, request: pytest.FixtureRequest
 ) -> None:
     """Three 500s open the breaker; later leads are decided with no call; a probe closes it."""
-    breaker = {"failures": 3, "cooldown": 0.3}
+    # A cool-down long enough that a loaded CI machine does not reach it mid-test.
+    breaker = {"failures": 3, "cooldown": 1.5}
     prefix = f"t-{uuid.uuid4().hex}"
     memory = InMemoryStateBackend()  # closing it is a no-op: both screeners share it
 
@@ -179,10 +180,11 @@ def test_breaker_opens_on_500s_and_a_probe_closes_it(
         pcid = [r.integration("pcid") for r in records]
         assert [r.error_class for r in pcid] == ["server_error"] * 3 + ["circuit_open"] * 5
         for fast in pcid[3:]:
-            assert fast.attempts == ()
+            assert fast.attempts == ()  # no vendor time at all: nothing was sent
             assert fast.duration is not None
-            assert fast.duration < 0.01  # one Redis round trip, no vendor time at all
-        asyncio.run(asyncio.sleep(0.35))
+            # One state round trip (generous: CI machines are loaded).
+            assert fast.duration < 0.05
+        asyncio.run(asyncio.sleep(1.55))
         after = screen_with(settings, leads(*range(10, 13)), state=state)
         assert [r.integration("pcid").error_class for r in after] == [None, None, None]
         assert simulator.stats()["total_requests"] == 6

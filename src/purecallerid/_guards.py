@@ -21,6 +21,7 @@ URL, a hash of the token), and errors are classified by the library's error tree
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -46,7 +47,7 @@ from ._errors import (
     StateUnavailableError,
     ThrottledError,
 )
-from ._mapping import MappingError
+from ._mapping import MappingError, unstructure_mapping
 from ._phone import InvalidPhoneError, normalize_phone
 from ._state import InMemoryStateBackend
 from .typing import IntegrationAnswer
@@ -140,6 +141,15 @@ def _lookup(fields: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+def _for_follower(failure: BaseException) -> BaseException:
+    """The leader's failure, as it stands for a lead whose own request was never sent."""
+    if getattr(failure, "outcome_unknown", None) is True:
+        copied = copy.copy(failure)
+        copied.outcome_unknown = False  # type: ignore[attr-defined]
+        return copied
+    return failure
+
+
 def cache_key(lead: Lead, settings: IntegrationSettings) -> str | None:
     """The cache key of *lead* for *settings*, or ``None`` when it has no valid phone.
 
@@ -163,6 +173,8 @@ def cache_key(lead: Lead, settings: IntegrationSettings) -> str | None:
         credentials.list_name,
         credentials.dialer_list_id,
         dict(settings.options),
+        # The mapping decides what is sent: another mapping may send another request.
+        None if settings.mapping is None else unstructure_mapping(settings.mapping),
     ]
     fields = {name: _lookup(lead.fields, name) for name in cache.fields}
     text = json.dumps([scope, phone, fields], sort_keys=True, default=str)
@@ -278,7 +290,7 @@ class Guards:
 
     # -- the call -----------------------------------------------------------------------
 
-    async def call(
+    async def call(  # noqa: PLR0911 - one return per way a guarded call ends
         self, integration: Integration, lead: Lead, settings: IntegrationSettings, budget: float
     ) -> Guarded:
         """Call *integration* for *lead* within *budget* seconds, under its guards.
@@ -317,9 +329,12 @@ class Guards:
                 shared = await asyncio.shield(running)
         except TimeoutError as exc:
             return Guarded(failure=exc)
+        if shared.failure is not None:
+            # The leader's call failed; nothing was sent for this lead, whatever the leader's
+            # own outcome was: the same failure, but no reused answer and no billing doubt.
+            return Guarded(failure=_for_follower(shared.failure))
         return Guarded(
             shared.answer,
-            shared.failure,
             cached=True,
             fetched_at=shared.fetched_at or dt.datetime.now(dt.UTC),
         )

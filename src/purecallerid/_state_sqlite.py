@@ -83,10 +83,13 @@ class SQLiteStateBackend:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 result = operation(self._db, self._clock())
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # Also after a failed COMMIT: a transaction left open would hold the write
+                # lock for every process on the host and fail every later operation here.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
             return result
 
     async def reserve_quota(
