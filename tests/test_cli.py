@@ -360,14 +360,19 @@ def test_simulate_console_script(tmp_path: Path) -> None:
         text=True,
         env=env,
     ) as process:
-        assert process.stdout is not None
-        banner = process.stdout.readline().split()
-        url = banner[-1]
-        assert banner[:4] == ["PureCallerID", "simulator", "listening", "on"]
-        body = {"apiToken": TOKEN, "phone": "2125550103"}
-        answer = httpx.post(url + "/singleLeadLoading", json=body).json()
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=10)
+        try:
+            assert process.stdout is not None
+            banner = process.stdout.readline().split()
+            url = banner[-1]
+            assert banner[:4] == ["PureCallerID", "simulator", "listening", "on"]
+            body = {"apiToken": TOKEN, "phone": "2125550103"}
+            answer = httpx.post(url + "/singleLeadLoading", json=body, timeout=30).json()
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=30)
+        finally:
+            # Whatever failed above, never leave the server running (Popen's exit waits).
+            if process.poll() is None:
+                process.kill()
     assert answer["reason"] == "TCPA_FLAG"
     assert process.returncode == 0, err
     assert '"total_requests": 1' in out

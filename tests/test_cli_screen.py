@@ -189,11 +189,16 @@ def test_killed_console_script_resumes(tmp_path: Path) -> None:
             text=True,
             env={**os.environ, "COLUMNS": "300"},
         ) as process:
-            deadline = time.monotonic() + 20
-            while calls(sim) < 50 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            process.send_signal(signal.SIGINT)
-            _, err = process.communicate(timeout=20)
+            try:
+                deadline = time.monotonic() + 20
+                while calls(sim) < 50 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                process.send_signal(signal.SIGINT)
+                _, err = process.communicate(timeout=30)
+            finally:
+                # Whatever failed above, never leave the run going (Popen's exit waits).
+                if process.poll() is None:
+                    process.kill()
         first_calls = calls(sim)
         assert process.returncode == 130, err
         assert "interrupted: the leads screened so far are recorded in" in err
