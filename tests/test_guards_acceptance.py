@@ -68,8 +68,14 @@ def hammer(tmp_path: Path, backend: str, location: str, simulator: Simulator) ->
         subprocess.Popen([sys.executable, str(WORKER), json.dumps(job)])  # noqa: S603
         for job in jobs
     ]
-    for process in processes:
-        assert process.wait(timeout=120) == 0
+    try:
+        for process in processes:
+            assert process.wait(timeout=120) == 0
+    finally:
+        for process in processes:  # a failed worker must not leave the others running
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     store = SQLiteResultStore(db)
     try:
         return [asyncio.run(store.load(lead_id)) for job in jobs for lead_id in job["leads"]]

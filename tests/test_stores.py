@@ -103,3 +103,25 @@ def test_sqlite_store_several_processes(tmp_path: Path) -> None:
     store = SQLiteResultStore(path)
     assert store.count() == 150
     store.close()
+
+
+def _open_new(path: str, barrier_file: str) -> None:
+    from purecallerid import SQLiteStateBackend  # noqa: PLC0415 - in the child process
+
+    while not Path(barrier_file).exists():  # start together, to race on creating the file
+        pass
+    SQLiteResultStore(path).close()
+    SQLiteStateBackend(path + ".state")._db.close()
+
+
+def test_sqlite_files_opened_by_many_processes_at_once(tmp_path: Path) -> None:
+    """Processes creating one SQLite database at the same moment all get in (no 'locked')."""
+    path, go = str(tmp_path / "fresh.db"), tmp_path / "go"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_open_new, args=(path, str(go))) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    go.touch()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0

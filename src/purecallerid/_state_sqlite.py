@@ -9,15 +9,16 @@ transaction. Time is the wall clock, which every process on the host shares.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from ._sqlite import open_shared
 from ._state import BreakerState, breaker_admit, breaker_record, gcra_reserve, gcra_slow_down
 from .typing import BreakerAdmission, QuotaReservation
 
 if TYPE_CHECKING:
+    import sqlite3
     from collections.abc import Callable
     from pathlib import Path
 
@@ -66,14 +67,11 @@ class SQLiteStateBackend:
         self.path = str(path)
         self._clock = clock
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.path, timeout=busy_timeout, check_same_thread=False, isolation_level=None
+        self._db = open_shared(
+            self.path,
+            busy_timeout=busy_timeout,
+            setup=["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", *_SCHEMA],
         )
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            for statement in _SCHEMA:
-                self._db.execute(statement)
 
     async def _run(self, operation: Callable[[sqlite3.Connection, float], _T]) -> _T:
         return await asyncio.to_thread(self._transaction, operation)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import threading
 from typing import TYPE_CHECKING, Final
 
 from ._converter import converter
 from ._errors import PureCallerIDError
 from ._records import ScreeningRecord
+from ._sqlite import open_shared
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -89,14 +89,12 @@ class SQLiteResultStore:
         """Open (and create if needed) the database at *path*."""
         self.path = str(path)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.path, timeout=busy_timeout, check_same_thread=False, isolation_level=None
+        wal = [] if self.path == ":memory:" else ["PRAGMA journal_mode=WAL"]
+        self._db = open_shared(
+            self.path,
+            busy_timeout=busy_timeout,
+            setup=[*wal, "PRAGMA synchronous=NORMAL", _SCHEMA],
         )
-        with self._lock:
-            if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
 
     async def save(self, record: ScreeningRecord) -> None:
         """Store *record* in one transaction, replacing any record with the same lead id."""

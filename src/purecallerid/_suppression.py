@@ -19,6 +19,7 @@ from ._errors import ConfigurationError, SuppressionListError
 from ._mapping import DEFAULT_FIELD_MAPPING, FieldMapping
 from ._phone import PhoneFormat, normalize_phone
 from ._rules_fields import FieldRegistry, FieldSpec, FieldType
+from ._sqlite import open_shared
 from .typing import IntegrationAnswer
 
 if TYPE_CHECKING:
@@ -152,11 +153,11 @@ class SQLiteSuppressionList:
         self.path = str(path)
         self._region = region
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        with self._lock:
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS suppression (phone TEXT PRIMARY KEY, reason TEXT)"
-            )
+        self._db = open_shared(
+            self.path,
+            busy_timeout=5.0,
+            setup=["CREATE TABLE IF NOT EXISTS suppression (phone TEXT PRIMARY KEY, reason TEXT)"],
+        )
 
     def add(self, phone: str, reason: str | None = None) -> None:
         """Suppress *phone* (any format), with an optional reason."""
