@@ -164,3 +164,34 @@ def test_refused_connection_is_retried_and_never_sent() -> None:
     assert info.value.exchange is not None
     assert [a.outcome for a in info.value.exchange.attempts] == ["connect_error", "connect_error"]
     assert len(slept) == 1
+
+
+def test_proxy_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As with httpx, HTTP_PROXY is honoured: the request goes to the proxy, absolute-form."""
+    lines: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await _read_request(reader)
+        lines.append(request.split(b"\r\n", 1)[0])
+        writer.write(_response(ANSWER))
+        await writer.drain()
+        writer.close()
+
+    async def go() -> ScreeningResponse:
+        server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        async with (
+            server,
+            AsyncPureCallerIDClient(
+                base_url="http://purecallerid.invalid",
+                api_token="test-token",
+                allow_insecure_http=True,
+            ) as client,
+        ):
+            return await client.screen(request_for("2125550102"))
+
+    assert asyncio.run(go()).reason == "DNC"
+    assert lines == [b"POST http://purecallerid.invalid/singleLeadLoading HTTP/1.1"]

@@ -286,3 +286,12 @@ def test_none_is_refused_in_code(cls: Any, values: dict[str, Any]) -> None:
     """Settings built in code refuse None where the default is not None."""
     with pytest.raises(ConfigurationError):
         cls(**values)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379", "127.0.0.1:6379", "redis:/x"])
+def test_state_url_must_be_a_redis_url(url: str) -> None:
+    """A [state] url of another scheme is a problem at load, not an error at the first lead."""
+    found = problems({"id": "x"}, state={"backend": "redis", "url": url})
+    assert any("state.url" in p for p in found), found
+    with pytest.raises(ConfigurationError, match="redis://"):
+        StateSettings(backend="redis", url=url)

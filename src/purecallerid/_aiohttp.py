@@ -63,7 +63,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     Args:
         max_connections: The connection pool's size.
         keepalive_expiry: Seconds an idle connection is kept.
-        verify: TLS verification: ``True`` (the system's CAs), ``False``, or an SSL context.
+        verify: TLS verification: ``True`` (certifi's CA bundle, as httpx), ``False``, or an
+            SSL context. Proxies come from ``HTTP(S)_PROXY`` / ``NO_PROXY``, as with httpx.
     """
 
     def __init__(
@@ -76,7 +77,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         """Create the transport; the session is opened on first use."""
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
-        self._ssl = verify
+        # The same trust as httpx's own transport: certifi's CA bundle unless told otherwise.
+        self._ssl: ssl.SSLContext | bool = httpx.create_ssl_context() if verify is True else verify
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
@@ -90,6 +92,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),
+                # As httpx does by default: proxies from HTTP(S)_PROXY / NO_PROXY.
+                trust_env=True,
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             )

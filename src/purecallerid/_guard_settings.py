@@ -314,6 +314,11 @@ class StateSettings:
             raise ConfigurationError("StateSettings: the sqlite backend needs a path")
         if self.backend == "redis" and not self.url:
             raise ConfigurationError("StateSettings: the redis backend needs a url")
+        if self.url is not None and not self.url.reveal().startswith(_REDIS_SCHEMES):
+            # Checked here, at load, rather than when the first lead opens the backend.
+            raise ConfigurationError(
+                "StateSettings: url must start with redis://, rediss:// or unix://"
+            )
 
 
 # -- loading from settings documents ------------------------------------------------------
@@ -327,6 +332,7 @@ GUARD_KEYS: Final[Mapping[str, frozenset[str]]] = {
 """Integration key -> the keys its table accepts."""
 
 STATE_KEYS: Final = frozenset({"backend", "path", "url", "prefix"})
+_REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 
 _GUARDS: Final[Mapping[str, tuple[type, Mapping[str, _Check], frozenset[str]]]] = {
     "quota": (QuotaSettings, _QUOTA_CHECKS, frozenset({"daily"})),
@@ -404,7 +410,7 @@ def load_state(data: Any, add: Report) -> StateSettings | None:
     if values is None:
         return None
     url = values.get("url")
-    if url is not None and not (isinstance(url, str) and url.strip()):
+    if url is not None and not (isinstance(url, str) and url.strip().startswith(_REDIS_SCHEMES)):
         add("state.url", "must be a Redis URL such as 'redis://127.0.0.1:6379/0'")
         return None
     try:
