@@ -44,7 +44,13 @@ from purecallerid import (
     converter,
     error_class,
 )
-from purecallerid._guards import cache_key, credential_key, endpoint_key, vendor_day
+from purecallerid._guards import (
+    _slow_downs,
+    cache_key,
+    credential_key,
+    endpoint_key,
+    vendor_day,
+)
 from purecallerid.typing import IntegrationAnswer
 
 FIELDS = FieldRegistry(
@@ -804,3 +810,11 @@ def test_a_failing_on_event_surfaces_after_the_record_is_saved() -> None:
     # The unit was spent on a call that was made, and no more: 9 remain.
     records = screen(settings, [lead(i) for i in range(2, 11)], Counting(), state=state)
     assert classes(records) == [None] * 9
+
+
+def test_a_huge_retry_after_pauses_the_limiter_at_most_five_minutes() -> None:
+    """A garbled Retry-After (a year) pauses the limiter for the cap, not for a year."""
+    throttled = RateLimitError("429", status_code=429, body="", retry_after=3.2e7)
+    assert _slow_downs(None, throttled) == (300.0,)
+    modest = RateLimitError("429", status_code=429, body="", retry_after=2.0)
+    assert _slow_downs(None, modest) == (2.0,)

@@ -678,6 +678,9 @@ class _Ticket:
         self.rate: str | None = None
 
 
+_SLOW_DOWN_MAX: Final = 300.0
+
+
 def _slow_downs(
     answer: IntegrationAnswer | None, failure: BaseException | None
 ) -> tuple[float, ...]:
@@ -695,4 +698,6 @@ def _slow_downs(
     if not waits and isinstance(failure, RateLimitError):
         # An integration that records no attempts: its final 429 is all there is to go by.
         waits.append(_SLOW_DOWN_DEFAULT if failure.retry_after is None else failure.retry_after)
-    return tuple(waits)
+    # A vendor's Retry-After pauses every worker: a garbled or huge one must not freeze the
+    # limiter for hours (nor overflow a Redis expiry).
+    return tuple(min(wait, _SLOW_DOWN_MAX) for wait in waits)
