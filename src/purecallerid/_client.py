@@ -444,6 +444,8 @@ def _make_settings(
 
 def _check_http(http_client: object, transport: object, *, is_async: bool) -> None:
     """Refuse an httpx client or transport of the wrong kind, saying what to pass instead."""
+    if http_client is not None and transport is not None:
+        raise TypeError("pass either http_client or transport, not both")
     want, other = ("AsyncClient", "Client") if is_async else ("Client", "AsyncClient")
     this, that = (
         ("AsyncPureCallerIDClient", "PureCallerIDClient")
@@ -532,8 +534,6 @@ class PureCallerIDClient:
         random: Callable[[], float] = _random.random,
     ) -> None:
         """Create the client; see the class docstring for the arguments."""
-        if http_client is not None and transport is not None:
-            raise TypeError("pass either http_client or transport, not both")
         _check_http(http_client, transport, is_async=False)
         self._settings = _make_settings(
             base_url=base_url,
@@ -699,8 +699,6 @@ class AsyncPureCallerIDClient:
         random: Callable[[], float] = _random.random,
     ) -> None:
         """Create the client; see the class docstring for the arguments."""
-        if http_client is not None and transport is not None:
-            raise TypeError("pass either http_client or transport, not both")
         _check_http(http_client, transport, is_async=True)
         self._settings = _make_settings(
             base_url=base_url,

@@ -54,7 +54,7 @@ from ._stores import StorageError
 from .typing import IntegrationAnswer
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine, Iterable
+    from collections.abc import Callable, Coroutine, Iterable
 
     from .typing import (
         Integration,
@@ -133,7 +133,7 @@ class AsyncScreener:
         integrations: Iterable[Integration],
         observer: Observer | None = None,
         state: StateBackend | None = None,
-        clock: Any = time.monotonic,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Create the screener; see the class docstring for the arguments."""
         self._settings = settings
