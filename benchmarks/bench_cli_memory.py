@@ -26,7 +26,7 @@ TOKEN = "bench-token-123456"  # noqa: S105 - the simulator accepts any token
 CHILD = """
 import json, resource, sys, time
 from purecallerid.cli import main
-from purecallerid import _cli_commands  # the command's imports, before the baseline
+from purecallerid._cli import commands as _cli_commands  # its imports, before the baseline
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
 code = main(sys.argv[1:])

@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from purecallerid import SQLiteResultStore
-from purecallerid._cli_screen import ScreenJob, run_screen
+from purecallerid._cli.screen import ScreenJob, run_screen
 from purecallerid.cli import main
 from purecallerid.testing import Simulator
 

@@ -44,7 +44,7 @@ from purecallerid import (
     converter,
     error_class,
 )
-from purecallerid._guards import (
+from purecallerid._guards.guards import (
     _slow_downs,
     cache_key,
     credential_key,

@@ -25,7 +25,7 @@ from purecallerid import (
     load_settings,
     open_state_backend,
 )
-from purecallerid._guard_settings import GUARD_KEYS, STATE_KEYS
+from purecallerid._guards.settings import GUARD_KEYS, STATE_KEYS
 from purecallerid.cli import main
 from purecallerid.testing import Simulator
 from test_docs_reference import CONFIGURATION, KEY_ROW, sections

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from purecallerid import _rules_pattern
-from purecallerid._rules_pattern import (
+from purecallerid._rules import pattern as _rules_pattern
+from purecallerid._rules.pattern import (
     MAX_INPUT_LENGTH,
     MAX_MATCH_STEPS,
     PatternError,

@@ -25,7 +25,7 @@ from purecallerid import (
     format_rules,
     parse_rules,
 )
-from purecallerid._rules_fields import operator_spec
+from purecallerid._rules.fields import operator_spec
 
 FIELDS = PURECALLERID_FIELDS
 _NAME = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True)

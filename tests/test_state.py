@@ -18,7 +18,7 @@ from purecallerid import (
     RedisStateBackend,
     SQLiteStateBackend,
 )
-from purecallerid._state import (
+from purecallerid._guards.memory import (
     BreakerState,
     breaker_admit,
     breaker_record,

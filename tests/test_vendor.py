@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from purecallerid._vendor import Script, phone_key, read_request
 from purecallerid.testing import TEST_NUMBERS, CannedAnswer, canned_answer_for
+from purecallerid.testing._vendor import Script, phone_key, read_request
 
 LEADEXEC = "/singleLeadLoading"
 PUBLIC = "/api/public/lead/load"

@@ -5,22 +5,7 @@ The public API is re-exported here; every implementation module is private.
 
 from importlib.metadata import version as _version
 
-from ._client import (
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_SYNC_MAX_CONNECTIONS,
-    DEFAULT_TIMEOUT,
-    AsyncPureCallerIDClient,
-    PureCallerIDClient,
-)
 from ._converter import converter, response_from_wire, response_to_wire
-from ._dialects import (
-    DEFAULT_DIALER_FIELDS,
-    Dialect,
-    LeadExecDialect,
-    PublicDialect,
-    WireRequest,
-    dialect_named,
-)
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -40,8 +25,41 @@ from ._errors import (
     SuppressionListError,
     ThrottledError,
 )
-from ._guards import open_state_backend
-from ._integration import PureCallerIDIntegration
+from ._guards.guards import open_state_backend
+from ._guards.memory import InMemoryStateBackend
+from ._guards.redis import RedisStateBackend
+from ._guards.sqlite import SQLiteStateBackend
+from ._integrations.purecallerid.client import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_SYNC_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+    AsyncPureCallerIDClient,
+    PureCallerIDClient,
+)
+from ._integrations.purecallerid.dialects import (
+    DEFAULT_DIALER_FIELDS,
+    Dialect,
+    LeadExecDialect,
+    PublicDialect,
+    WireRequest,
+    dialect_named,
+)
+from ._integrations.purecallerid.integration import PureCallerIDIntegration
+from ._integrations.purecallerid.retry import (
+    RetryPolicy,
+    backoff_delay,
+    parse_retry_after,
+    retry_delay,
+)
+from ._integrations.suppression import (
+    SUPPRESSION_FIELDS,
+    CSVSuppressionList,
+    InMemorySuppressionList,
+    SQLiteSuppressionList,
+    SuppressionEntry,
+    SuppressionIntegration,
+    SuppressionList,
+)
 from ._mapping import (
     DEFAULT_FIELD_MAPPING,
     FieldMapping,
@@ -63,28 +81,19 @@ from ._models import (
 )
 from ._phone import InvalidPhoneError, PhoneFormat, format_phone, normalize_phone
 from ._records import IntegrationRecord, IntegrationStatus, ScreeningRecord
-from ._retry import RetryPolicy, backoff_delay, parse_retry_after, retry_delay
-from ._rules import (
-    Evaluation,
-    RuleOutcome,
-    RuleSet,
-    RuleTrace,
-    answer_from_response,
-    purecallerid_preset,
-)
-from ._rules_check import (
+from ._rules.check import (
     RuleProblem,
     RuleValidationError,
     Severity,
 )
-from ._rules_fields import (
+from ._rules.fields import (
     PURECALLERID_FIELDS,
     FieldRegistry,
     FieldSpec,
     FieldType,
     operator_table,
 )
-from ._rules_model import (
+from ._rules.model import (
     Action,
     AllOf,
     AnyOf,
@@ -95,10 +104,18 @@ from ._rules_model import (
     Rule,
     UnknownPolicy,
 )
-from ._rules_schema import (
+from ._rules.ruleset import (
+    Evaluation,
+    RuleOutcome,
+    RuleSet,
+    RuleTrace,
+    answer_from_response,
+    purecallerid_preset,
+)
+from ._rules.schema import (
     rules_json_schema,
 )
-from ._rules_text import (
+from ._rules.text import (
     format_condition,
     format_rules,
     parse_rules,
@@ -120,19 +137,7 @@ from ._settings import (
     StateSettings,
     load_settings,
 )
-from ._state import InMemoryStateBackend
-from ._state_redis import RedisStateBackend
-from ._state_sqlite import SQLiteStateBackend
 from ._stores import InMemoryResultStore, SQLiteResultStore, StorageError
-from ._suppression import (
-    SUPPRESSION_FIELDS,
-    CSVSuppressionList,
-    InMemorySuppressionList,
-    SQLiteSuppressionList,
-    SuppressionEntry,
-    SuppressionIntegration,
-    SuppressionList,
-)
 from ._zip import InvalidZipError, ZipFormat, normalize_zip
 
 __version__ = _version("purecallerid")

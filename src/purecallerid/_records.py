@@ -17,7 +17,7 @@ from typing import Any
 from attrs import field, frozen
 
 from ._models import Attempt, RequestRecord
-from ._rules_model import Action
+from ._rules.model import Action
 
 __all__ = ["IntegrationRecord", "IntegrationStatus", "ScreeningRecord"]
 

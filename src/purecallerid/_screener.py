@@ -43,13 +43,13 @@ from ._errors import (
     SuppressionListError,
     ThrottledError,
 )
-from ._guards import GRACE, Guarded, Guards
+from ._guards.guards import GRACE, Guarded, Guards
+from ._guards.memory import InMemoryStateBackend
 from ._mapping import MappingError
 from ._models import Lead
 from ._records import IntegrationRecord, IntegrationStatus, ScreeningRecord
-from ._rules_model import Action
+from ._rules.model import Action
 from ._settings import CampaignSettings, IntegrationSettings, SettingsError
-from ._state import InMemoryStateBackend
 from ._stores import StorageError
 from .typing import IntegrationAnswer
 

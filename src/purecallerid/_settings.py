@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 from attrs import Attribute, field, frozen
 
 from ._errors import ConfigurationError, PureCallerIDError
-from ._guard_settings import (
+from ._guards.settings import (
     GUARD_KEYS,
     CacheSettings,
     CircuitBreakerSettings,
@@ -34,9 +34,9 @@ from ._guard_settings import (
     load_state,
 )
 from ._mapping import FieldMapping, structure_mapping, unstructure_mapping
-from ._rules import RuleSet
-from ._rules_check import RuleValidationError, Severity
-from ._rules_model import Action
+from ._rules.check import RuleValidationError, Severity
+from ._rules.model import Action
+from ._rules.ruleset import RuleSet
 from ._secrets import Secret
 
 if TYPE_CHECKING:

@@ -237,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version, or a usage error (already printed)
         return exit_.code if isinstance(exit_.code, int) else _EXIT_USAGE
     try:
-        from . import _cli_commands  # noqa: PLC0415 - rich is an optional extra
+        from ._cli import commands as _cli_commands  # noqa: PLC0415 - rich is an optional extra
     except ImportError as exc:
         if exc.name != "rich" and not (exc.name or "").startswith("rich."):
             raise

@@ -30,7 +30,7 @@ from ._models import Attempt, RequestRecord
 if TYPE_CHECKING:
     from ._models import Lead
     from ._records import IntegrationRecord, ScreeningRecord
-    from ._rules_fields import FieldRegistry
+    from ._rules.fields import FieldRegistry
     from ._settings import CampaignSettings, IntegrationSettings
 
 __all__ = [

@@ -29,15 +29,15 @@ The pytest fixtures are opt-in: add ``pytest_plugins = ["purecallerid.testing.py
 to your ``conftest.py``.
 """
 
-from .._testnumbers import (
+from ._fake import FakePureCallerID, ReceivedRequest
+from ._simulator import Simulator
+from ._testnumbers import (
     DEFAULT_ANSWER,
     TEST_NUMBERS,
     CannedAnswer,
     canned_answer_for,
     line_of_test_number,
 )
-from ._fake import FakePureCallerID, ReceivedRequest
-from ._simulator import Simulator
 
 __all__ = [
     "DEFAULT_ANSWER",

@@ -1,7 +1,7 @@
 """FakePureCallerID: a programmable, in-process stand-in for the vendor.
 
-How a request is read and which answer it gets is decided in ``purecallerid._vendor``, shared
-with the simulator; this module only adapts it to ``httpx.MockTransport``.
+How a request is read and which answer it gets is decided in ``purecallerid.testing._vendor``,
+shared with the simulator; this module only adapts it to ``httpx.MockTransport``.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .._client import AsyncPureCallerIDClient, PureCallerIDClient
+from .._integrations.purecallerid.client import AsyncPureCallerIDClient, PureCallerIDClient
 from .._secrets import MASK
-from .._vendor import ReceivedRequest, Script, phone_key, read_request
+from ._vendor import ReceivedRequest, Script, phone_key, read_request
 
 if TYPE_CHECKING:
-    from .._testnumbers import CannedAnswer
+    from ._testnumbers import CannedAnswer
 
 __all__ = ["FakePureCallerID", "ReceivedRequest"]
 

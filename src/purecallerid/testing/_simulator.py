@@ -1,7 +1,7 @@
 """Simulator: a PureCallerID stand-in over real HTTP/1.1, for demos, hosts' tests and benchmarks.
 
 It answers exactly as :class:`~purecallerid.testing.FakePureCallerID` does (both share
-``purecallerid._vendor`` and the test number table), but over a socket, so that a host's
+``purecallerid.testing._vendor`` and the test number table), but over a socket, so that a host's
 real HTTP stack, connection pool and timeouts take part. It adds what only a server can
 have: latency, a daily quota and a rate limit answered with 429 and ``Retry-After``, and
 request counts at ``GET /_simulator/stats``.
@@ -25,9 +25,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Self
 
-from .._testnumbers import CannedAnswer, line_of_test_number
-from .._vendor import Script, read_request
 from ._simulator_http import Connection
+from ._testnumbers import CannedAnswer, line_of_test_number
+from ._vendor import Script, read_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -13,7 +13,7 @@ import http
 from collections.abc import Callable
 from typing import Final
 
-from .._testnumbers import DEFAULT_ANSWER, TEST_NUMBERS, CannedAnswer
+from ._testnumbers import DEFAULT_ANSWER, TEST_NUMBERS, CannedAnswer
 
 __all__ = ["Answerer", "Connection"]
 

@@ -20,7 +20,7 @@ from ._fake import FakePureCallerID
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from .._client import PureCallerIDClient
+    from .._integrations.purecallerid.client import PureCallerIDClient
 
 __all__ = ["purecallerid_client", "purecallerid_fake"]
 

@@ -21,7 +21,13 @@ import attrs
 from rich.table import Table
 from rich.text import Text
 
-from ._cli_common import (
+from .._converter import converter
+from .._models import Lead
+from .._records import IntegrationStatus
+from .._secrets import MASK, mask_phone
+from .._stores import InMemoryResultStore
+from ..testing._simulator import Simulator
+from .common import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
@@ -31,14 +37,8 @@ from ._cli_common import (
     stderr_console,
     stdout_console,
 )
-from ._cli_screen import ScreenJob, default_db, run_screen
-from ._cli_summary import print_summary
-from ._converter import converter
-from ._models import Lead
-from ._records import IntegrationStatus
-from ._secrets import MASK, mask_phone
-from ._stores import InMemoryResultStore
-from .testing._simulator import Simulator
+from .screen import ScreenJob, default_db, run_screen
+from .summary import print_summary
 
 if TYPE_CHECKING:
     import argparse
@@ -46,8 +46,8 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from ._records import IntegrationRecord, ScreeningRecord
-    from ._settings import CampaignSettings, IntegrationSettings
+    from .._records import IntegrationRecord, ScreeningRecord
+    from .._settings import CampaignSettings, IntegrationSettings
 
 __all__ = ["run"]
 

@@ -21,8 +21,8 @@ from typing import Any, Final
 import attrs
 from attrs import field, frozen
 
-from ._errors import ConfigurationError
-from ._secrets import Secret
+from .._errors import ConfigurationError
+from .._secrets import Secret
 
 __all__ = [
     "CacheSettings",

@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Final, TypeAlias
 
-from ._rules_check import TemplatePart, parse_template
-from ._rules_model import AllOf, Comparison, Condition, Not, Operator
-from ._rules_pattern import CompiledPattern, compile_pattern
+from .check import TemplatePart, parse_template
+from .model import AllOf, Comparison, Condition, Not, Operator
+from .pattern import CompiledPattern, compile_pattern
 
 __all__ = [
     "CompiledCondition",

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from ._records import ScreeningRecord
+    from .._records import ScreeningRecord
 
 __all__ = ["ScreenSummary", "Tally", "print_summary"]
 

@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING, Final
 
 from rich.console import Console
 
-from ._errors import ConfigurationError
-from ._guards import open_state_backend
-from ._integration import PureCallerIDIntegration
-from ._screener import AsyncScreener
-from ._settings import FileSettings, SettingsError
-from ._suppression import SuppressionIntegration
+from .._errors import ConfigurationError
+from .._guards.guards import open_state_backend
+from .._integrations.purecallerid.integration import PureCallerIDIntegration
+from .._integrations.suppression import SuppressionIntegration
+from .._screener import AsyncScreener
+from .._settings import FileSettings, SettingsError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-    from ._settings import CampaignSettings
-    from .typing import Integration, ResultStore, StateBackend
+    from .._settings import CampaignSettings
+    from ..typing import Integration, ResultStore, StateBackend
 
 __all__ = [
     "EXIT_INTERRUPTED",

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from ._errors import ConfigurationError
-from ._secrets import Secret
-from .typing import BreakerAdmission, QuotaReservation
+from .._errors import ConfigurationError
+from .._secrets import Secret
+from ..typing import BreakerAdmission, QuotaReservation
 
 if TYPE_CHECKING:
-    from .typing import BreakerChange, BreakerOutcome
+    from ..typing import BreakerChange, BreakerOutcome
 
 __all__ = ["RedisStateBackend"]
 

@@ -13,16 +13,16 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ._sqlite import open_shared
-from ._state import BreakerState, breaker_admit, breaker_record, gcra_reserve, gcra_slow_down
-from .typing import BreakerAdmission, QuotaReservation
+from .._sqlite import open_shared
+from ..typing import BreakerAdmission, QuotaReservation
+from .memory import BreakerState, breaker_admit, breaker_record, gcra_reserve, gcra_slow_down
 
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Callable
     from pathlib import Path
 
-    from .typing import BreakerChange, BreakerOutcome
+    from ..typing import BreakerChange, BreakerOutcome
 
 __all__ = ["SQLiteStateBackend"]
 

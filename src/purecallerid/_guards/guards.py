@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
-from ._converter import converter
-from ._errors import (
+from .._converter import converter
+from .._errors import (
     APIConnectionError,
     APIError,
     CircuitOpenError,
@@ -47,18 +47,18 @@ from ._errors import (
     StateUnavailableError,
     ThrottledError,
 )
-from ._mapping import MappingError, unstructure_mapping
-from ._phone import InvalidPhoneError, normalize_phone
-from ._state import InMemoryStateBackend
-from .typing import IntegrationAnswer
+from .._mapping import MappingError, unstructure_mapping
+from .._phone import InvalidPhoneError, normalize_phone
+from ..typing import IntegrationAnswer
+from .memory import InMemoryStateBackend
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
-    from ._guard_settings import StateSettings
-    from ._models import Attempt, Lead
-    from ._settings import IntegrationSettings
-    from .typing import BreakerOutcome, Integration, Observer, StateBackend
+    from .._models import Attempt, Lead
+    from .._settings import IntegrationSettings
+    from ..typing import BreakerOutcome, Integration, Observer, StateBackend
+    from .settings import StateSettings
 
 __all__ = ["Guarded", "Guards", "open_state_backend"]
 
@@ -93,7 +93,7 @@ def open_state_backend(settings: StateSettings, *, base_dir: Path | None = None)
         ConfigurationError: The backend cannot be opened (no ``redis`` extra, a bad path).
     """
     if settings.backend == "sqlite":
-        from ._state_sqlite import SQLiteStateBackend  # noqa: PLC0415 - not every host needs it
+        from .sqlite import SQLiteStateBackend  # noqa: PLC0415 - not every host needs it
 
         assert settings.path is not None  # noqa: S101 - StateSettings checked it
         path = Path(settings.path)
@@ -104,7 +104,7 @@ def open_state_backend(settings: StateSettings, *, base_dir: Path | None = None)
         except Exception as exc:
             raise ConfigurationError(f"cannot open the state database {path}: {exc}") from exc
     if settings.backend == "redis":
-        from ._state_redis import RedisStateBackend  # noqa: PLC0415 - an optional extra
+        from .redis import RedisStateBackend  # noqa: PLC0415 - an optional extra
 
         return RedisStateBackend(settings.url, prefix=settings.prefix)
     return InMemoryStateBackend()

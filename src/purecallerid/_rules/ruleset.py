@@ -20,12 +20,12 @@ from typing import Any, Final, final
 
 from attrs import frozen
 
-from ._converter import converter
-from ._models import Lead, ScreeningResponse
-from ._rules_check import Checker, RuleProblem, RuleValidationError
-from ._rules_eval import CompiledCondition, compile_condition, compile_template
-from ._rules_fields import PURECALLERID_FIELDS, FieldRegistry
-from ._rules_model import (
+from .._converter import converter
+from .._models import Lead, ScreeningResponse
+from .check import Checker, RuleProblem, RuleValidationError
+from .evaluate import CompiledCondition, compile_condition, compile_template
+from .fields import PURECALLERID_FIELDS, FieldRegistry
+from .model import (
     Action,
     AllOf,
     AnyOf,
@@ -37,7 +37,7 @@ from ._rules_model import (
     condition_to_dict,
     rule_to_dict,
 )
-from ._rules_text import check_text, format_rules
+from .text import check_text, format_rules
 
 __all__ = [
     "Action",

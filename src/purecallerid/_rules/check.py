@@ -16,8 +16,8 @@ from typing import Any, Final
 
 from attrs import frozen
 
-from ._errors import PureCallerIDError
-from ._rules_fields import (
+from .._errors import PureCallerIDError
+from .fields import (
     FieldRegistry,
     FieldSpec,
     FieldType,
@@ -25,7 +25,7 @@ from ._rules_fields import (
     is_word,
     operator_spec,
 )
-from ._rules_model import (
+from .model import (
     Action,
     AllOf,
     AnyOf,
@@ -37,7 +37,7 @@ from ._rules_model import (
     UnknownPolicy,
     default_rule_id,
 )
-from ._rules_pattern import CompiledPattern, PatternError, compile_pattern
+from .pattern import CompiledPattern, PatternError, compile_pattern
 
 __all__ = [
     "ANY_FIELD",

@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from attrs import frozen
 
-from ._errors import ConfigurationError, SuppressionListError
-from ._mapping import DEFAULT_FIELD_MAPPING, FieldMapping
-from ._phone import PhoneFormat, normalize_phone
-from ._rules_fields import FieldRegistry, FieldSpec, FieldType
-from ._sqlite import open_shared
-from .typing import IntegrationAnswer
+from .._errors import ConfigurationError, SuppressionListError
+from .._mapping import DEFAULT_FIELD_MAPPING, FieldMapping
+from .._phone import PhoneFormat, normalize_phone
+from .._rules.fields import FieldRegistry, FieldSpec, FieldType
+from .._sqlite import open_shared
+from ..typing import IntegrationAnswer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from ._models import Lead
-    from ._settings import IntegrationSettings
+    from .._models import Lead
+    from .._settings import IntegrationSettings
 
 __all__ = [
     "SUPPRESSION_FIELDS",

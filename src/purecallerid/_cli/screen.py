@@ -31,12 +31,12 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from ._cli_common import CLIError, load_settings_file
-from ._cli_summary import Tally
-from ._models import Lead
-from ._records import IntegrationStatus, ScreeningRecord
-from ._screener import AsyncScreener, InvalidLeadError
-from ._stores import SQLiteResultStore, StorageError
+from .._models import Lead
+from .._records import IntegrationStatus, ScreeningRecord
+from .._screener import AsyncScreener, InvalidLeadError
+from .._stores import SQLiteResultStore, StorageError
+from .common import CLIError, load_settings_file
+from .summary import Tally
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -44,9 +44,9 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Task
 
-    from ._cli_summary import ScreenSummary
-    from ._records import IntegrationRecord
-    from ._settings import CampaignSettings
+    from .._records import IntegrationRecord
+    from .._settings import CampaignSettings
+    from .summary import ScreenSummary
 
 __all__ = [
     "BASE_COLUMNS",

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from attrs import frozen
 
-from ._rules_check import LIMITS, Checker, RuleProblem, RuleValidationError, pointer
-from ._rules_fields import FieldRegistry, is_word_char, is_word_start, operator_spec
-from ._rules_model import (
+from .check import LIMITS, Checker, RuleProblem, RuleValidationError, pointer
+from .fields import FieldRegistry, is_word_char, is_word_start, operator_spec
+from .model import (
     Action,
     AllOf,
     AnyOf,

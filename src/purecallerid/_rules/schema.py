@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._rules_check import LIMITS
-from ._rules_fields import FieldRegistry, ValueKind, operator_spec
-from ._rules_model import Action, Operator, UnknownPolicy
+from .check import LIMITS
+from .fields import FieldRegistry, ValueKind, operator_spec
+from .model import Action, Operator, UnknownPolicy
 
 __all__ = ["rules_json_schema"]
 

@@ -23,9 +23,7 @@ import attrs
 import httpx
 from attrs import frozen
 
-from ._aiohttp import AiohttpTransport
-from ._dialects import Dialect, dialect_named
-from ._errors import (
+from ..._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -34,15 +32,17 @@ from ._errors import (
     ResponseValidationError,
     status_error_class,
 )
-from ._models import Attempt, Exchange, RequestRecord, ScreeningRequest, ScreeningResponse
-from ._retry import (
+from ..._models import Attempt, Exchange, RequestRecord, ScreeningRequest, ScreeningResponse
+from ..._secrets import Secret, mask_phone, redact, redact_text
+from .dialects import Dialect, dialect_named
+from .retry import (
     MAYBE_SENT_TIMEOUTS,
     NOT_SENT_FAILURES,
     RetryPolicy,
     parse_retry_after,
     retry_delay,
 )
-from ._secrets import Secret, mask_phone, redact, redact_text
+from .transport import AiohttpTransport
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",

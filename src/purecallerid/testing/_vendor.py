@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from attrs import field, frozen
 
-from ._secrets import redact
+from .._secrets import redact
 from ._testnumbers import CannedAnswer, canned_answer_for
 
 __all__ = [

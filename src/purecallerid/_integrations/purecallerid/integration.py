@@ -7,22 +7,22 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._client import DEFAULT_MAX_CONNECTIONS, AsyncPureCallerIDClient
-from ._dialects import dialect_named
-from ._errors import ConfigurationError
-from ._mapping import DEFAULT_FIELD_MAPPING
-from ._retry import RetryPolicy
-from ._rules import answer_from_response
-from ._rules_fields import PURECALLERID_FIELDS, FieldRegistry
-from .typing import IntegrationAnswer
+from ..._errors import ConfigurationError
+from ..._mapping import DEFAULT_FIELD_MAPPING
+from ..._rules.fields import PURECALLERID_FIELDS, FieldRegistry
+from ..._rules.ruleset import answer_from_response
+from ...typing import IntegrationAnswer
+from .client import DEFAULT_MAX_CONNECTIONS, AsyncPureCallerIDClient
+from .dialects import dialect_named
+from .retry import RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     import httpx
 
-    from ._models import Lead
-    from ._settings import IntegrationSettings
+    from ..._models import Lead
+    from ..._settings import IntegrationSettings
 
 __all__ = ["PureCallerIDIntegration"]
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from attrs import field, frozen
 
-from ._models import Reason, Status
-from ._rules_model import Operator
+from .._models import Reason, Status
+from .model import Operator
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Final
 
 from attrs import define
 
-from .typing import BreakerAdmission, QuotaReservation
+from ..typing import BreakerAdmission, QuotaReservation
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .typing import BreakerChange, BreakerOutcome
+    from ..typing import BreakerChange, BreakerOutcome
 
 __all__ = [
     "BreakerState",

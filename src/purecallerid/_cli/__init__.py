@@ -1,0 +1,1 @@
+"""The ``purecallerid`` command's implementation (the parser itself is ``purecallerid.cli``)."""

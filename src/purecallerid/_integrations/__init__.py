@@ -1,0 +1,6 @@
+"""The integrations the library ships: PureCallerID and the suppression list.
+
+Each implements :class:`purecallerid.typing.Integration`; nothing below this package is
+imported by the screener, the rules, the guards or the mapping (an import contract checked by
+``make test``).
+"""

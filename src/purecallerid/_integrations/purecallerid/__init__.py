@@ -1,0 +1,1 @@
+"""PureCallerID: its models, wire dialects, client, transport, retry policy and integration."""
