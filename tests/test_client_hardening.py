@@ -114,7 +114,7 @@ def test_throttle_then_refused_connection_was_not_billed(
     )
     with pytest.raises(APIError) as info:
         screen(request_for("2125550000"))
-    assert info.value.outcome_unknown is False  # type: ignore[attr-defined]
+    assert info.value.outcome_unknown is False
 
 
 def test_padded_status_still_accepted() -> None:

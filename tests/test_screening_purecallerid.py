@@ -106,7 +106,7 @@ FAULTS = [
     ("0191", "rate_limited", False),
     ("0192", "invalid_response", True),
     ("0193", "timeout", True),
-    ("0194", "server_error", True),
+    ("0194", "server_error", False),  # 503: the vendor did not take the lead in
     ("0195", "auth_failed", False),
 ]
 

@@ -11,19 +11,30 @@ from ._errors import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    AttemptOutcome,
     AuthenticationError,
     CircuitOpenError,
     ClientError,
     ConfigurationError,
+    ErrorClass,
     GuardError,
+    InvalidLeadError,
+    InvalidPhoneError,
+    InvalidZipError,
+    MappingError,
     PureCallerIDError,
     QuotaExhaustedError,
     RateLimitError,
     ResponseValidationError,
+    RuleValidationError,
     ServerError,
+    SettingsError,
     StateUnavailableError,
+    StorageError,
     SuppressionListError,
     ThrottledError,
+    error_class,
+    failure_table,
 )
 from ._guards.guards import open_state_backend
 from ._guards.memory import InMemoryStateBackend
@@ -64,7 +75,6 @@ from ._mapping import (
     DEFAULT_FIELD_MAPPING,
     FieldMapping,
     FieldSource,
-    MappingError,
     MappingProblem,
     ProblemCode,
     Transform,
@@ -79,13 +89,9 @@ from ._models import (
     ScreeningResponse,
     Status,
 )
-from ._phone import InvalidPhoneError, PhoneFormat, format_phone, normalize_phone
+from ._phone import PhoneFormat, format_phone, normalize_phone
 from ._records import IntegrationRecord, IntegrationStatus, ScreeningRecord
-from ._rules.check import (
-    RuleProblem,
-    RuleValidationError,
-    Severity,
-)
+from ._rules.check import RuleProblem, Severity
 from ._rules.fields import (
     PURECALLERID_FIELDS,
     FieldRegistry,
@@ -120,7 +126,7 @@ from ._rules.text import (
     format_rules,
     parse_rules,
 )
-from ._screener import AsyncScreener, InvalidLeadError, Screener, error_class
+from ._screener import AsyncScreener, Screener
 from ._secrets import Secret, mask_phone
 from ._settings import (
     CacheSettings,
@@ -132,13 +138,12 @@ from ._settings import (
     IntegrationSettings,
     QuotaSettings,
     RateLimitSettings,
-    SettingsError,
     SettingsProblem,
     StateSettings,
     load_settings,
 )
-from ._stores import InMemoryResultStore, SQLiteResultStore, StorageError
-from ._zip import InvalidZipError, ZipFormat, normalize_zip
+from ._stores import InMemoryResultStore, SQLiteResultStore
+from ._zip import ZipFormat, normalize_zip
 
 __version__ = _version("purecallerid")
 
@@ -160,6 +165,7 @@ __all__ = [
     "AsyncPureCallerIDClient",
     "AsyncScreener",
     "Attempt",
+    "AttemptOutcome",
     "AuthenticationError",
     "CSVSuppressionList",
     "CacheSettings",
@@ -172,6 +178,7 @@ __all__ = [
     "ConfigurationError",
     "Credentials",
     "Dialect",
+    "ErrorClass",
     "Evaluation",
     "Exchange",
     "FieldMapping",
@@ -249,6 +256,7 @@ __all__ = [
     "converter",
     "dialect_named",
     "error_class",
+    "failure_table",
     "format_condition",
     "format_phone",
     "format_rules",

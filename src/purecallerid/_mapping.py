@@ -24,24 +24,16 @@ from typing import Any, Final
 from attrs import evolve, field, frozen
 
 from ._converter import converter
-from ._errors import ConfigurationError, PureCallerIDError
+from ._errors import ConfigurationError, InvalidPhoneError, InvalidZipError, MappingError
 from ._models import Lead, ScreeningRequest
-from ._phone import (
-    InvalidPhoneError,
-    PhoneFormat,
-    check_region,
-    coerce_format,
-    parse_phone,
-    render_phone,
-)
+from ._phone import PhoneFormat, check_region, coerce_format, parse_phone, render_phone
 from ._secrets import mask_phone
-from ._zip import InvalidZipError, ZipFormat, check_zip_format, render_zip
+from ._zip import ZipFormat, check_zip_format, render_zip
 
 __all__ = [
     "DEFAULT_FIELD_MAPPING",
     "FieldMapping",
     "FieldSource",
-    "MappingError",
     "MappingProblem",
     "ProblemCode",
     "Transform",
@@ -274,40 +266,6 @@ class MappingProblem:
         if self.code is ProblemCode.MISSING:
             return f"{self.target}: {self.code} ({self.message})"
         return f"{self.target}: {self.code} ({self.source} = {self.value} {self.message})"
-
-
-class MappingError(PureCallerIDError, ValueError):
-    """A lead cannot be mapped; :attr:`problems` lists every reason at once.
-
-    Raised before any request is built, so no vendor call is made (or billed) for the lead.
-    The message holds no personal data: values are masked.
-
-    Attributes:
-        problems: Every problem found, in the mapping's target order.
-        lead_id: The lead's identifier, when a :class:`purecallerid.Lead` was mapped.
-    """
-
-    def __init__(self, problems: Sequence[MappingProblem], lead_id: str | None = None) -> None:
-        """Create the error from at least one problem."""
-        self.problems: tuple[MappingProblem, ...] = tuple(problems)
-        self.lead_id = lead_id
-        super().__init__(self._describe())
-
-    def _describe(self) -> str:
-        who = "the lead" if self.lead_id is None else f"lead {self.lead_id!r}"
-        count = len(self.problems)
-        lines = [f"{who} cannot be mapped ({count} problem{'' if count == 1 else 's'}):"]
-        lines.extend(f"  - {problem}" for problem in self.problems)
-        return "\n".join(lines)
-
-    @property
-    def codes(self) -> frozenset[ProblemCode]:
-        """The distinct problem codes, for rules such as "reject on invalid_phone"."""
-        return frozenset(problem.code for problem in self.problems)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # The default pickling replays `args` (the message) into __init__, which wants problems.
-        return (type(self), (self.problems, self.lead_id))
 
 
 # -- value handling (per lead: keep it lean) ----------------------------------------------

@@ -24,7 +24,7 @@ from typing import Final
 
 import phonenumbers
 
-from ._errors import ConfigurationError, PureCallerIDError
+from ._errors import ConfigurationError, InvalidPhoneError
 
 __all__ = ["InvalidPhoneError", "PhoneFormat", "format_phone", "normalize_phone"]
 
@@ -44,14 +44,6 @@ class PhoneFormat(enum.StrEnum):
 
     DIGITS = "digits"
     """Country code and national number, digits only: ``15127891111`` (11 digits in the NANP)."""
-
-
-class InvalidPhoneError(PureCallerIDError, ValueError):
-    """A value is not a valid phone number.
-
-    The message says why in words an admin can act on, and never contains the value itself:
-    callers show a masked value next to it (see :func:`purecallerid.mask_phone`).
-    """
 
 
 # Longer inputs are not phone numbers; capping them also bounds the regex work per value.

@@ -27,35 +27,26 @@ from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 import attrs
 
 from ._errors import (
-    APIConnectionError,
     APIError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    CircuitOpenError,
     ConfigurationError,
+    ErrorClass,
+    InvalidLeadError,
     PureCallerIDError,
-    QuotaExhaustedError,
-    RateLimitError,
-    ResponseValidationError,
-    ServerError,
-    StateUnavailableError,
-    SuppressionListError,
-    ThrottledError,
+    SettingsError,
+    StorageError,
+    error_class,
 )
 from ._guards.guards import GRACE, Guarded, Guards
 from ._guards.memory import InMemoryStateBackend
-from ._mapping import MappingError
 from ._models import Lead
 from ._records import IntegrationRecord, IntegrationStatus, ScreeningRecord
 from ._rules.model import Action
-from ._settings import CampaignSettings, IntegrationSettings, SettingsError
-from ._stores import StorageError
 from .typing import IntegrationAnswer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable
 
+    from ._settings import CampaignSettings, IntegrationSettings
     from .typing import (
         Integration,
         Observer,
@@ -69,35 +60,6 @@ __all__ = ["AsyncScreener", "InvalidLeadError", "Screener", "error_class"]
 logger: Final = logging.getLogger("purecallerid")
 
 _T = TypeVar("_T")
-
-
-class InvalidLeadError(PureCallerIDError, ValueError):
-    """The lead cannot be screened at all (no usable lead id); nothing was stored."""
-
-
-def error_class(exc: BaseException) -> str:
-    """The stable error class recorded for a failed integration (the one place it is decided)."""
-    table: tuple[tuple[type[BaseException], str], ...] = (
-        (AuthenticationError, "auth_failed"),
-        (RateLimitError, "rate_limited"),
-        (ServerError, "server_error"),
-        (APIStatusError, "client_error"),
-        (APITimeoutError, "timeout"),
-        (APIConnectionError, "connection"),
-        (ResponseValidationError, "invalid_response"),
-        (MappingError, "mapping_error"),
-        (ConfigurationError, "settings_error"),
-        (QuotaExhaustedError, "quota_exhausted"),
-        (CircuitOpenError, "circuit_open"),
-        (ThrottledError, "throttled"),
-        (StateUnavailableError, "state_unavailable"),
-        (SuppressionListError, "list_unavailable"),
-        (TimeoutError, "timeout"),
-    )
-    for exc_type, name in table:
-        if isinstance(exc, exc_type):
-            return name
-    return "error"
 
 
 def _now() -> datetime:
@@ -543,19 +505,15 @@ def _integration_record(
         )
     assert failure is not None  # noqa: S101 - one of the two is always set
     name = error_class(failure)
-    if isinstance(failure, TimeoutError) and not isinstance(failure, PureCallerIDError):
-        message = str(failure) or f"no answer within {budget:.3g} s"
-        if budget <= 0:
-            name = "deadline_exceeded"
-        outcome_unknown: bool | None = budget > 0
-    else:
+    if isinstance(failure, PureCallerIDError):
         # One line: multi-line messages (a MappingError lists its problems) are folded.
         message = " ".join(str(failure).split()) or type(failure).__name__
-        outcome_unknown = getattr(failure, "outcome_unknown", None)
-        if isinstance(failure, APIStatusError | ResponseValidationError):
-            outcome_unknown = not isinstance(failure, AuthenticationError | RateLimitError)
-        if isinstance(failure, MappingError | ConfigurationError):
-            outcome_unknown = False
+        outcome_unknown = failure.outcome_unknown
+    else:  # the screener's own timeout: the call was under way unless no time was left
+        message = str(failure) or f"no answer within {budget:.3g} s"
+        if budget <= 0:
+            name = ErrorClass.DEADLINE_EXCEEDED
+        outcome_unknown = budget > 0
     exchange = failure.exchange if isinstance(failure, APIError) else None
     # Rules may act on an errored integration too (a rule whose unknown means "match").
     action = Action.most_severe([settings.failure_policy, verdict.action])

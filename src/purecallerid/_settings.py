@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from attrs import Attribute, field, frozen
 
-from ._errors import ConfigurationError, PureCallerIDError
+from ._errors import ConfigurationError, RuleValidationError, SettingsError
 from ._guards.settings import (
     GUARD_KEYS,
     CacheSettings,
@@ -34,7 +34,7 @@ from ._guards.settings import (
     load_state,
 )
 from ._mapping import FieldMapping, structure_mapping, unstructure_mapping
-from ._rules.check import RuleValidationError, Severity
+from ._rules.check import Severity
 from ._rules.model import Action
 from ._rules.ruleset import RuleSet
 from ._secrets import Secret
@@ -52,7 +52,6 @@ __all__ = [
     "IntegrationSettings",
     "QuotaSettings",
     "RateLimitSettings",
-    "SettingsError",
     "SettingsProblem",
     "StateSettings",
     "load_settings",
@@ -74,19 +73,6 @@ class SettingsProblem:
     def __str__(self) -> str:
         """``path: message``."""
         return f"{self.path}: {self.message}"
-
-
-class SettingsError(PureCallerIDError, ValueError):
-    """Settings were refused; ``problems`` lists every problem found, each with its path."""
-
-    def __init__(self, problems: Iterable[SettingsProblem], *, source: str = "settings") -> None:
-        """Create the error from *problems* found in *source*."""
-        self.problems = tuple(problems)
-        self.source = source
-        count = len(self.problems)
-        noun = "problem" if count == 1 else "problems"
-        lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{count} {noun} in {source}:\n{lines}")
 
 
 def _secret_or_none(value: str | Secret | None) -> Secret | None:

@@ -8,21 +8,13 @@ import threading
 from typing import TYPE_CHECKING, Final
 
 from ._converter import converter
-from ._errors import PureCallerIDError
 from ._records import ScreeningRecord
 from ._sqlite import open_shared
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["InMemoryResultStore", "SQLiteResultStore", "StorageError"]
-
-
-class StorageError(PureCallerIDError):
-    """The result store failed to save or load a record; the decision was not returned.
-
-    The store's own exception is kept as ``__cause__``.
-    """
+__all__ = ["InMemoryResultStore", "SQLiteResultStore"]
 
 
 class InMemoryResultStore:

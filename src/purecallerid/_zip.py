@@ -13,7 +13,7 @@ import math
 import re
 from typing import Final
 
-from ._errors import ConfigurationError, PureCallerIDError
+from ._errors import ConfigurationError, InvalidZipError
 
 __all__ = ["InvalidZipError", "ZipFormat", "normalize_zip"]
 
@@ -26,10 +26,6 @@ class ZipFormat(enum.StrEnum):
 
     PLUS4 = "zip+4"
     """ZIP+4 when the input had the four extra digits (``02134-1234``), five digits otherwise."""
-
-
-class InvalidZipError(PureCallerIDError, ValueError):
-    """A value is not a US ZIP code. The message says why and never contains the value."""
 
 
 # "12345", "12345-6789", "123456789", "12345 6789", "12345 - 6789". ASCII digits only: `\d`

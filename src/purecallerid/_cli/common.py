@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Final
 
 from rich.console import Console
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, SettingsError
 from .._guards.guards import open_state_backend
 from .._integrations.purecallerid.integration import PureCallerIDIntegration
 from .._integrations.suppression import SuppressionIntegration
 from .._screener import AsyncScreener
-from .._settings import FileSettings, SettingsError
+from .._settings import FileSettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -31,10 +31,10 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from .._errors import InvalidLeadError, StorageError
 from .._models import Lead
 from .._records import IntegrationStatus, ScreeningRecord
-from .._screener import AsyncScreener, InvalidLeadError
-from .._stores import SQLiteResultStore, StorageError
+from .._stores import SQLiteResultStore
 from .common import CLIError, load_settings_file
 from .summary import Tally
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from rich.progress import Task
 
     from .._records import IntegrationRecord
+    from .._screener import AsyncScreener
     from .._settings import CampaignSettings
     from .summary import ScreenSummary
 

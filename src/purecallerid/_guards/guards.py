@@ -21,7 +21,6 @@ URL, a hash of the token), and errors are classified by the library's error tree
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime as dt
 import hashlib
 import json
@@ -40,6 +39,8 @@ from .._errors import (
     APIError,
     CircuitOpenError,
     ConfigurationError,
+    InvalidPhoneError,
+    MappingError,
     PureCallerIDError,
     QuotaExhaustedError,
     RateLimitError,
@@ -47,8 +48,8 @@ from .._errors import (
     StateUnavailableError,
     ThrottledError,
 )
-from .._mapping import MappingError, unstructure_mapping
-from .._phone import InvalidPhoneError, normalize_phone
+from .._mapping import unstructure_mapping
+from .._phone import normalize_phone
 from ..typing import IntegrationAnswer
 from .memory import InMemoryStateBackend
 
@@ -143,9 +144,12 @@ def _lookup(fields: Mapping[str, Any], path: str) -> Any:
 
 def _for_follower(failure: BaseException) -> BaseException:
     """The leader's failure, as it stands for a lead whose own request was never sent."""
-    if getattr(failure, "outcome_unknown", None) is True:
-        copied = copy.copy(failure)
-        copied.outcome_unknown = False  # type: ignore[attr-defined]
+    if isinstance(failure, PureCallerIDError) and failure.outcome_unknown:
+        # A shallow copy that skips __init__ (whose keyword arguments copy.copy cannot replay).
+        copied = type(failure).__new__(type(failure), *failure.args)
+        copied.__dict__.update(vars(failure))
+        copied.outcome_unknown = False
+        copied.__cause__, copied.__suppress_context__ = failure.__cause__, True
         return copied
     return failure
 

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from attrs import frozen
 
-from .._errors import PureCallerIDError
+from .._errors import RuleValidationError
 from .fields import (
     FieldRegistry,
     FieldSpec,
@@ -44,7 +44,6 @@ __all__ = [
     "LIMITS",
     "Checker",
     "RuleProblem",
-    "RuleValidationError",
     "Severity",
     "TemplatePart",
     "parse_template",
@@ -120,27 +119,6 @@ class RuleProblem:
             where = f"line {self.line}, column {self.column} ({where})"
         tag = " (warning)" if self.severity is Severity.WARNING else ""
         return f"{where}: {self.message}{tag}"
-
-
-class RuleValidationError(PureCallerIDError, ValueError):
-    """A rule document was refused; ``problems`` lists every problem found, not just the first.
-
-    Attributes:
-        problems: Every problem, errors and warnings, in document order.
-    """
-
-    def __init__(self, problems: Sequence[RuleProblem]) -> None:
-        """Create the error from the *problems* found (at least one of them an error)."""
-        self.problems = tuple(problems)
-        errors = sum(1 for p in self.problems if p.severity is Severity.ERROR)
-        noun = "problem" if errors == 1 else "problems"
-        lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{errors} {noun} in the rule document:\n{lines}")
-
-    @property
-    def errors(self) -> tuple[RuleProblem, ...]:
-        """The problems of severity error."""
-        return tuple(p for p in self.problems if p.severity is Severity.ERROR)
 
 
 def pointer(*parts: str | int) -> str:

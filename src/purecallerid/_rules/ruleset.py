@@ -21,8 +21,9 @@ from typing import Any, Final, final
 from attrs import frozen
 
 from .._converter import converter
+from .._errors import RuleValidationError
 from .._models import Lead, ScreeningResponse
-from .check import Checker, RuleProblem, RuleValidationError
+from .check import Checker, RuleProblem
 from .evaluate import CompiledCondition, compile_condition, compile_template
 from .fields import PURECALLERID_FIELDS, FieldRegistry
 from .model import (

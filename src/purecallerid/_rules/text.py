@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from attrs import frozen
 
-from .check import LIMITS, Checker, RuleProblem, RuleValidationError, pointer
+from .._errors import RuleValidationError
+from .check import LIMITS, Checker, RuleProblem, pointer
 from .fields import FieldRegistry, is_word_char, is_word_start, operator_spec
 from .model import (
     Action,

@@ -27,17 +27,17 @@ from ..._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    AttemptOutcome,
     ConfigurationError,
     RateLimitError,
     ResponseValidationError,
+    attempt_may_have_been_processed,
     status_error_class,
 )
 from ..._models import Attempt, Exchange, RequestRecord, ScreeningRequest, ScreeningResponse
 from ..._secrets import Secret, mask_phone, redact, redact_text
 from .dialects import Dialect, dialect_named
 from .retry import (
-    MAYBE_SENT_TIMEOUTS,
-    NOT_SENT_FAILURES,
     RetryPolicy,
     parse_retry_after,
     retry_delay,
@@ -73,7 +73,6 @@ host has about as many calls in flight as worker threads, which this covers.
 
 _BODY_LIMIT: Final = 2000
 # Failures after which the request provably never left (retried or not).
-_NEVER_SENT: Final = NOT_SENT_FAILURES | {"local_protocol_error"}
 _RAW_LIMIT: Final = 100_000
 _MIN_TOKEN_LENGTH: Final = 8
 _REQUEST_ID_HEADERS: Final = frozenset({b"x-request-id", b"request-id", b"x-amzn-requestid"})
@@ -109,24 +108,24 @@ class _Settings:
     random: Callable[[], float]
 
 
-def _failure_kind(exc: httpx.RequestError) -> str:
-    """Name a transport failure the way :class:`Attempt` records it."""
-    kinds: tuple[tuple[type[httpx.RequestError], str], ...] = (
-        (httpx.ConnectTimeout, "connect_timeout"),
-        (httpx.PoolTimeout, "pool_timeout"),
-        (httpx.ReadTimeout, "read_timeout"),
-        (httpx.WriteTimeout, "write_timeout"),
-        (httpx.ConnectError, "connect_error"),
-        (httpx.TimeoutException, "timeout"),
-        (httpx.NetworkError, "network_error"),
+def _failure_kind(exc: httpx.RequestError) -> AttemptOutcome:
+    """Name a transport failure the way :class:`Attempt` records it (most specific first)."""
+    kinds: tuple[tuple[type[httpx.RequestError], AttemptOutcome], ...] = (
+        (httpx.ConnectTimeout, AttemptOutcome.CONNECT_TIMEOUT),
+        (httpx.PoolTimeout, AttemptOutcome.POOL_TIMEOUT),
+        (httpx.ReadTimeout, AttemptOutcome.READ_TIMEOUT),
+        (httpx.WriteTimeout, AttemptOutcome.WRITE_TIMEOUT),
+        (httpx.ConnectError, AttemptOutcome.CONNECT_ERROR),
+        (httpx.TimeoutException, AttemptOutcome.TIMEOUT),
+        (httpx.NetworkError, AttemptOutcome.NETWORK_ERROR),
         # Refused by our own HTTP stack before sending (an illegal header value...).
-        (httpx.LocalProtocolError, "local_protocol_error"),
-        (httpx.UnsupportedProtocol, "local_protocol_error"),
+        (httpx.LocalProtocolError, AttemptOutcome.LOCAL_PROTOCOL_ERROR),
+        (httpx.UnsupportedProtocol, AttemptOutcome.LOCAL_PROTOCOL_ERROR),
     )
     for exc_type, kind in kinds:
         if isinstance(exc, exc_type):
             return kind
-    return "protocol_error"
+    return AttemptOutcome.PROTOCOL_ERROR
 
 
 def _shrink(timeout: httpx.Timeout, limit: float) -> httpx.Timeout:
@@ -205,7 +204,7 @@ def _call(  # noqa: C901, PLR0915 - one readable loop is clearer than its pieces
             time_left=time_left,
         )
         duration = settings.clock() - started
-        failure: str | None = None
+        failure: AttemptOutcome | None = None
         status_code: int | None = None
         request_id: str | None = None
         retry_after: float | None = None
@@ -221,7 +220,7 @@ def _call(  # noqa: C901, PLR0915 - one readable loop is clearer than its pieces
                         number=number,
                         started_at=started_at,
                         duration=duration,
-                        outcome="answered",
+                        outcome=AttemptOutcome.ANSWERED,
                         status_code=status_code,
                         request_id=request_id,
                     )
@@ -266,7 +265,7 @@ def _call(  # noqa: C901, PLR0915 - one readable loop is clearer than its pieces
                 number=number,
                 started_at=started_at,
                 duration=duration,
-                outcome="answered" if failure is None else failure,
+                outcome=AttemptOutcome.ANSWERED if failure is None else failure,
                 status_code=status_code,
                 request_id=request_id,
                 retry_after=retry_after,
@@ -288,7 +287,7 @@ def _call(  # noqa: C901, PLR0915 - one readable loop is clearer than its pieces
         if isinstance(result, httpx.Response):
             raise _status_error(result, raw, request_id, retry_after, number, exchange())
         assert isinstance(result, httpx.RequestError)  # noqa: S101 - the generator protocol
-        error = _connection_error(failure or "protocol_error", attempts, exchange())
+        error = _connection_error(failure or AttemptOutcome.PROTOCOL_ERROR, attempts, exchange())
         if any(secret in str(result) for secret in secrets):
             # An exception whose text holds the token (a header value refused by h11) must not
             # travel on as __cause__, where any traceback would print it.
@@ -328,7 +327,7 @@ def _status_error(  # noqa: PLR0917 - private, called once
 
 
 def _connection_error(
-    failure: str, attempts: list[Attempt], exchange: Exchange
+    failure: AttemptOutcome, attempts: list[Attempt], exchange: Exchange
 ) -> APIConnectionError:
     maybe_sent = _maybe_processed(attempts)
     tail = f"after {_attempts_text(len(attempts))}"
@@ -336,7 +335,7 @@ def _connection_error(
         consequence = "outcome unknown: the lead may have been loaded and billed"
     else:
         consequence = "the request never reached PureCallerID"
-    if failure in MAYBE_SENT_TIMEOUTS or failure.endswith("timeout"):
+    if failure.endswith("timeout"):
         return APITimeoutError(
             f"PureCallerID did not answer in time ({failure}) {tail}; {consequence}",
             outcome_unknown=maybe_sent,
@@ -351,15 +350,7 @@ def _connection_error(
 
 def _maybe_processed(attempts: list[Attempt]) -> bool:
     """Whether any attempt may have reached the vendor and loaded (and billed) the lead."""
-    for attempt in attempts:
-        if attempt.outcome == "answered":
-            code = attempt.status_code or 0
-            # 5xx other than 503 may come after processing; 429, 503 and 4xx say it was not.
-            if code >= 500 and code != 503:  # noqa: PLR2004
-                return True
-        elif attempt.outcome not in _NEVER_SENT:
-            return True
-    return False
+    return any(attempt_may_have_been_processed(a.outcome, a.status_code) for a in attempts)
 
 
 def _is_loopback(host: str) -> bool:

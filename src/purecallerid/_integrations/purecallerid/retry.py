@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Final
 
 from attrs import field, frozen, validators
 
-from ..._errors import ConfigurationError
+from ..._errors import AttemptOutcome, ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -36,10 +36,15 @@ __all__ = [
     "retry_delay",
 ]
 
-# Failures after which the request provably never left this process.
-NOT_SENT_FAILURES: Final = frozenset({"connect_error", "connect_timeout", "pool_timeout"})
+# Failures after which the request provably never left and trying again may succeed: every
+# never-sent outcome of the failure table but our own HTTP stack's refusal, which would recur.
+NOT_SENT_FAILURES: Final = frozenset(
+    outcome
+    for outcome in AttemptOutcome
+    if not outcome.sent and outcome is not AttemptOutcome.LOCAL_PROTOCOL_ERROR
+)
 # Failures after which the request may have reached the vendor (outcome unknown).
-MAYBE_SENT_TIMEOUTS: Final = frozenset({"read_timeout", "write_timeout"})
+MAYBE_SENT_TIMEOUTS: Final = frozenset({AttemptOutcome.READ_TIMEOUT, AttemptOutcome.WRITE_TIMEOUT})
 
 
 def _positive(_: object, attribute: object, value: float) -> None:
