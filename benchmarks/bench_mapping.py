@@ -13,7 +13,7 @@ import statistics
 import time
 from typing import Any
 
-from purecallerid import DEFAULT_FIELD_MAPPING, Lead, MappingError
+from purecallerid import DEFAULT_FIELD_MAPPING, Lead, MappingError, map_request
 
 VALID = Lead(
     lead_id="L-1",
@@ -39,12 +39,12 @@ INVALID = Lead(
 
 
 def _map_valid() -> Any:
-    return DEFAULT_FIELD_MAPPING.map_lead(VALID, campaign_id="C-1", list_name="Main")
+    return map_request(DEFAULT_FIELD_MAPPING, VALID, campaign_id="C-1", list_name="Main")
 
 
 def _map_invalid() -> Any:
     try:
-        DEFAULT_FIELD_MAPPING.map_lead(INVALID, campaign_id="C-1", list_name="Main")
+        map_request(DEFAULT_FIELD_MAPPING, INVALID, campaign_id="C-1", list_name="Main")
     except MappingError as error:
         return error
     raise AssertionError("the invalid lead mapped")
@@ -70,7 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     for name, func in (("valid lead", _map_valid), ("invalid lead (3 problems)", _map_invalid)):
         micros = measure(func, args.iterations, args.rounds)
-        print(f"map_lead, default mapping, {name}: {micros:.1f} µs per lead")
+        print(f"map_request, default mapping, {name}: {micros:.1f} µs per lead")
 
 
 if __name__ == "__main__":

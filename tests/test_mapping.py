@@ -28,6 +28,7 @@ from purecallerid import (
     Transform,
     ZipFormat,
     converter,
+    map_request,
     mask_phone,
 )
 from purecallerid._mapping import MAX_EXTRA_DEPTH, MAX_EXTRA_ITEMS
@@ -59,7 +60,7 @@ def mapping(**targets: FieldSource) -> FieldMapping:
 def problems_of(mapper: FieldMapping, fields: dict[str, Any]) -> tuple[MappingProblem, ...]:
     """The problems mapping *fields* raises (fails the test if it maps)."""
     with pytest.raises(MappingError) as caught:
-        mapper.map_lead(lead(**fields))
+        map_request(mapper, lead(**fields))
     return caught.value.problems
 
 
@@ -99,8 +100,12 @@ _GOOD = {"phone": "2125550102", "zip": "02134"}
 
 def test_default_mapping_maps_a_typical_leadexec_lead() -> None:
     """Common field names fill every request attribute; email becomes an extra."""
-    request = DEFAULT_FIELD_MAPPING.map_lead(
-        lead(**GOOD_FIELDS), campaign_id="C-9", list_name="Main", dialer_list_id="42"
+    request = map_request(
+        DEFAULT_FIELD_MAPPING,
+        lead(**GOOD_FIELDS),
+        campaign_id="C-9",
+        list_name="Main",
+        dialer_list_id="42",
     )
     assert request == ScreeningRequest(
         phone="5127891111",
@@ -120,7 +125,7 @@ def test_default_mapping_maps_a_typical_leadexec_lead() -> None:
 
 def test_vendor_identifiers_default_to_none() -> None:
     """campaign_id, list_name and dialer_list_id are left None unless passed."""
-    request = DEFAULT_FIELD_MAPPING.map_lead(lead(phone="5127891111", zip="02134"))
+    request = map_request(DEFAULT_FIELD_MAPPING, lead(phone="5127891111", zip="02134"))
     assert (request.campaign_id, request.list_name, request.dialer_list_id) == (None, None, None)
 
 
@@ -135,8 +140,9 @@ def test_default_mapping_requires_phone_and_zip() -> None:
 
 def test_default_mapping_reads_pascal_case_names() -> None:
     """PascalCase LeadExec names are among the fallbacks."""
-    request = DEFAULT_FIELD_MAPPING.map_lead(
-        lead(PhoneNumber="512-789-1111", ZipCode="02134", LastName="Doe", State="tx")
+    request = map_request(
+        DEFAULT_FIELD_MAPPING,
+        lead(PhoneNumber="512-789-1111", ZipCode="02134", LastName="Doe", State="tx"),
     )
     assert (request.phone, request.zip, request.last_name, request.state) == (
         "5127891111",
@@ -152,7 +158,7 @@ def test_default_mapping_reads_pascal_case_names() -> None:
 def test_fallbacks_are_tried_in_order() -> None:
     """The first fallback with a value wins over later ones."""
     mapper = mapping(phone=FieldSource(source="phone", fallbacks=("phone_cell", "phone_work")))
-    request = mapper.map_lead(lead(phone_work="212-555-0101", phone_cell="212-555-0102"))
+    request = map_request(mapper, lead(phone_work="212-555-0101", phone_cell="212-555-0102"))
     assert request.phone == "2125550102"
 
 
@@ -160,33 +166,33 @@ def test_fallbacks_are_tried_in_order() -> None:
 def test_blank_values_count_as_missing(blank: object) -> None:
     """None and whitespace-only text are skipped like an absent field."""
     mapper = mapping(phone=FieldSource(source="phone", fallbacks=("phone_cell",)))
-    assert mapper.map_lead(lead(phone=blank, phone_cell="2125550102")).phone == "2125550102"
+    assert map_request(mapper, lead(phone=blank, phone_cell="2125550102")).phone == "2125550102"
 
 
 def test_an_invalid_source_gives_way_to_a_valid_fallback() -> None:
     """A garbled home phone does not reject a lead whose cell phone is valid."""
     mapper = mapping(phone=FieldSource(source="phone", fallbacks=("phone_cell",)))
-    assert mapper.map_lead(lead(phone="n/a", phone_cell="2125550102")).phone == "2125550102"
+    assert map_request(mapper, lead(phone="n/a", phone_cell="2125550102")).phone == "2125550102"
 
 
 def test_values_are_trimmed() -> None:
     """Surrounding whitespace never reaches the vendor."""
     mapper = mapping(city=FieldSource(source="city"))
-    assert mapper.map_lead(lead(phone="2125550102", city="  Austin \n")).city == "Austin"
+    assert map_request(mapper, lead(phone="2125550102", city="  Austin \n")).city == "Austin"
 
 
 def test_dotted_path_reads_nested_values() -> None:
     """'contact.phones.1' walks into mappings and list indexes."""
     mapper = FieldMapping(targets={"phone": FieldSource(source="contact.phones.1")})
     fields = {"contact": {"phones": ["bad", "212-555-0103"]}}
-    assert mapper.map_lead(lead(**fields)).phone == "2125550103"
+    assert map_request(mapper, lead(**fields)).phone == "2125550103"
 
 
 def test_a_dotted_top_level_name_wins_over_the_path() -> None:
     """A field literally named 'contact.phone' is read before walking 'contact'."""
     mapper = FieldMapping(targets={"phone": FieldSource(source="contact.phone")})
     fields = {"contact.phone": "212-555-0104", "contact": {"phone": "212-555-0105"}}
-    assert mapper.map_lead(lead(**fields)).phone == "2125550104"
+    assert map_request(mapper, lead(**fields)).phone == "2125550104"
 
 
 @pytest.mark.parametrize(
@@ -209,7 +215,7 @@ def test_a_constant_is_used_for_every_lead() -> None:
         state=FieldSource(constant="tx", transform="upper"),
         source=FieldSource(constant="leadexec"),
     )
-    request = mapper.map_lead(lead(phone="2125550102", state="CA"))
+    request = map_request(mapper, lead(phone="2125550102", state="CA"))
     assert (request.state, request.extra) == ("TX", {"source": "leadexec"})
 
 
@@ -237,7 +243,7 @@ def test_an_invalid_constant_fails_when_the_mapping_is_built() -> None:
 def test_text_transforms(transform: str | None, raw: object, expected: str) -> None:
     """Each named transform applies to trimmed text; numbers become text."""
     mapper = mapping(first_name=FieldSource(source="name", transform=transform))
-    assert mapper.map_lead(lead(phone="2125550102", name=raw)).first_name == expected
+    assert map_request(mapper, lead(phone="2125550102", name=raw)).first_name == expected
 
 
 @pytest.mark.parametrize("raw", [["Jane"], {"first": "Jane"}, True, float("inf"), b"Jane"])
@@ -261,13 +267,13 @@ def test_phone_format_and_region_are_configurable() -> None:
         phone_region="GB",
         phone_format=PhoneFormat.DIGITS,
     )
-    assert mapper.map_lead(lead(phone="020 7946 0958")).phone == "442079460958"
+    assert map_request(mapper, lead(phone="020 7946 0958")).phone == "442079460958"
 
 
 def test_non_nanp_region_defaults_to_e164() -> None:
     """Without a phone_format, a GB mapping sends E.164."""
     mapper = FieldMapping(targets={"phone": FieldSource(source="phone")}, phone_region="GB")
-    assert mapper.map_lead(lead(phone="020 7946 0958")).phone == "+442079460958"
+    assert map_request(mapper, lead(phone="020 7946 0958")).phone == "+442079460958"
 
 
 def test_zip_plus4_is_configurable() -> None:
@@ -276,13 +282,13 @@ def test_zip_plus4_is_configurable() -> None:
         targets={"phone": FieldSource(source="phone"), "zip": FieldSource(source="zip")},
         zip_format="zip+4",
     )
-    assert mapper.map_lead(lead(phone="2125550102", zip="021341234")).zip == "02134-1234"
+    assert map_request(mapper, lead(phone="2125550102", zip="021341234")).zip == "02134-1234"
 
 
 def test_other_targets_may_use_the_phone_transform() -> None:
     """A second phone target is normalized too and lands in extra."""
     mapper = mapping(alt_phone=FieldSource(source="phone2", transform="phone"))
-    request = mapper.map_lead(lead(phone="2125550102", phone2="+1 (212) 555-0103"))
+    request = map_request(mapper, lead(phone="2125550102", phone2="+1 (212) 555-0103"))
     assert request.extra == {"alt_phone": "2125550103"}
 
 
@@ -293,7 +299,7 @@ def test_extras_pass_through_as_posted() -> None:
     """An unmapped-type extra keeps its JSON value: numbers, lists, objects."""
     mapper = mapping(score=FieldSource(source="score"), tags=FieldSource(source="meta"))
     meta = {"tags": ["a", "b"], "nested": {"ok": True, "n": 1.5}}
-    request = mapper.map_lead(lead(phone="2125550102", score=7, meta=meta))
+    request = map_request(mapper, lead(phone="2125550102", score=7, meta=meta))
     assert request.extra == {"score": 7, "tags": meta}
 
 
@@ -354,8 +360,8 @@ def test_values_that_cannot_be_sent_are_invalid_value(target: str, raw: object, 
 def test_an_extra_nested_up_to_the_cap_is_sent() -> None:
     """MAX_EXTRA_DEPTH levels of lists and objects map and encode."""
     deepest = _nest(MAX_EXTRA_DEPTH, leaf="ünïcode")  # 32 lists and objects, one in another
-    request = mapping(meta=FieldSource(source="meta")).map_lead(
-        lead(phone="2125550102", meta=deepest)
+    request = map_request(
+        mapping(meta=FieldSource(source="meta")), lead(phone="2125550102", meta=deepest)
     )
     assert request.extra == {"meta": deepest}
     assert json.loads(encode_like_httpx(request))["extra"]["meta"] == deepest
@@ -365,8 +371,8 @@ def test_an_extra_nested_up_to_the_cap_is_sent() -> None:
 def test_a_mapped_extra_is_a_plain_private_copy() -> None:
     """Extras are copied to plain lists and dicts: later edits of the lead do not change them."""
     posted: dict[str, Any] = {"tags": ["a"], "view": MappingProxyType({"k": (1, 2)})}
-    request = mapping(meta=FieldSource(source="meta")).map_lead(
-        lead(phone="2125550102", meta=posted)
+    request = map_request(
+        mapping(meta=FieldSource(source="meta")), lead(phone="2125550102", meta=posted)
     )
     posted["tags"].append("b")
     assert request.extra == {"meta": {"tags": ["a"], "view": {"k": [1, 2]}}}
@@ -380,9 +386,9 @@ def test_text_that_cannot_be_encoded_never_reaches_the_transport(dialect: str) -
     fake = FakePureCallerID()
     credentials = {"campaign_id": "C", "list_name": "L", "dialer_list_id": "7"}
     with pytest.raises(MappingError) as caught:
-        DEFAULT_FIELD_MAPPING.map_lead(lead(**_GOOD, first_name="\ud800"), **credentials)
+        map_request(DEFAULT_FIELD_MAPPING, lead(**_GOOD, first_name="\ud800"), **credentials)
     assert caught.value.codes == {ProblemCode.INVALID_VALUE}
-    request = DEFAULT_FIELD_MAPPING.map_lead(lead(**_GOOD, first_name="José 😀"), **credentials)
+    request = map_request(DEFAULT_FIELD_MAPPING, lead(**_GOOD, first_name="José 😀"), **credentials)
     with fake.client(dialect=dialect) as client:
         client.screen(request)
     [received] = fake.requests
@@ -402,15 +408,16 @@ def test_map_payload_returns_the_generic_payload() -> None:
 
 def test_address_is_composed_from_the_parts_present() -> None:
     """Without an address value, street, city and state make one, skipping gaps."""
-    request = DEFAULT_FIELD_MAPPING.map_lead(lead(phone="2125550102", zip="02134", state="ny"))
+    request = map_request(DEFAULT_FIELD_MAPPING, lead(phone="2125550102", zip="02134", state="ny"))
     assert request.address == "NY"
 
 
 def test_a_mapped_address_wins_over_composition() -> None:
     """An address target with a value is sent as is."""
     mapper = DEFAULT_FIELD_MAPPING.with_targets({"address": FieldSource(source="full_address")})
-    request = mapper.map_lead(
-        lead(phone="2125550102", zip="02134", full_address="1 Main St, Austin TX", city="Austin")
+    request = map_request(
+        mapper,
+        lead(phone="2125550102", zip="02134", full_address="1 Main St, Austin TX", city="Austin"),
     )
     assert request.address == "1 Main St, Austin TX"
 
@@ -421,7 +428,7 @@ def test_composition_can_be_switched_off() -> None:
         targets={"phone": FieldSource(source="phone"), "city": FieldSource(source="city")},
         compose_address=False,
     )
-    assert mapper.map_lead(lead(phone="2125550102", city="Austin")).address is None
+    assert map_request(mapper, lead(phone="2125550102", city="Austin")).address is None
 
 
 def test_a_composed_address_satisfies_a_required_address() -> None:
@@ -430,7 +437,7 @@ def test_a_composed_address_satisfies_a_required_address() -> None:
         address=FieldSource(source="address_line", required=True),
         city=FieldSource(source="city"),
     )
-    assert mapper.map_lead(lead(phone="2125550102", city="Austin")).address == "Austin"
+    assert map_request(mapper, lead(phone="2125550102", city="Austin")).address == "Austin"
 
 
 # -- required and optional -----------------------------------------------------------------
@@ -439,7 +446,7 @@ def test_a_composed_address_satisfies_a_required_address() -> None:
 def test_zip_can_be_made_optional_per_campaign() -> None:
     """With zip required=False, a lead without a ZIP maps with zip None."""
     mapper = DEFAULT_FIELD_MAPPING.with_targets({"zip": FieldSource(source="zip", required=False)})
-    assert mapper.map_lead(lead(phone="2125550102")).zip is None
+    assert map_request(mapper, lead(phone="2125550102")).zip is None
 
 
 def test_an_optional_zip_must_still_be_valid() -> None:
@@ -462,7 +469,7 @@ def test_with_targets_removes_a_target_mapped_to_none() -> None:
     """with_targets({name: None}) drops the target."""
     mapper = DEFAULT_FIELD_MAPPING.with_targets({"zip": None, "email": None})
     assert "zip" not in mapper.targets
-    assert mapper.map_lead(lead(phone="2125550102", email="x@y.z")).extra == {}
+    assert map_request(mapper, lead(phone="2125550102", email="x@y.z")).extra == {}
 
 
 # -- MappingError --------------------------------------------------------------------------
@@ -471,7 +478,7 @@ def test_with_targets_removes_a_target_mapped_to_none() -> None:
 def test_mapping_error_lists_every_problem_at_once() -> None:
     """Missing phone, a numeric ZIP and a list name are all reported in one error."""
     with pytest.raises(MappingError) as caught:
-        DEFAULT_FIELD_MAPPING.map_lead(lead(zip=2134, first_name=["Jane"], email="a@b.c"))
+        map_request(DEFAULT_FIELD_MAPPING, lead(zip=2134, first_name=["Jane"], email="a@b.c"))
     error = caught.value
     assert [(p.target, p.code, p.source) for p in error.problems] == [
         ("phone", ProblemCode.MISSING, None),
@@ -490,7 +497,7 @@ def test_mapping_error_message_is_readable_by_an_admin() -> None:
     """The message names the lead, counts the problems and explains each one."""
     mapper = mapping(zip=FieldSource(source="zip"))
     with pytest.raises(MappingError) as caught:
-        mapper.map_lead(lead(zip=2134))
+        map_request(mapper, lead(zip=2134))
     assert str(caught.value) == (
         "lead 'L-1' cannot be mapped (2 problems):\n"
         "  - phone: missing (required; no value in phone)\n"
@@ -542,7 +549,7 @@ def test_mapping_error_is_a_library_value_error() -> None:
 def test_mapping_error_survives_pickling() -> None:
     """A MappingError crosses process boundaries with its problems and lead id."""
     with pytest.raises(MappingError) as caught:
-        DEFAULT_FIELD_MAPPING.map_lead(lead())
+        map_request(DEFAULT_FIELD_MAPPING, lead())
     copy = pickle.loads(pickle.dumps(caught.value))  # noqa: S301 - our own object
     assert (copy.problems, copy.lead_id, str(copy)) == (
         caught.value.problems,
@@ -606,12 +613,12 @@ def test_unknown_phone_region_is_refused() -> None:
         FieldMapping(targets={"phone": FieldSource(source="p")}, phone_region="XX")
 
 
-def test_map_lead_needs_a_phone_target() -> None:
+def test_map_request_needs_a_phone_target() -> None:
     """A generic mapping without phone maps payloads but cannot make a ScreeningRequest."""
     mapper = FieldMapping(targets={"email": FieldSource(source="email")})
     assert mapper.map_payload({"email": "a@b.c"}) == {"email": "a@b.c"}
     with pytest.raises(ConfigurationError, match="no 'phone' target"):
-        mapper.map_lead(lead(email="a@b.c"))
+        map_request(mapper, lead(email="a@b.c"))
 
 
 # -- serialisation -------------------------------------------------------------------------
@@ -829,7 +836,7 @@ def test_any_lead_maps_or_raises_mapping_error(
     """Arbitrary posted fields give a sendable ScreeningRequest or a MappingError, nothing else."""
     problems: tuple[MappingProblem, ...] = ()
     try:
-        request = mapper.map_lead(lead(**fields))
+        request = map_request(mapper, lead(**fields))
     except MappingError as error:
         problems = error.problems
         str(error)  # the message (masked values) must be printable too
@@ -846,7 +853,7 @@ def test_any_lead_maps_or_raises_mapping_error(
 @given(st.from_regex(r"0[0-9]{4}([ -]?[0-9]{4})?", fullmatch=True))
 def test_a_mapped_zip_never_loses_its_leading_zero(zip_code: str) -> None:
     """A valid ZIP starting with 0 reaches the request with its zero."""
-    request = DEFAULT_FIELD_MAPPING.map_lead(lead(phone="2125550102", zip=zip_code))
+    request = map_request(DEFAULT_FIELD_MAPPING, lead(phone="2125550102", zip=zip_code))
     assert request.zip == zip_code[:5]
 
 
@@ -855,7 +862,7 @@ def test_a_mapped_zip_never_loses_its_leading_zero(zip_code: str) -> None:
 
 def screen_lead(fake: FakePureCallerID, fields: dict[str, Any]) -> None:
     """Map a lead then screen it: the order every integration follows."""
-    request = DEFAULT_FIELD_MAPPING.map_lead(lead(**fields), campaign_id="C", list_name="L")
+    request = map_request(DEFAULT_FIELD_MAPPING, lead(**fields), campaign_id="C", list_name="L")
     with fake.client() as client:
         client.screen(request)
 

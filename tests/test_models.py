@@ -19,7 +19,7 @@ from purecallerid import (
     response_from_wire,
     response_to_wire,
 )
-from purecallerid._converter import RESPONSE_FIELD_ALIASES
+from purecallerid._integrations.purecallerid.wire import RESPONSE_FIELD_ALIASES
 
 ALIASES = {key for keys in RESPONSE_FIELD_ALIASES.values() for key in keys}
 

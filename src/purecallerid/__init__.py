@@ -5,7 +5,7 @@ The public API is re-exported here; every implementation module is private.
 
 from importlib.metadata import version as _version
 
-from ._converter import converter, response_from_wire, response_to_wire
+from ._converter import converter
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -55,13 +55,21 @@ from ._integrations.purecallerid.dialects import (
     WireRequest,
     dialect_named,
 )
+from ._integrations.purecallerid.fields import (
+    PURECALLERID_FIELDS,
+    answer_from_response,
+    map_request,
+    purecallerid_preset,
+)
 from ._integrations.purecallerid.integration import PureCallerIDIntegration
+from ._integrations.purecallerid.models import Reason, ScreeningRequest, ScreeningResponse, Status
 from ._integrations.purecallerid.retry import (
     RetryPolicy,
     backoff_delay,
     parse_retry_after,
     retry_delay,
 )
+from ._integrations.purecallerid.wire import response_from_wire, response_to_wire
 from ._integrations.suppression import (
     SUPPRESSION_FIELDS,
     CSVSuppressionList,
@@ -83,17 +91,12 @@ from ._models import (
     Attempt,
     Exchange,
     Lead,
-    Reason,
     RequestRecord,
-    ScreeningRequest,
-    ScreeningResponse,
-    Status,
 )
 from ._phone import PhoneFormat, format_phone, normalize_phone
 from ._records import IntegrationRecord, IntegrationStatus, ScreeningRecord
 from ._rules.check import RuleProblem, Severity
 from ._rules.fields import (
-    PURECALLERID_FIELDS,
     FieldRegistry,
     FieldSpec,
     FieldType,
@@ -115,8 +118,7 @@ from ._rules.ruleset import (
     RuleOutcome,
     RuleSet,
     RuleTrace,
-    answer_from_response,
-    purecallerid_preset,
+    SupportsAnswer,
 )
 from ._rules.schema import (
     rules_json_schema,
@@ -241,6 +243,7 @@ __all__ = [
     "StateUnavailableError",
     "Status",
     "StorageError",
+    "SupportsAnswer",
     "SuppressionEntry",
     "SuppressionIntegration",
     "SuppressionList",
@@ -261,6 +264,7 @@ __all__ = [
     "format_phone",
     "format_rules",
     "load_settings",
+    "map_request",
     "mask_phone",
     "normalize_phone",
     "normalize_zip",

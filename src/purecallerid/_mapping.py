@@ -25,7 +25,7 @@ from attrs import evolve, field, frozen
 
 from ._converter import converter
 from ._errors import ConfigurationError, InvalidPhoneError, InvalidZipError, MappingError
-from ._models import Lead, ScreeningRequest
+from ._models import Lead
 from ._phone import PhoneFormat, check_region, coerce_format, parse_phone, render_phone
 from ._secrets import mask_phone
 from ._zip import ZipFormat, check_zip_format, render_zip
@@ -84,8 +84,8 @@ class ProblemCode(enum.StrEnum):
     """A value has a type the target cannot take (a list where text is expected ...)."""
 
 
-# The targets that are ScreeningRequest attributes; every other target lands in `extra`.
-REQUEST_TARGETS: Final = (
+# The standard lead fields, mapped as text; any other target is passed through as posted.
+TEXT_TARGETS: Final = (
     "phone",
     "zip",
     "first_name",
@@ -95,7 +95,7 @@ REQUEST_TARGETS: Final = (
     "city",
     "state",
 )
-# Vendor identifiers come with the integration's credentials, never from a lead.
+# The identifiers that Credentials carries come from the integration, never from a lead.
 RESERVED_TARGETS: Final = frozenset({"campaign_id", "list_name", "dialer_list_id"})
 _ADDRESS_PARTS: Final = ("street", "city", "state")
 _MASK_LENGTH = 24
@@ -490,7 +490,7 @@ class FieldMapping:
 
     Attributes:
         targets: Target field name to :class:`FieldSource`, in payload order. ``phone`` is
-            mandatory for :meth:`map_lead`; ``campaign_id``, ``list_name`` and
+            mandatory for a screening request; ``campaign_id``, ``list_name`` and
             ``dialer_list_id`` are reserved (they come from the credentials).
         phone_region: The region of numbers written without a country code (ISO 3166, ``US``).
         phone_format: How phone targets are written; ``None`` means national digits for NANP
@@ -527,8 +527,7 @@ class FieldMapping:
             raise ConfigurationError(f"{where}: expected a FieldSource, not {type(spec).__name__}")
         if target in RESERVED_TARGETS:
             raise ConfigurationError(
-                f"{where}: {target} comes from the integration's credentials, not from the"
-                " lead; pass it to map_lead()"
+                f"{where}: {target} comes from the integration's credentials, not from the lead"
             )
         transform = spec.transform
         if target in {"phone", "zip"}:
@@ -586,8 +585,8 @@ class FieldMapping:
                 ProblemCode.INVALID_VALUE,
                 _mask_value,
             )
-        # ScreeningRequest attributes are text; anything else is passed through as posted.
-        keep = _text if target in REQUEST_TARGETS else _json_value
+        # The standard lead fields are text; anything else is passed through as posted.
+        keep = _text if target in TEXT_TARGETS else _json_value
         return keep, ProblemCode.INVALID_VALUE, _mask_value
 
     def with_targets(self, changes: Mapping[str, FieldSource | None]) -> FieldMapping:
@@ -624,44 +623,6 @@ class FieldMapping:
         if problems:
             raise MappingError(problems, lead_id)
         return payload
-
-    def map_lead(
-        self,
-        lead: Lead | Mapping[str, Any],
-        *,
-        campaign_id: str | None = None,
-        list_name: str | None = None,
-        dialer_list_id: str | None = None,
-    ) -> ScreeningRequest:
-        """Map *lead* to a :class:`purecallerid.ScreeningRequest`.
-
-        The known targets (``phone``, ``zip``, ``first_name``, ``last_name``, ``address``,
-        ``street``, ``city``, ``state``) fill the request's attributes; every other target goes
-        to ``extra`` under its own name.
-
-        Args:
-            lead: A :class:`purecallerid.Lead`, or its fields as a mapping.
-            campaign_id: The vendor's campaign id, from the integration's credentials.
-            list_name: The vendor's dialer list name, from the credentials.
-            dialer_list_id: The vendor's dialer list id, from the credentials.
-
-        Raises:
-            MappingError: At least one target is missing or invalid; lists them all.
-            ConfigurationError: The mapping has no ``phone`` target.
-        """
-        if "phone" not in self.targets:
-            raise ConfigurationError(
-                "this mapping has no 'phone' target, and a screening request needs one"
-            )
-        payload = self.map_payload(lead)
-        known = {name: payload.pop(name) for name in REQUEST_TARGETS if name in payload}
-        return ScreeningRequest(
-            **known,
-            extra=payload,
-            campaign_id=campaign_id,
-            list_name=list_name,
-            dialer_list_id=dialer_list_id,
-        )
 
     def _apply(self, fields: Mapping[str, Any]) -> tuple[dict[str, Any], list[MappingProblem]]:
         out: dict[str, Any] = {}

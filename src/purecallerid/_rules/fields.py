@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from attrs import field, frozen
 
-from .._models import Reason, Status
 from .model import Operator
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
 __all__ = [
-    "PURECALLERID_FIELDS",
     "RESERVED_WORDS",
     "FieldRegistry",
     "FieldSpec",
@@ -477,56 +475,3 @@ def _spec_json(spec: FieldSpec) -> dict[str, Any]:
         "open_values": spec.open_values,
         "operators": _operators_for(spec.type),
     }
-
-
-PURECALLERID_FIELDS: Final = FieldRegistry(
-    integration="purecallerid",
-    fields=(
-        FieldSpec(
-            name="status",
-            type=FieldType.STRING,
-            label="Status",
-            description="Overall validation result.",
-            values=tuple(s.value for s in Status),
-        ),
-        FieldSpec(
-            name="reason",
-            type=FieldType.STRING,
-            label="Reason",
-            description="Why the number was rejected or flagged; configured per vendor campaign.",
-            values=tuple(r.value for r in Reason),
-        ),
-        FieldSpec(
-            name="message",
-            type=FieldType.STRING,
-            label="Message",
-            description="The vendor's human-readable detail.",
-        ),
-        FieldSpec(
-            name="activity_score",
-            type=FieldType.NUMBER,
-            label="Activity score",
-            description="Line activity, 0 to 100.",
-        ),
-        FieldSpec(
-            name="known_litigator",
-            type=FieldType.BOOLEAN,
-            label="Known litigator",
-            description="Whether the number belongs to a known TCPA litigator.",
-        ),
-        FieldSpec(
-            name="carrier",
-            type=FieldType.STRING,
-            label="Carrier",
-            description="The carrier's name.",
-        ),
-        FieldSpec(
-            name="line_type",
-            type=FieldType.STRING,
-            label="Line type",
-            description="Kind of line.",
-            values=("mobile", "landline", "voip"),
-        ),
-    ),
-)
-"""The fields the PureCallerID integration offers to rules (statuses and reasons are open)."""

@@ -6,8 +6,8 @@ form) and an integration's :class:`FieldRegistry`. Loading reports every problem
 plain facts (the integration's answer as a mapping, and the lead) and returns an
 :class:`Evaluation`: the action, the rule that decided, the flags, and a trace of every rule.
 
-The engine is generic: nothing here knows PureCallerID, except :func:`answer_from_response`
-(which turns a :class:`ScreeningResponse` into an answer mapping) and the ready preset.
+The engine knows no vendor: an integration brings its field registry and hands over its
+answer as a plain mapping.
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ import enum
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Final, final
+from typing import Any, Final, Protocol, final, runtime_checkable
 
 from attrs import frozen
 
 from .._converter import converter
 from .._errors import RuleValidationError
-from .._models import Lead, ScreeningResponse
+from .._models import Lead
 from .check import Checker, RuleProblem
 from .evaluate import CompiledCondition, compile_condition, compile_template
-from .fields import PURECALLERID_FIELDS, FieldRegistry
+from .fields import FieldRegistry
 from .model import (
     Action,
     AllOf,
@@ -46,8 +46,7 @@ __all__ = [
     "RuleOutcome",
     "RuleSet",
     "RuleTrace",
-    "answer_from_response",
-    "purecallerid_preset",
+    "SupportsAnswer",
 ]
 
 
@@ -120,22 +119,17 @@ class Evaluation:
         return tuple(converter.unstructure(entry) for entry in self.trace)
 
 
-def answer_from_response(response: ScreeningResponse) -> dict[str, Any]:
-    """Turn a PureCallerID answer into the plain mapping rules read.
+@runtime_checkable
+class SupportsAnswer(Protocol):
+    """An integration's answer object that can present itself as the mapping rules read.
 
-    The typed fields come under their own names (``None`` when not sent) and every other key
-    the vendor sent under ``extra``.
+    **Protocol:** implemented by :class:`purecallerid.ScreeningResponse`; a host's own answer
+    model may implement it too, so that :meth:`RuleSet.evaluate` takes it as it is.
     """
-    return {
-        "status": response.status,
-        "reason": response.reason,
-        "message": response.message,
-        "activity_score": response.activity_score,
-        "known_litigator": response.known_litigator,
-        "carrier": response.carrier,
-        "line_type": response.line_type,
-        "extra": dict(response.extra),
-    }
+
+    def as_answer(self) -> Mapping[str, Any]:
+        """The answer's facts, field name to value, as the integration's registry declares."""
+        ...
 
 
 _Render = Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], str]
@@ -249,22 +243,25 @@ class RuleSet:
 
     def evaluate(
         self,
-        answer: Mapping[str, Any] | ScreeningResponse | None,
+        answer: Mapping[str, Any] | SupportsAnswer | None,
         lead: Mapping[str, Any] | Lead | None = None,
     ) -> Evaluation:
         """Evaluate every enabled rule and decide.
 
         Args:
-            answer: The integration's answer as a mapping (see :func:`answer_from_response`),
-                a :class:`ScreeningResponse`, or ``None`` when the integration errored (every
-                condition on the answer is then unknown).
+            answer: The integration's answer as a mapping, an object that gives one
+                (:class:`SupportsAnswer`, such as a :class:`purecallerid.ScreeningResponse`), or
+                ``None`` when the integration errored (every condition on the answer is then
+                unknown).
             lead: The lead's fields (a mapping, or a :class:`Lead`), read by ``lead.<path>``.
 
         Never raises for any JSON-shaped answer or lead.
         """
-        if isinstance(answer, ScreeningResponse):
-            answer = answer_from_response(answer)
-        facts = answer if isinstance(answer, Mapping) else None
+        facts: Mapping[str, Any] | None = None
+        if isinstance(answer, Mapping):
+            facts = answer
+        elif isinstance(answer, SupportsAnswer):
+            facts = answer.as_answer()
         if isinstance(lead, Lead):
             lead = lead.fields
         lead_facts = lead if isinstance(lead, Mapping) else None
@@ -327,33 +324,6 @@ _OUTCOMES: Final = {
     False: RuleOutcome.NOT_MATCHED,
     None: RuleOutcome.UNKNOWN,
 }
-
-# The preset is written in the text form, one rule a line, as an admin would write it.
-_PRESET: Final = (
-    'reject-bad-phone: reject when status = "Rejected"'
-    ' and reason in ("INACTIVE", "DNC", "TCPA_FLAG")'
-    ' because "Rejected by PureCallerID: {reason}"\n'
-    'qa-suppressed: qa when status = "Accepted" and reason = "SUPPRESSED"'
-    ' because "Suppressed number: send to quality control"\n'
-)
-_PRESET_INVALID: Final = (
-    'reject-invalid: reject when status = "Rejected" and reason = "INVALID"'
-    ' because "Invalid phone number"\n'
-)
-
-
-def purecallerid_preset(*, reject_invalid: bool = False) -> RuleSet:
-    """The brief's example rules for PureCallerID, ready to use.
-
-    * ``reject-bad-phone``: reject when status = Rejected and reason in (INACTIVE, DNC,
-      TCPA_FLAG);
-    * ``qa-suppressed``: send to quality control when status = Accepted and reason = SUPPRESSED;
-    * with *reject_invalid*, also ``reject-invalid``: reject when status = Rejected and
-      reason = INVALID.
-    """
-    text = _PRESET + (_PRESET_INVALID if reject_invalid else "")
-    return RuleSet.load(text, PURECALLERID_FIELDS)
-
 
 # -- the library converter ------------------------------------------------------------------
 # Rules travel as their canonical dicts. Structuring a single rule or condition checks its

@@ -17,7 +17,7 @@ import random as _random
 import time
 from collections.abc import Awaitable, Callable, Generator
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 import attrs
 import httpx
@@ -34,7 +34,7 @@ from ..._errors import (
     attempt_may_have_been_processed,
     status_error_class,
 )
-from ..._models import Attempt, Exchange, RequestRecord, ScreeningRequest, ScreeningResponse
+from ..._models import Attempt, Exchange, RequestRecord
 from ..._secrets import Secret, mask_phone, redact, redact_text
 from .dialects import Dialect, dialect_named
 from .retry import (
@@ -43,6 +43,9 @@ from .retry import (
     retry_delay,
 )
 from .transport import AiohttpTransport
+
+if TYPE_CHECKING:
+    from .models import ScreeningRequest, ScreeningResponse
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from attrs import field, frozen
 
-from ..._converter import response_from_wire
 from ..._errors import ConfigurationError, ResponseValidationError
+from .wire import response_from_wire
 
 if TYPE_CHECKING:
-    from ..._models import ScreeningRequest, ScreeningResponse
     from ..._secrets import Secret
+    from .models import ScreeningRequest, ScreeningResponse
 
 __all__ = [
     "DEFAULT_DIALER_FIELDS",

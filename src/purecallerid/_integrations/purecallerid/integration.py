@@ -9,11 +9,10 @@ import attrs
 
 from ..._errors import ConfigurationError
 from ..._mapping import DEFAULT_FIELD_MAPPING
-from ..._rules.fields import PURECALLERID_FIELDS, FieldRegistry
-from ..._rules.ruleset import answer_from_response
 from ...typing import IntegrationAnswer
 from .client import DEFAULT_MAX_CONNECTIONS, AsyncPureCallerIDClient
 from .dialects import dialect_named
+from .fields import PURECALLERID_FIELDS, answer_from_response, map_request
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ..._models import Lead
+    from ..._rules.fields import FieldRegistry
     from ..._settings import IntegrationSettings
 
 __all__ = ["PureCallerIDIntegration"]
@@ -130,7 +130,8 @@ class PureCallerIDIntegration:
         """Map *lead*, send it, and return the answer's fields with the exchange."""
         mapping = settings.mapping or DEFAULT_FIELD_MAPPING
         credentials = settings.credentials
-        request = mapping.map_lead(
+        request = map_request(
+            mapping,
             lead,
             campaign_id=credentials.campaign_id,
             list_name=credentials.list_name,
