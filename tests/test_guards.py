@@ -44,13 +44,8 @@ from purecallerid import (
     converter,
     error_class,
 )
-from purecallerid._guards.guards import (
-    _slow_downs,
-    cache_key,
-    credential_key,
-    endpoint_key,
-    vendor_day,
-)
+from purecallerid._guards.guards import _slow_downs
+from purecallerid._guards.keys import cache_key, credential_key, endpoint_key, vendor_day
 from purecallerid.typing import IntegrationAnswer
 
 FIELDS = FieldRegistry(

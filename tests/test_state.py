@@ -18,7 +18,7 @@ from purecallerid import (
     RedisStateBackend,
     SQLiteStateBackend,
 )
-from purecallerid._guards.memory import (
+from purecallerid._guards.algorithms import (
     BreakerState,
     breaker_admit,
     breaker_record,

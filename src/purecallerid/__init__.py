@@ -36,7 +36,7 @@ from ._errors import (
     error_class,
     failure_table,
 )
-from ._guards.guards import open_state_backend
+from ._guards.backends import open_state_backend
 from ._guards.memory import InMemoryStateBackend
 from ._guards.redis import RedisStateBackend
 from ._guards.sqlite import SQLiteStateBackend

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Final
 from rich.console import Console
 
 from .._errors import ConfigurationError, SettingsError
-from .._guards.guards import open_state_backend
+from .._guards.backends import open_state_backend
 from .._integrations.purecallerid.integration import PureCallerIDIntegration
 from .._integrations.suppression import SuppressionIntegration
 from .._screener import AsyncScreener

@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import json
 import logging
 import math
 import time
-import zoneinfo
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
@@ -39,7 +36,6 @@ from .._errors import (
     APIError,
     CircuitOpenError,
     ConfigurationError,
-    InvalidPhoneError,
     MappingError,
     PureCallerIDError,
     QuotaExhaustedError,
@@ -48,20 +44,17 @@ from .._errors import (
     StateUnavailableError,
     ThrottledError,
 )
-from .._mapping import unstructure_mapping
-from .._phone import normalize_phone
 from ..typing import IntegrationAnswer
-from .memory import InMemoryStateBackend
+from .keys import cache_key, credential_key, endpoint_key, vendor_day
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable
 
     from .._models import Attempt, Lead
     from .._settings import IntegrationSettings
     from ..typing import BreakerOutcome, Integration, Observer, StateBackend
-    from .settings import StateSettings
 
-__all__ = ["Guarded", "Guards", "open_state_backend"]
+__all__ = ["GRACE", "Guarded", "Guards"]
 
 logger: Final = logging.getLogger("purecallerid")
 _T = TypeVar("_T")
@@ -70,8 +63,6 @@ GRACE: Final = 0.05
 """Seconds the screener's own timeout allows past an integration's deadline."""
 _AFTER_CALL_TIMEOUT: Final = 0.5
 """Seconds the bookkeeping after a call may take: the answer is in hand and must not wait."""
-_DAY_SLACK: Final = 3600.0
-"""Seconds a vendor day's quota counter outlives the day (clocks of hosts differ)."""
 _SLOW_DOWN_DEFAULT: Final = 1.0
 """Seconds the limiter pauses after a 429 that gave no Retry-After."""
 _MIN_CALL_TIME: Final = 0.5
@@ -81,65 +72,6 @@ _MIN_CALL_FRACTION: Final = 0.25
 _TOO_MANY_REQUESTS: Final = 429
 _TURN_ATTEMPTS: Final = 3
 """Turns a call takes at most: a 429 while it waits for one makes it take the next."""
-
-
-def open_state_backend(settings: StateSettings, *, base_dir: Path | None = None) -> StateBackend:
-    """Open the state backend that *settings* (a ``[state]`` table) names.
-
-    Args:
-        settings: The backend and its location.
-        base_dir: Where a relative SQLite path is resolved from (the settings file's folder).
-
-    Raises:
-        ConfigurationError: The backend cannot be opened (no ``redis`` extra, a bad path).
-    """
-    if settings.backend == "sqlite":
-        from .sqlite import SQLiteStateBackend  # noqa: PLC0415 - not every host needs it
-
-        assert settings.path is not None  # noqa: S101 - StateSettings checked it
-        path = Path(settings.path)
-        if base_dir is not None and not path.is_absolute():
-            path = base_dir / path
-        try:
-            return SQLiteStateBackend(path)
-        except Exception as exc:
-            raise ConfigurationError(f"cannot open the state database {path}: {exc}") from exc
-    if settings.backend == "redis":
-        from .redis import RedisStateBackend  # noqa: PLC0415 - an optional extra
-
-        return RedisStateBackend(settings.url, prefix=settings.prefix)
-    return InMemoryStateBackend()
-
-
-def _sha(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
-
-
-def _token_hash(settings: IntegrationSettings) -> str:
-    token = settings.credentials.api_token
-    return "" if token is None else hashlib.sha256(token.reveal().encode()).hexdigest()
-
-
-def credential_key(settings: IntegrationSettings) -> str:
-    """The quota and rate limit's default key: kind, base URL, hash of the token."""
-    return f"{settings.kind}:{_sha(settings.base_url or '', _token_hash(settings))}"
-
-
-def endpoint_key(settings: IntegrationSettings) -> str:
-    """The breaker's default key: kind and base URL (an outage is the endpoint's)."""
-    return f"{settings.kind}:{_sha(settings.base_url or '')}"
-
-
-def _lookup(fields: Mapping[str, Any], path: str) -> Any:
-    value: Any = fields
-    for part in path.split("."):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return fields.get(path)
-    return value
 
 
 def _for_follower(failure: BaseException) -> BaseException:
@@ -152,45 +84,6 @@ def _for_follower(failure: BaseException) -> BaseException:
         copied.__cause__, copied.__suppress_context__ = failure.__cause__, True
         return copied
     return failure
-
-
-def cache_key(lead: Lead, settings: IntegrationSettings) -> str | None:
-    """The cache key of *lead* for *settings*, or ``None`` when it has no valid phone.
-
-    Hashed: the phone and the token never appear in a key.
-    """
-    cache = settings.cache
-    if cache is None:
-        return None
-    region = "US" if settings.mapping is None else settings.mapping.phone_region
-    try:
-        phone = normalize_phone(_lookup(lead.fields, cache.phone), region=region)
-    except (InvalidPhoneError, ConfigurationError):
-        return None
-    credentials = settings.credentials
-    scope = [
-        settings.kind,
-        settings.base_url,
-        settings.dialect,
-        _token_hash(settings),
-        credentials.campaign_id,
-        credentials.list_name,
-        credentials.dialer_list_id,
-        dict(settings.options),
-        # The mapping decides what is sent: another mapping may send another request.
-        None if settings.mapping is None else unstructure_mapping(settings.mapping),
-    ]
-    fields = {name: _lookup(lead.fields, name) for name in cache.fields}
-    text = json.dumps([scope, phone, fields], sort_keys=True, default=str)
-    return f"{settings.kind}:{hashlib.sha256(text.encode()).hexdigest()}"
-
-
-def vendor_day(timezone: str, now: float) -> tuple[str, float]:
-    """The vendor day of Unix time *now* in *timezone*, and when its counter may expire."""
-    zone = zoneinfo.ZoneInfo(timezone)
-    day = dt.datetime.fromtimestamp(now, zone).date()
-    midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
-    return day.isoformat(), midnight.timestamp() + _DAY_SLACK
 
 
 class Guarded:

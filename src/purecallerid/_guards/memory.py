@@ -1,124 +1,25 @@
-"""The guards' state: the algorithms, and the in-memory backend (one process).
-
-The algorithms are pure functions over a small state, so that every backend applies the same
-rules: this module's in-memory backend and the SQLite one call them inside their own atomic
-section; the Redis backend runs the same steps in Lua scripts (``_state_redis``).
-
-- **Quota**: a counter per key and vendor day; a reservation increments it unless the limit
-  is reached.
-- **Rate**: GCRA (the generic cell rate algorithm) keeps one number per key, the theoretical
-  arrival time ``tat``. A call's turn is ``max(tat, now) + T - burst * T`` (``T = 1 / rate``);
-  granting it moves ``tat`` on by ``T``. Turns therefore never exceed ``burst + rate * t`` in
-  any window of ``t`` seconds, and a caller knows its wait at once.
-- **Breaker**: closed -> open after *threshold* consecutive failures; open -> one probe after
-  the cool-down (the probe's slot is leased, so a crashed worker cannot keep it); the probe's
-  success closes, its failure reopens.
-"""
+"""The in-memory state backend: the guards' state for one process."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Final
-
-from attrs import define
+from typing import TYPE_CHECKING
 
 from ..typing import BreakerAdmission, QuotaReservation
+from .algorithms import (
+    BreakerState,
+    breaker_admit,
+    breaker_record,
+    gcra_reserve,
+    gcra_slow_down,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ..typing import BreakerChange, BreakerOutcome
 
-__all__ = [
-    "BreakerState",
-    "InMemoryStateBackend",
-    "breaker_admit",
-    "breaker_record",
-    "gcra_reserve",
-    "gcra_slow_down",
-]
-
-CLOSED: Final = "closed"
-OPEN: Final = "open"
-HALF_OPEN: Final = "half_open"
-
-
-def gcra_reserve(
-    tat: float, now: float, *, rate: float, burst: int, max_wait: float
-) -> tuple[float, float | None]:
-    """Reserve the next turn: ``(new tat, seconds to wait)``, or ``(tat, None)`` when refused.
-
-    A turn more than *max_wait* seconds away is refused and nothing changes.
-    """
-    interval = 1.0 / rate
-    new_tat = max(tat, now) + interval
-    wait = max(0.0, new_tat - burst * interval - now)
-    if wait > max_wait:
-        return tat, None
-    return new_tat, wait
-
-
-def gcra_slow_down(tat: float, now: float, *, rate: float, burst: int, wait: float) -> float:
-    """The ``tat`` after which no turn starts before ``now + wait`` (and no burst follows)."""
-    interval = 1.0 / rate
-    return max(tat, now + wait + (burst - 1) * interval)
-
-
-@define
-class BreakerState:
-    """One breaker's state, as every backend stores it."""
-
-    state: str = CLOSED
-    failures: int = 0
-    open_until: float = 0.0
-    probe_until: float = 0.0
-
-
-def breaker_admit(state: BreakerState, now: float, *, probe_lease: float) -> BreakerAdmission:
-    """Admit a call, grant the one probe, or reject; updates *state* in place."""
-    if state.state == CLOSED:
-        return BreakerAdmission(decision="call")
-    if state.state == OPEN and now < state.open_until:
-        return BreakerAdmission(decision="reject", retry_in=state.open_until - now)
-    if state.state == HALF_OPEN and now < state.probe_until:
-        return BreakerAdmission(decision="reject", retry_in=0.0)
-    # The cool-down is over, or the last probe's lease ran out: this caller probes.
-    state.state = HALF_OPEN
-    state.probe_until = now + probe_lease
-    return BreakerAdmission(decision="probe")
-
-
-def breaker_record(  # noqa: PLR0911 - one return per transition reads like the diagram
-    state: BreakerState,
-    now: float,
-    *,
-    outcome: BreakerOutcome,
-    probe: bool,
-    threshold: int,
-    cooldown: float,
-) -> BreakerChange | None:
-    """Record a call's outcome; updates *state* in place and returns the change, if any."""
-    if outcome == "neutral":
-        if probe and state.state == HALF_OPEN:
-            state.probe_until = 0.0  # the probe said nothing: let the next caller probe
-        return None
-    if outcome == "success":
-        if state.state == CLOSED:
-            state.failures = 0
-            return None
-        if probe and state.state == HALF_OPEN:
-            state.state, state.failures, state.probe_until = CLOSED, 0, 0.0
-            return "closed"
-        return None  # a call admitted before the breaker opened proves little
-    if probe and state.state == HALF_OPEN:
-        state.state, state.open_until, state.probe_until = OPEN, now + cooldown, 0.0
-        return "reopened"
-    if state.state == CLOSED:
-        state.failures += 1
-        if state.failures >= threshold:
-            state.state, state.open_until = OPEN, now + cooldown
-            return "opened"
-    return None
+__all__ = ["InMemoryStateBackend"]
 
 
 class InMemoryStateBackend:

@@ -2,7 +2,7 @@
 
 Every operation that reads and then writes is one Lua script, which Redis runs atomically:
 no other client's command runs in between, so two workers cannot both take the last unit of
-a quota or the same rate-limiter turn. The scripts follow the rules of ``_state`` step by
+a quota or the same rate-limiter turn. The scripts follow the rules of ``algorithms.py`` step by
 step. Time inside the scripts is the Redis server's (``TIME``), the one clock every host
 shares. Quota counters expire after their vendor day; limiter and breaker keys expire once
 idle.

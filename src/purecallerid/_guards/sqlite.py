@@ -2,7 +2,7 @@
 
 Each operation is one ``BEGIN IMMEDIATE`` transaction: the write lock is taken before the
 state is read, so two processes cannot both read "one unit left" and both take it. The rules
-are those of ``_state`` (the same functions), applied to the rows read inside the
+are those of ``algorithms.py`` (the same functions), applied to the rows read inside the
 transaction. Time is the wall clock, which every process on the host shares.
 """
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .._sqlite import open_shared
 from ..typing import BreakerAdmission, QuotaReservation
-from .memory import BreakerState, breaker_admit, breaker_record, gcra_reserve, gcra_slow_down
+from .algorithms import BreakerState, breaker_admit, breaker_record, gcra_reserve, gcra_slow_down
 
 if TYPE_CHECKING:
     import sqlite3
