@@ -19,6 +19,7 @@ test: lint typecheck pytest docs
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks docs/_ext
 	$(BIN)/ruff format --check src tests benchmarks docs/_ext
+	$(BIN)/lint-imports --no-logo
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
