@@ -25,6 +25,7 @@ from attrs import frozen
 
 from ..._errors import (
     APIConnectionError,
+    APIError,
     APIStatusError,
     APITimeoutError,
     AttemptOutcome,
@@ -75,7 +76,6 @@ host has about as many calls in flight as worker threads, which this covers.
 """
 
 _BODY_LIMIT: Final = 2000
-# Failures after which the request provably never left (retried or not).
 _RAW_LIMIT: Final = 100_000
 _MIN_TOKEN_LENGTH: Final = 8
 _REQUEST_ID_HEADERS: Final = frozenset({b"x-request-id", b"request-id", b"x-amzn-requestid"})
@@ -163,139 +163,204 @@ def _attempts_text(count: int) -> str:
     return "1 attempt" if count == 1 else f"{count} attempts"
 
 
-def _call(  # noqa: C901, PLR0915 - one readable loop is clearer than its pieces scattered
-    settings: _Settings, request: ScreeningRequest, deadline: float | None
-) -> Generator[_Send | _Sleep, _Result, ScreeningResponse]:
-    """Make one screening call, retrying per policy; see the module docstring."""
-    if deadline is not None and math.isnan(deadline):
-        raise ConfigurationError("deadline must be a number of seconds, not NaN")
-    wire = settings.dialect.build(request, settings.token)
-    secrets = (settings.token.reveal(),)
-    url = settings.base_url + wire.path
-    record = RequestRecord(
-        method=wire.method,
-        url=url,
-        headers=redact(dict(wire.headers), secrets),
-        body=redact(wire.json, secrets),
-    )
-    attempts: list[Attempt] = []
+class _Call:
+    """One screening call in progress: what was sent, the attempts so far, the time left."""
 
-    def exchange() -> Exchange:
-        return Exchange(dialect=settings.dialect.name, request=record, attempts=tuple(attempts))
+    def __init__(
+        self, settings: _Settings, request: ScreeningRequest, deadline: float | None
+    ) -> None:
+        if deadline is not None and math.isnan(deadline):
+            raise ConfigurationError("deadline must be a number of seconds, not NaN")
+        self.settings = settings
+        self.wire = settings.dialect.build(request, settings.token)
+        self.secrets = (settings.token.reveal(),)
+        self.url = settings.base_url + self.wire.path
+        self.record = RequestRecord(
+            method=self.wire.method,
+            url=self.url,
+            headers=redact(dict(self.wire.headers), self.secrets),
+            body=redact(self.wire.json, self.secrets),
+        )
+        self.attempts: list[Attempt] = []
+        self.phone = mask_phone(request.phone)
+        self.end = None if deadline is None else settings.clock() + deadline
 
-    phone = mask_phone(request.phone)
-    end = None if deadline is None else settings.clock() + deadline
-    number = 0
-    while True:
-        number += 1
-        time_left = None if end is None else end - settings.clock()
+    def exchange(self) -> Exchange:
+        """The masked request and the attempts made so far."""
+        return Exchange(
+            dialect=self.settings.dialect.name, request=self.record, attempts=tuple(self.attempts)
+        )
+
+    def time_left(self) -> float | None:
+        """Seconds left before the caller's deadline, ``None`` without one."""
+        return None if self.end is None else self.end - self.settings.clock()
+
+    def send(self, number: int) -> _Send:
+        """The next attempt's request, its timeouts shrunk to the time left.
+
+        Raises:
+            APITimeoutError: The deadline ran out before attempt *number* could be made.
+        """
+        time_left = self.time_left()
         if time_left is not None and time_left <= 0:
             raise APITimeoutError(
                 f"the deadline ran out before attempt {number} could be made",
-                outcome_unknown=_maybe_processed(attempts),
-                exchange=exchange(),
+                outcome_unknown=_maybe_processed(self.attempts),
+                exchange=self.exchange(),
             )
-        timeout = settings.timeout if time_left is None else _shrink(settings.timeout, time_left)
-        started_at = datetime.now(UTC)
-        started = settings.clock()
-        result = yield _Send(
-            method=wire.method,
-            url=url,
-            headers=dict(wire.headers),
-            json=wire.json,
-            timeout=timeout,
+        timeout = self.settings.timeout
+        return _Send(
+            method=self.wire.method,
+            url=self.url,
+            headers=dict(self.wire.headers),
+            json=self.wire.json,
+            timeout=timeout if time_left is None else _shrink(timeout, time_left),
             time_left=time_left,
         )
-        duration = settings.clock() - started
-        failure: AttemptOutcome | None = None
-        status_code: int | None = None
-        request_id: str | None = None
-        retry_after: float | None = None
-        if isinstance(result, httpx.Response):
-            status_code = result.status_code
-            request_id, retry_after_header = _answer_headers(result.headers)
-            request_id = redact(request_id, secrets)
-            text = result.content.decode("utf-8", errors="replace")
-            raw = redact_text(text, secrets)
-            if 200 <= status_code < 300:  # noqa: PLR2004
-                attempts.append(
-                    Attempt(
-                        number=number,
-                        started_at=started_at,
-                        duration=duration,
-                        outcome=AttemptOutcome.ANSWERED,
-                        status_code=status_code,
-                        request_id=request_id,
-                    )
-                )
-                # A vendor echoing the token: read the redacted text, so that neither `extra`
-                # nor any other field can carry it onwards.
-                content = result.content if raw == text else raw.encode()
-                if len(raw) > _RAW_LIMIT:
-                    raw = raw[:_RAW_LIMIT] + " [truncated]"
-                try:
-                    response = settings.dialect.parse(content, raw=raw)
-                except ResponseValidationError as exc:
-                    exc.exchange = exchange()
-                    logger.info("screening %s: unreadable answer (%s)", phone, exc.message)
-                    raise
-                logger.debug(
-                    "screening %s: %s %s in %.1f ms (%s)",
-                    phone,
-                    response.status,
-                    response.reason or "-",
-                    duration * 1000,
-                    _attempts_text(number),
-                )
-                return attrs.evolve(response, exchange=exchange())
-            # An HTTP-date Retry-After counts from when the answer came, not from the request.
-            answered_at = started_at + timedelta(seconds=duration)
-            retry_after = parse_retry_after(retry_after_header, answered_at)
-        elif isinstance(result, httpx.RequestError):
-            failure = _failure_kind(result)
-        time_left = None if end is None else end - settings.clock()
+
+    def answered(
+        self, response: httpx.Response, attempt: Attempt, text: str, raw: str
+    ) -> ScreeningResponse:
+        """Read a 2xx answer (redacted first), recording its attempt.
+
+        Raises:
+            ResponseValidationError: The answer cannot be read; it carries the exchange.
+        """
+        self.attempts.append(attempt)
+        # A vendor echoing the token: read the redacted text, so that neither `extra` nor any
+        # other field can carry it onwards.
+        content = response.content if raw == text else raw.encode()
+        if len(raw) > _RAW_LIMIT:
+            raw = raw[:_RAW_LIMIT] + " [truncated]"
+        try:
+            answer = self.settings.dialect.parse(content, raw=raw)
+        except ResponseValidationError as exc:
+            exc.exchange = self.exchange()
+            logger.info("screening %s: unreadable answer (%s)", self.phone, exc.message)
+            raise
+        logger.debug(
+            "screening %s: %s %s in %.1f ms (%s)",
+            self.phone,
+            answer.status,
+            answer.reason or "-",
+            attempt.duration * 1000,
+            _attempts_text(attempt.number),
+        )
+        return attrs.evolve(answer, exchange=self.exchange())
+
+    def failed(self, attempt: Attempt) -> float | None:
+        """Record a failed attempt; return the wait before the next one, ``None`` to give up."""
         wait = retry_delay(
-            settings.retry,
-            attempt=number,
-            failure=failure,
-            status_code=status_code,
-            retry_after=retry_after,
-            time_left=time_left,
-            random=settings.random,
+            self.settings.retry,
+            attempt=attempt.number,
+            failure=None if attempt.outcome == AttemptOutcome.ANSWERED else attempt.outcome,
+            status_code=attempt.status_code,
+            retry_after=attempt.retry_after,
+            time_left=self.time_left(),
+            random=self.settings.random,
         )
-        attempts.append(
-            Attempt(
-                number=number,
-                started_at=started_at,
-                duration=duration,
-                outcome=AttemptOutcome.ANSWERED if failure is None else failure,
-                status_code=status_code,
-                request_id=request_id,
-                retry_after=retry_after,
-                wait=wait,
+        self.attempts.append(attrs.evolve(attempt, wait=wait))
+        what = attempt.outcome if attempt.status_code is None else f"HTTP {attempt.status_code}"
+        if wait is None:
+            logger.info(
+                "screening %s: giving up after %s (%s)",
+                self.phone,
+                _attempts_text(attempt.number),
+                what,
             )
-        )
-        what = f"HTTP {status_code}" if failure is None else failure
-        if wait is not None:
+        else:
             logger.info(
                 "screening %s: attempt %d failed (%s); retrying in %.2f s",
-                phone,
-                number,
+                self.phone,
+                attempt.number,
                 what,
                 wait,
             )
+        return wait
+
+    def give_up(self, result: _Result, raw: str) -> APIError:
+        """The error that ends the call after its last failed attempt (*raw*: redacted body)."""
+        last = self.attempts[-1]
+        if isinstance(result, httpx.Response):
+            return _status_error(
+                result, raw, last.request_id, last.retry_after, last.number, self.exchange()
+            )
+        outcome = AttemptOutcome(last.outcome)
+        return _connection_error(outcome, self.attempts, self.exchange())
+
+
+def _call(
+    settings: _Settings, request: ScreeningRequest, deadline: float | None
+) -> Generator[_Send | _Sleep, _Result, ScreeningResponse]:
+    """Make one screening call, retrying per policy, as a generator its driver runs.
+
+    **Protocol:** the generator yields what to do next and is sent what happened:
+
+    - it yields a :class:`_Send`; the driver makes that HTTP request (with its timeouts) and
+      sends back the :class:`httpx.Response` (body read) or the :class:`httpx.RequestError`;
+    - it yields a :class:`_Sleep`; the driver sleeps that long and sends back ``None``.
+
+    It returns the :class:`ScreeningResponse` of a 2xx answer, or raises an ``APIError`` (the
+    transport exception as ``__cause__``, unless its text holds the token). The driver adds
+    nothing: retries, deadlines, redaction, the attempt evidence and logging all happen here.
+    """
+    call = _Call(settings, request, deadline)
+    number = 0
+    while True:
+        number += 1
+        send = call.send(number)
+        started_at, started = datetime.now(UTC), settings.clock()
+        result = yield send
+        attempt, text, raw = _attempt(call, result, number, started_at, settings.clock() - started)
+        if isinstance(result, httpx.Response) and attempt.status_code in _SUCCESS:
+            return call.answered(result, attempt, text, raw)
+        wait = call.failed(attempt)
+        if wait is not None:
             yield _Sleep(seconds=wait)
             continue
-        logger.info("screening %s: giving up after %s (%s)", phone, _attempts_text(number), what)
-        if isinstance(result, httpx.Response):
-            raise _status_error(result, raw, request_id, retry_after, number, exchange())
-        assert isinstance(result, httpx.RequestError)  # noqa: S101 - the generator protocol
-        error = _connection_error(failure or AttemptOutcome.PROTOCOL_ERROR, attempts, exchange())
-        if any(secret in str(result) for secret in secrets):
-            # An exception whose text holds the token (a header value refused by h11) must not
-            # travel on as __cause__, where any traceback would print it.
-            raise error from None
-        raise error from result
+        error = call.give_up(result, raw)
+        if isinstance(result, httpx.RequestError):
+            if any(secret in str(result) for secret in call.secrets):
+                # An exception whose text holds the token (a header value refused by h11) must
+                # not travel on as __cause__, where any traceback would print it.
+                raise error from None
+            raise error from result
+        raise error
+
+
+_SUCCESS: Final = range(200, 300)
+
+
+def _attempt(
+    call: _Call, result: _Result, number: int, started_at: datetime, duration: float
+) -> tuple[Attempt, str, str]:
+    """The attempt that *result* ended, with the answer's text as sent and redacted."""
+    if not isinstance(result, httpx.Response):
+        outcome = (
+            _failure_kind(result)
+            if isinstance(result, httpx.RequestError)
+            else AttemptOutcome.PROTOCOL_ERROR
+        )
+        attempt = Attempt(number=number, started_at=started_at, duration=duration, outcome=outcome)
+        return attempt, "", ""
+    request_id, retry_after_header = _answer_headers(result.headers)
+    text = result.content.decode("utf-8", errors="replace")
+    retry_after = None
+    if result.status_code not in _SUCCESS:
+        # An HTTP-date Retry-After counts from when the answer came, not from the request.
+        retry_after = parse_retry_after(
+            retry_after_header, started_at + timedelta(seconds=duration)
+        )
+    attempt = Attempt(
+        number=number,
+        started_at=started_at,
+        duration=duration,
+        outcome=AttemptOutcome.ANSWERED,
+        status_code=result.status_code,
+        request_id=redact(request_id, call.secrets),
+        retry_after=retry_after,
+    )
+    return attempt, text, redact_text(text, call.secrets)
 
 
 def _status_error(  # noqa: PLR0917 - private, called once
