@@ -20,6 +20,8 @@ from . import __version__
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    _Commands = argparse._SubParsersAction[argparse.ArgumentParser]  # noqa: SLF001 - argparse's own type
+
 __all__ = ["build_parser", "main"]
 
 _EXIT_INVALID: Final = 1
@@ -94,16 +96,8 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every command (it needs nothing beyond the standard library)."""
-    parser = argparse.ArgumentParser(
-        prog="purecallerid",
-        description="Screen leads with PureCallerID and other checks, from the command line.",
-        epilog=_EPILOG,
-    )
-    parser.add_argument("--version", action="version", version=f"purecallerid {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_screen(commands: _Commands) -> None:
+    """The ``screen`` command: a CSV of leads through the live flow, resumably."""
     screen = commands.add_parser(
         "screen",
         help="screen a CSV of leads, resumably",
@@ -140,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     screen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+
+def _add_check(commands: _Commands) -> None:
+    """The ``check`` command: one lead, every step shown."""
     check = commands.add_parser(
         "check",
         help="screen one lead and show every step",
@@ -163,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--lead-id", metavar="ID", help="the lead id (default: check-<time>)")
 
+
+def _add_validate(commands: _Commands) -> None:
+    """The ``validate`` command: a settings file checked."""
     validate = commands.add_parser(
         "validate",
         help="check a settings file",
@@ -174,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("file", metavar="FILE", help="the settings file (TOML or JSON)")
 
+
+def _add_simulate(commands: _Commands) -> None:
+    """The ``simulate`` command: a local PureCallerID stand-in."""
     simulate = commands.add_parser(
         "simulate",
         help="run a local PureCallerID stand-in",
@@ -211,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow a --host that is not a loopback address (no TLS: on purpose only)",
     )
 
+
+def _add_demo(commands: _Commands) -> None:
+    """The ``demo`` command: the bundled samples against the simulator."""
     demo = commands.add_parser(
         "demo",
         help="screen the bundled sample leads against the simulator",
@@ -226,6 +232,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the output CSV and records database in DIR (default: a temporary folder)",
     )
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command (it needs nothing beyond the standard library)."""
+    parser = argparse.ArgumentParser(
+        prog="purecallerid",
+        description="Screen leads with PureCallerID and other checks, from the command line.",
+        epilog=_EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"purecallerid {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_screen(commands)
+    _add_check(commands)
+    _add_validate(commands)
+    _add_simulate(commands)
+    _add_demo(commands)
     return parser
 
 
