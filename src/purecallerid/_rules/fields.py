@@ -279,48 +279,6 @@ def operator_table() -> list[dict[str, Any]]:
     ]
 
 
-RESERVED_WORDS: Final = frozenset(
-    {
-        "accept",
-        "and",
-        "at",
-        "because",
-        "between",
-        "blank",
-        "case",
-        "contain",
-        "contains",
-        "disabled",
-        "does",
-        "equals",
-        "extra",
-        "false",
-        "flag",
-        "greater",
-        "in",
-        "is",
-        "lead",
-        "least",
-        "less",
-        "match",
-        "matches",
-        "most",
-        "not",
-        "or",
-        "qa",
-        "reject",
-        "sensitive",
-        "starts",
-        "than",
-        "true",
-        "unknown",
-        "when",
-        "with",
-    }
-)
-"""Words of the text form; a registry field may not be named after one (any case)."""
-
-
 def is_word_start(ch: str) -> bool:
     """Whether *ch* may start a name (a field path or a rule id): a letter or ``_``."""
     return ch.isalpha() or ch == "_"
@@ -341,6 +299,39 @@ def is_word(text: str, *, dots: bool = False) -> bool:
         return False
     segments = text.split(".") if dots else [text]
     return all(seg and all(is_word_char(ch) for ch in seg) for seg in segments)
+
+
+# The words of the text form that are not operator words; those come from the table, so that
+# a new alias is reserved with nothing more to change.
+_GRAMMAR_WORDS: Final = frozenset(
+    {
+        "accept",
+        "and",
+        "because",
+        "case",
+        "disabled",
+        "extra",
+        "false",
+        "flag",
+        "lead",
+        "not",
+        "or",
+        "qa",
+        "reject",
+        "sensitive",
+        "true",
+        "unknown",
+        "when",
+    }
+)
+RESERVED_WORDS: Final = _GRAMMAR_WORDS | frozenset(
+    word
+    for spec in _OPERATORS
+    for spelling in (spec.text, *spec.aliases)
+    for word in spelling.lower().split()
+    if is_word(word)
+)
+"""Words of the text form; a registry field may not be named after one (any case)."""
 
 
 def _strings(values: Iterable[str]) -> tuple[str, ...]:

@@ -39,76 +39,84 @@ def _when(ops: list[str], then: dict[str, Any]) -> dict[str, Any]:
     return {"if": {"properties": {"op": {"enum": ops}}, "required": ["op"]}, "then": then}
 
 
-def rules_json_schema(fields: FieldRegistry | None = None) -> dict[str, Any]:
-    """Return the JSON Schema of a rule document, as a JSON-serialisable dict.
-
-    Args:
-        fields: When given, the ``field`` of a comparison is restricted to that registry's
-            names and the ``extra.`` / ``lead.`` prefixes it allows.
-    """
-    max_string = LIMITS["string_length"]
+def _number() -> dict[str, Any]:
     limit = LIMITS["max_integer"]
-    number = {"type": "number", "minimum": -limit, "maximum": limit}
-    scalar = {"anyOf": [{"type": "string", "maxLength": max_string}, number, {"type": "boolean"}]}
-    value_schema = {
-        "anyOf": [
-            scalar,
-            {"type": "array", "minItems": 1, "maxItems": LIMITS["list_items"], "items": scalar},
-        ]
-    }
-    comparison = {
+    return {"type": "number", "minimum": -limit, "maximum": limit}
+
+
+def _scalar() -> dict[str, Any]:
+    string = {"type": "string", "maxLength": LIMITS["string_length"]}
+    return {"anyOf": [string, _number(), {"type": "boolean"}]}
+
+
+def _any_value() -> dict[str, Any]:
+    values = {"type": "array", "minItems": 1, "maxItems": LIMITS["list_items"], "items": _scalar()}
+    return {"anyOf": [_scalar(), values]}
+
+
+def _value(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": ["value"], "properties": {"value": schema}}
+
+
+def _value_by_operator() -> list[dict[str, Any]]:
+    # The shape of "value" depends on "op": one if/then per value kind, with the operators read
+    # from the operator table, so that a new operator of a known kind needs no change here.
+    pair = {"type": "array", "minItems": 2, "maxItems": 2, "items": _number()}
+    return [
+        _when(_ops(ValueKind.NONE), {"not": {"required": ["value"]}}),
+        _when(_ops(ValueKind.LIST), _value({"type": "array"})),
+        _when(_ops(ValueKind.RANGE), _value(pair)),
+        _when(_ops(ValueKind.NUMBER), _value(_number())),
+        _when(
+            _ops(ValueKind.TEXT) + _ops(ValueKind.PATTERN),
+            _value({"type": "string", "minLength": 1}),
+        ),
+        _when(_ops(ValueKind.SCALAR), _value(_scalar())),
+    ]
+
+
+def _comparison(fields: FieldRegistry | None) -> dict[str, Any]:
+    return {
         "type": "object",
         "required": ["field", "op"],
         "properties": {
             "field": _field_schema(fields),
             "op": {"enum": [op.value for op in Operator]},
-            "value": value_schema,
+            "value": _any_value(),
             "case_sensitive": {"type": "boolean"},
         },
         "additionalProperties": False,
-        "allOf": [
-            _when(_ops(ValueKind.NONE), {"not": {"required": ["value"]}}),
-            _when(
-                _ops(ValueKind.LIST),
-                {"required": ["value"], "properties": {"value": {"type": "array"}}},
-            ),
-            _when(
-                _ops(ValueKind.RANGE),
-                {
-                    "required": ["value"],
-                    "properties": {
-                        "value": {"type": "array", "minItems": 2, "maxItems": 2, "items": number}
-                    },
-                },
-            ),
-            _when(_ops(ValueKind.NUMBER), {"required": ["value"], "properties": {"value": number}}),
-            _when(
-                _ops(ValueKind.TEXT) + _ops(ValueKind.PATTERN),
-                {
-                    "required": ["value"],
-                    "properties": {"value": {"type": "string", "minLength": 1}},
-                },
-            ),
-            _when(_ops(ValueKind.SCALAR), {"required": ["value"], "properties": {"value": scalar}}),
-        ],
+        "allOf": _value_by_operator(),
     }
 
-    def group(key: str) -> dict[str, Any]:
-        return {
-            "type": "object",
-            "required": [key],
-            "properties": {
-                key: {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": LIMITS["list_items"],
-                    "items": {"$ref": "#/$defs/condition"},
-                }
-            },
-            "additionalProperties": False,
-        }
 
-    rule = {
+def _group(key: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": [key],
+        "properties": {
+            key: {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": LIMITS["list_items"],
+                "items": {"$ref": "#/$defs/condition"},
+            }
+        },
+        "additionalProperties": False,
+    }
+
+
+def _not() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["not"],
+        "properties": {"not": {"$ref": "#/$defs/condition"}},
+        "additionalProperties": False,
+    }
+
+
+def _rule() -> dict[str, Any]:
+    return {
         "type": "object",
         "required": ["action", "when"],
         "properties": {
@@ -121,6 +129,27 @@ def rules_json_schema(fields: FieldRegistry | None = None) -> dict[str, Any]:
         },
         "additionalProperties": False,
     }
+
+
+def _definitions(fields: FieldRegistry | None) -> dict[str, Any]:
+    kinds = ("comparison", "all", "any", "not")
+    return {
+        "rule": _rule(),
+        "condition": {"oneOf": [{"$ref": f"#/$defs/{kind}"} for kind in kinds]},
+        "comparison": _comparison(fields),
+        "all": _group("all"),
+        "any": _group("any"),
+        "not": _not(),
+    }
+
+
+def rules_json_schema(fields: FieldRegistry | None = None) -> dict[str, Any]:
+    """Return the JSON Schema of a rule document, as a JSON-serialisable dict.
+
+    Args:
+        fields: When given, the ``field`` of a comparison is restricted to that registry's
+            names and the ``extra.`` / ``lead.`` prefixes it allows.
+    """
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "purecallerid rule document",
@@ -135,24 +164,5 @@ def rules_json_schema(fields: FieldRegistry | None = None) -> dict[str, Any]:
             },
         },
         "additionalProperties": False,
-        "$defs": {
-            "rule": rule,
-            "condition": {
-                "oneOf": [
-                    {"$ref": "#/$defs/comparison"},
-                    {"$ref": "#/$defs/all"},
-                    {"$ref": "#/$defs/any"},
-                    {"$ref": "#/$defs/not"},
-                ]
-            },
-            "comparison": comparison,
-            "all": group("all"),
-            "any": group("any"),
-            "not": {
-                "type": "object",
-                "required": ["not"],
-                "properties": {"not": {"$ref": "#/$defs/condition"}},
-                "additionalProperties": False,
-            },
-        },
+        "$defs": _definitions(fields),
     }

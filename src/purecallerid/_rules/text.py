@@ -16,7 +16,7 @@ from attrs import frozen
 
 from .._errors import RuleValidationError
 from .check import LIMITS, Checker, RuleProblem, pointer
-from .fields import FieldRegistry, is_word_char, is_word_start, operator_spec
+from .fields import FieldRegistry, is_word, is_word_char, is_word_start, operator_spec
 from .model import (
     Action,
     AllOf,
@@ -37,17 +37,55 @@ __all__ = ["check_text", "format_condition", "format_rules", "parse_document", "
 
 _NUMBER: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _MAX_NUMBER_TEXT: Final = 40
-_SYMBOLS: Final = ("==", "!=", "<>", "<=", ">=", "<", ">", "=", "(", ")", ",", ":")
-_SYMBOL_OPS: Final = {
-    "=": Operator.EQUALS,
-    "==": Operator.EQUALS,
-    "!=": Operator.NOT_EQUALS,
-    "<>": Operator.NOT_EQUALS,
-    "<": Operator.LESS_THAN,
-    "<=": Operator.AT_MOST,
-    ">": Operator.GREATER_THAN,
-    ">=": Operator.AT_LEAST,
-}
+_PUNCTUATION: Final = ("(", ")", ",", ":")
+# Characters the tokenizer gives another meaning; an operator symbol may not use them.
+_NOT_SYMBOL: Final = frozenset('"#(),:.')
+
+
+def _other_token_char(ch: str) -> bool:
+    return is_word_char(ch) or ch.isspace() or ch in _NOT_SYMBOL
+
+
+@frozen
+class _Vocabulary:
+    symbols: dict[str, Operator]  # "<=" -> at_most
+    words: dict[tuple[str, ...], Operator]  # ("at", "most") -> at_most
+    # For each proper prefix of a word spelling, the words that may follow it, in table order:
+    # what a syntax error names after "is not" or "does not".
+    next_words: dict[tuple[str, ...], tuple[str, ...]]
+    longest: int  # the most words a spelling has
+    tokens: tuple[str, ...]  # every symbol the tokenizer reads, longest first ("<=" before "<")
+
+
+def _vocabulary() -> _Vocabulary:
+    # The operator table is the one list of spellings: the parser accepts exactly its texts and
+    # aliases, so that a new alias needs no change here. A spelling is either one symbol or
+    # words; it is refused at import if it is neither, or if two operators share it.
+    symbols: dict[str, Operator] = {}
+    words: dict[tuple[str, ...], Operator] = {}
+    for op in Operator:
+        spec = operator_spec(op)
+        for spelling in (spec.text, *spec.aliases):
+            parts = tuple(spelling.lower().split())
+            if parts and all(is_word(part) for part in parts):
+                known = words.setdefault(parts, op)
+            elif spelling and not any(_other_token_char(ch) for ch in spelling):
+                known = symbols.setdefault(spelling, op)
+            else:
+                raise ValueError(f"operator spelling {spelling!r} is neither one symbol nor words")
+            if known is not op:
+                raise ValueError(f"{spelling!r} spells both {known.value} and {op.value}")
+    next_words: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for parts in words:
+        for size in range(1, len(parts)):
+            following = next_words.setdefault(parts[:size], ())
+            if parts[size] not in following:
+                next_words[parts[:size]] = (*following, parts[size])
+    tokens = (*sorted(symbols, key=len, reverse=True), *_PUNCTUATION)
+    return _Vocabulary(symbols, words, next_words, max(map(len, words)), tokens)
+
+
+_VOCABULARY: Final = _vocabulary()
 _ACTIONS: Final = {a.value for a in Action}
 # How many "not"s and "(" may be open at once. Each one opens a level of the dict form (a
 # "(" right after "not" belongs to that "not"), so the dict form's depth limit applies; it
@@ -73,6 +111,13 @@ class _Token:
 
     def is_word(self, *words: str) -> bool:
         return self.kind == "word" and self.text.lower() in words
+
+
+def _alternatives(words: tuple[str, ...]) -> str:
+    quoted = [repr(word) for word in words]
+    if len(quoted) == 1:
+        return quoted[0]
+    return f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
 def _describe(token: _Token) -> str:
@@ -106,7 +151,7 @@ def _tokenize(line: str) -> list[_Token]:
                 i += 1
             tokens.append(_Token("word", line[start:i], start + 1))
             continue
-        symbol = next((s for s in _SYMBOLS if line.startswith(s, i)), None)
+        symbol = next((s for s in _VOCABULARY.tokens if line.startswith(s, i)), None)
         if symbol is None:
             raise _SyntaxError(f"unexpected character {ch!r}", i + 1)
         tokens.append(_Token("symbol", symbol, i + 1))
@@ -327,54 +372,29 @@ class _LineParser:
 
     def operator(self) -> Operator:
         token = self.tok
-        if token.kind == "symbol" and token.text in _SYMBOL_OPS:
+        if token.kind == "symbol" and token.text in _VOCABULARY.symbols:
             self.take()
-            return _SYMBOL_OPS[token.text]
-        words = {
-            "equals": Operator.EQUALS,
-            "in": Operator.IN,
-            "between": Operator.BETWEEN,
-            "contains": Operator.CONTAINS,
-            "matches": Operator.MATCHES,
-        }
-        two_words = {
-            ("starts", "with"): Operator.STARTS_WITH,
-            ("less", "than"): Operator.LESS_THAN,
-            ("greater", "than"): Operator.GREATER_THAN,
-            ("at", "most"): Operator.AT_MOST,
-            ("at", "least"): Operator.AT_LEAST,
-            ("is", "blank"): Operator.IS_BLANK,
-            ("is", "true"): Operator.IS_TRUE,
-            ("is", "false"): Operator.IS_FALSE,
-            ("not", "in"): Operator.NOT_IN,
-            ("not", "between"): Operator.NOT_BETWEEN,
-            ("not", "equals"): Operator.NOT_EQUALS,
-            ("not", "contains"): Operator.NOT_CONTAINS,
-            ("not", "matches"): Operator.NOT_MATCHES,
-        }
-        first = token.text.lower() if token.kind == "word" else ""
-        second = self.peek().text.lower() if self.peek().kind == "word" else ""
-        if first in words:
-            self.take()
-            return words[first]
-        if (first, second) in two_words:
-            self.take()
-            self.take()
-            return two_words[first, second]
-        if first in {"is", "does"} and second == "not":
-            third = self.peek(2).text.lower() if self.peek(2).kind == "word" else ""
-            three = {
-                ("is", "blank"): Operator.IS_NOT_BLANK,
-                ("does", "contain"): Operator.NOT_CONTAINS,
-                ("does", "match"): Operator.NOT_MATCHES,
-            }
-            if (first, third) in three:
-                self.take()
-                self.take()
-                self.take()
-                return three[first, third]
-            raise self.fail("'blank'" if first == "is" else "'contain' or 'match'", self.peek(2))
+            return _VOCABULARY.symbols[token.text]
+        words = self.words_ahead(_VOCABULARY.longest)
+        for size in range(len(words), 0, -1):
+            op = _VOCABULARY.words.get(words[:size])
+            if op is not None:
+                for _ in range(size):
+                    self.take()
+                return op
+        # Two words of a longer spelling ("is not", "does not") commit to it: name the words
+        # that may follow rather than every operator.
+        for size in range(len(words), 1, -1):
+            expected = _VOCABULARY.next_words.get(words[:size])
+            if expected is not None:
+                raise self.fail(_alternatives(expected), self.peek(size))
         raise self.fail("an operator (=, !=, <, <=, >, >=, in, between, contains, ...)")
+
+    def words_ahead(self, limit: int) -> tuple[str, ...]:
+        words: list[str] = []
+        while len(words) < limit and self.peek(len(words)).kind == "word":
+            words.append(self.peek(len(words)).text.lower())
+        return tuple(words)
 
     def scalar(self) -> _Token:
         token = self.tok
