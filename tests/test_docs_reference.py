@@ -28,7 +28,7 @@ from purecallerid import (
     load_settings,
 )
 from purecallerid._mapping import _MAPPING_KEYS, _SOURCE_KEYS
-from purecallerid._settings import _CAMPAIGN_KEYS, _CREDENTIAL_KEYS, _INTEGRATION_KEYS
+from purecallerid._settings_loader import _CAMPAIGN_KEYS, _CREDENTIAL_KEYS, _INTEGRATION_KEYS
 
 DOCS = Path(__file__).parent.parent / "docs"
 CONFIGURATION = DOCS / "configuration.md"

@@ -142,8 +142,8 @@ from ._settings import (
     RateLimitSettings,
     SettingsProblem,
     StateSettings,
-    load_settings,
 )
+from ._settings_loader import load_settings
 from ._stores import InMemoryResultStore, SQLiteResultStore
 from ._zip import ZipFormat, normalize_zip
 

@@ -1,14 +1,15 @@
-"""The orchestrator: screen a lead with a campaign's integrations, decide, record, return.
+"""The screeners: screen a lead with a campaign's integrations, decide, record, return.
 
 The flow for one lead::
 
     lead -> settings -> plan (stages by sort) -> per integration: map -> call -> answer
          -> rules -> action ... -> decision (most severe) -> record saved -> returned
 
-Stages run in ascending sort order; the integrations of one stage run concurrently. A reject
-in a stage skips every later stage (unless the rejecting integration says otherwise). Every
-failure of an integration becomes part of the record, with the integration's failure policy
-deciding its action; only host bugs propagate.
+:class:`AsyncScreener` owns a screening from end to end: one screening per lead id at a time
+(single flight), the record loaded or saved, the observer told. It hands the plan to
+``_plan`` (stages, concurrency, deadlines) and the judging to ``_verdict`` (records and the
+decision). Every failure of an integration becomes part of the record, with the integration's
+failure policy deciding its action; only host bugs propagate.
 """
 
 from __future__ import annotations
@@ -24,29 +25,20 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
-import attrs
-
-from ._errors import (
-    APIError,
-    ConfigurationError,
-    ErrorClass,
-    InvalidLeadError,
-    PureCallerIDError,
-    SettingsError,
-    StorageError,
-    error_class,
-)
-from ._guards.guards import GRACE, Guarded, Guards
+from ._errors import ConfigurationError, InvalidLeadError, SettingsError, StorageError
+from ._guards.guards import Guards
 from ._guards.memory import InMemoryStateBackend
 from ._models import Lead
-from ._records import IntegrationRecord, IntegrationStatus, ScreeningRecord
+from ._plan import PlanRunner
+from ._records import ScreeningRecord
 from ._rules.model import Action
-from .typing import IntegrationAnswer
+from ._verdict import decide
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable
 
-    from ._settings import CampaignSettings, IntegrationSettings
+    from ._records import IntegrationRecord
+    from ._settings import CampaignSettings
     from .typing import (
         Integration,
         Observer,
@@ -55,15 +47,11 @@ if TYPE_CHECKING:
         StateBackend,
     )
 
-__all__ = ["AsyncScreener", "InvalidLeadError", "Screener", "error_class"]
+__all__ = ["AsyncScreener", "Screener"]
 
 logger: Final = logging.getLogger("purecallerid")
 
 _T = TypeVar("_T")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class AsyncScreener:
@@ -114,6 +102,9 @@ class AsyncScreener:
         self._in_flight: dict[str, tuple[asyncio.Future[ScreeningRecord], bool]] = {}
         # Lead id -> exceptions raised by the observer during that lead's screening.
         self._hook_failures: dict[str, list[Exception]] = {}
+        self._plan = PlanRunner(
+            kinds=self._kinds, guards=self._guarded, clock=clock, emit=self._emit
+        )
 
     async def screen(self, lead: Lead, *, force: bool = False) -> ScreeningRecord:
         """Screen *lead* and return the saved record; ``record.decision`` is the decision.
@@ -192,7 +183,7 @@ class AsyncScreener:
         return record
 
     async def _screen(self, lead: Lead) -> ScreeningRecord:
-        started_at = _now()
+        started_at = datetime.now(UTC)
         started = self._clock()
         try:
             campaign = await self._settings.get_campaign(lead.campaign_id)
@@ -203,7 +194,7 @@ class AsyncScreener:
             note = note or f"no screening settings for campaign {lead.campaign_id!r}"
             # Without settings nothing can vouch for the lead: hold it for a person.
             return self._record(lead, started_at, started, (), Action.QA, note, settings_hash="")
-        records = await self._run_plan(lead, campaign, started)
+        records = await self._plan.run(lead, campaign, started)
         return self._record(
             lead, started_at, started, records, None, None, settings_hash=campaign.settings_hash
         )
@@ -221,143 +212,6 @@ class AsyncScreener:
                     problems.extend(f"{settings.id}: {p}" for p in kind.check_settings(settings))
             self._checked[campaign.settings_hash] = problems
         return f"settings error: {'; '.join(problems)}" if problems else None
-
-    async def _run_plan(
-        self, lead: Lead, campaign: CampaignSettings, started: float
-    ) -> list[IntegrationRecord]:
-        end = started + campaign.deadline
-        done: dict[str, IntegrationRecord] = {}
-        stopped_by: str | None = None
-        for _sort, stage in campaign.stages():
-            if stopped_by is not None:
-                for settings in stage:
-                    done[settings.id] = self._emit(
-                        lead,
-                        IntegrationRecord(
-                            integration_id=settings.id,
-                            kind=settings.kind,
-                            sort=settings.sort,
-                            status=IntegrationStatus.SKIPPED,
-                            skip_reason=f"not called: {stopped_by} rejected the lead",
-                        ),
-                    )
-                continue
-            for record in await self._run_stage(lead, stage, end):
-                done[record.integration_id] = record
-            for settings in stage:
-                record = done[settings.id]
-                if record.action is Action.REJECT and settings.skip_remaining_on_reject:
-                    stopped_by = stopped_by or settings.id
-        ordered: list[IntegrationRecord] = []
-        for settings in sorted(campaign.integrations, key=lambda s: s.sort):
-            if settings.enabled:
-                ordered.append(done[settings.id])
-            else:
-                ordered.append(
-                    self._emit(
-                        lead,
-                        IntegrationRecord(
-                            integration_id=settings.id,
-                            kind=settings.kind,
-                            sort=settings.sort,
-                            status=IntegrationStatus.SKIPPED,
-                            skip_reason="disabled for this campaign",
-                        ),
-                    )
-                )
-        return ordered
-
-    async def _run_stage(
-        self, lead: Lead, stage: tuple[IntegrationSettings, ...], end: float
-    ) -> list[IntegrationRecord]:
-        if len(stage) == 1:
-            return [await self._run_one(lead, stage[0], end)]
-        tasks = {
-            asyncio.ensure_future(self._run_one(lead, settings, end)): settings
-            for settings in stage
-        }
-        results: dict[str, IntegrationRecord] = {}
-        pending = set(tasks)
-        cancelled_by: str | None = None
-        try:
-            while pending:
-                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in finished:
-                    settings = tasks[task]
-                    if task.cancelled():
-                        continue
-                    record = task.result()  # a host bug re-raises here
-                    results[settings.id] = record
-                    if (
-                        record.action is Action.REJECT
-                        and settings.cancel_siblings_on_reject
-                        and cancelled_by is None
-                        and pending
-                    ):
-                        cancelled_by = settings.id
-                        for other in pending:
-                            other.cancel()
-        finally:
-            for task in pending:
-                task.cancel()
-        for task, settings in tasks.items():
-            if settings.id not in results:
-                results[settings.id] = self._emit(
-                    lead,
-                    IntegrationRecord(
-                        integration_id=settings.id,
-                        kind=settings.kind,
-                        sort=settings.sort,
-                        status=IntegrationStatus.CANCELLED,
-                        skip_reason=f"cancelled: {cancelled_by} rejected the lead",
-                        # The call may have reached the vendor before it was cancelled.
-                        outcome_unknown=True,
-                    ),
-                )
-                del task
-        return [results[s.id] for s in stage]
-
-    async def _run_one(
-        self, lead: Lead, settings: IntegrationSettings, end: float
-    ) -> IntegrationRecord:
-        integration = self._kinds[settings.kind]
-        started_at = _now()
-        started = self._clock()
-        budget = min(settings.timeout, end - started)
-        outcome = Guarded()
-        if budget <= 0:
-            outcome.failure = TimeoutError(
-                "the campaign's deadline ran out before this integration"
-            )
-        elif settings.guarded:
-            outcome = await self._guarded().call(integration, lead, settings, budget)
-        else:
-            try:
-                # The guard fires a little after the integration's own deadline, so that an
-                # integration honouring it (the PureCallerID client) reports its own timeout,
-                # with the attempts made as evidence; the guard is for those that do not.
-                async with asyncio.timeout(budget + GRACE):
-                    outcome.answer = await integration.screen(lead, settings, deadline=budget)
-            except TimeoutError as exc:
-                outcome.failure = exc
-            except PureCallerIDError as exc:
-                outcome.failure = exc
-        duration = self._clock() - started
-        if outcome.failure is None and not isinstance(outcome.answer, IntegrationAnswer):
-            # A host bug: say what was returned rather than fail later on an attribute.
-            raise TypeError(
-                f"integration {settings.kind!r} returned {type(outcome.answer).__name__}, "
-                "not an IntegrationAnswer"
-            )
-        record = _integration_record(lead, settings, outcome.answer, outcome.failure, budget)
-        record = attrs.evolve(record, started_at=started_at, duration=duration)
-        if outcome.cached:
-            # Reused: the vendor's answer is the evidence; the request and the attempts were
-            # another lead's (its name, its address), and none was made for this one.
-            record = attrs.evolve(
-                record, cached=True, fetched_at=outcome.fetched_at, request=None, attempts=()
-            )
-        return self._emit(lead, record)
 
     def _guarded(self) -> Guards:
         if self._guards is None:
@@ -398,33 +252,18 @@ class AsyncScreener:
         settings_hash: str,
     ) -> ScreeningRecord:
         records = tuple(records)
-        decision = (
-            Action.most_severe(r.action for r in records if r.action is not None)
-            if forced is None
-            else forced
-        )
-        decider = next((r for r in records if r.action is decision), None)
-        reasons: list[str] = []
-        if decision is not Action.ACCEPT:
-            for r in records:
-                if r.action is decision:
-                    reasons.extend(r.reasons)
-            if note is not None:
-                reasons.append(note)
-        flags = [flag for r in records for flag in r.flags]
+        decision = decide(records, forced=forced, note=note)
         return ScreeningRecord(
             lead_id=lead.lead_id,
             campaign_id=lead.campaign_id,
-            decision=decision,
-            reasons=tuple(dict.fromkeys(reasons)),
-            flags=tuple(dict.fromkeys(flags)),
-            decided_by=None
-            if decider is None or (decision is Action.ACCEPT and decider.decided_by is None)
-            else f"{decider.integration_id}:{decider.decided_by}",
+            decision=decision.action,
+            reasons=decision.reasons,
+            flags=decision.flags,
+            decided_by=decision.decided_by,
             integrations=records,
             note=note,
             started_at=started_at,
-            finished_at=_now(),
+            finished_at=datetime.now(UTC),
             duration=self._clock() - started,
             library_version=_library_version(),
             settings_hash=settings_hash,
@@ -473,71 +312,6 @@ def _check_lead(lead: object) -> None:
 @functools.cache
 def _library_version() -> str:
     return importlib.metadata.version("purecallerid")
-
-
-def _integration_record(
-    lead: Lead,
-    settings: IntegrationSettings,
-    answer: IntegrationAnswer | None,
-    failure: BaseException | None,
-    budget: float,
-) -> IntegrationRecord:
-    """Judge an integration's answer (or failure) with its rules and failure policy."""
-    verdict = settings.rules.evaluate(None if answer is None else answer.answer, lead.fields)
-    base: dict[str, Any] = {
-        "integration_id": settings.id,
-        "kind": settings.kind,
-        "sort": settings.sort,
-        "rule_trace": tuple(verdict.trace_dicts()),
-    }
-    if answer is not None:
-        return IntegrationRecord(
-            **base,
-            status=IntegrationStatus.COMPLETED,
-            action=verdict.action,
-            reasons=verdict.reasons,
-            flags=verdict.flags,
-            decided_by=verdict.decided_by,
-            answer=answer.answer,
-            request=answer.request,
-            raw=answer.raw,
-            attempts=answer.attempts,
-        )
-    assert failure is not None  # noqa: S101 - one of the two is always set
-    name = error_class(failure)
-    if isinstance(failure, PureCallerIDError):
-        # One line: multi-line messages (a MappingError lists its problems) are folded.
-        message = " ".join(str(failure).split()) or type(failure).__name__
-        outcome_unknown = failure.outcome_unknown
-    else:  # the screener's own timeout: the call was under way unless no time was left
-        message = str(failure) or f"no answer within {budget:.3g} s"
-        if budget <= 0:
-            name = ErrorClass.DEADLINE_EXCEEDED
-        outcome_unknown = budget > 0
-    exchange = failure.exchange if isinstance(failure, APIError) else None
-    # Rules may act on an errored integration too (a rule whose unknown means "match").
-    action = Action.most_severe([settings.failure_policy, verdict.action])
-    by_rule = (
-        verdict.action is action
-        and verdict.decided_by is not None
-        and action is not settings.failure_policy
-    )
-    reason = f"{settings.id} {name}: {message}"
-    logger.info("lead %s: %s failed (%s)", lead.lead_id, settings.id, name)
-    return IntegrationRecord(
-        **base,
-        status=IntegrationStatus.ERROR,
-        action=action,
-        reasons=verdict.reasons if by_rule else (reason,),
-        flags=verdict.flags,
-        decided_by=verdict.decided_by if by_rule else "failure_policy",
-        error_class=name,
-        error_message=message,
-        outcome_unknown=outcome_unknown,
-        request=None if exchange is None else exchange.request,
-        raw=getattr(failure, "body", None),
-        attempts=() if exchange is None else exchange.attempts,
-    )
 
 
 class Screener:

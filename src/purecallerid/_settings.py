@@ -1,27 +1,24 @@
 """Campaign settings: what to screen a campaign's leads with, and how.
 
 Settings are data. A host builds :class:`CampaignSettings` in code from its own settings UI
-and database, or loads them from a TOML or JSON file with :func:`load_settings`. Either way
-they are checked whole when loaded, so a broken campaign is a :class:`SettingsError` listing
-every problem with its path, not a failed lead at 2 a.m.
+and database, or loads them from a TOML or JSON file with :func:`load_settings` (in
+``_settings_loader``). Either way they are checked whole when built, so a broken campaign is
+an error naming the problem, not a failed lead at 2 a.m. This module holds the settings
+classes, whose defaults are the only statement of the defaults, and the two providers.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
-import os
-import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from attrs import Attribute, field, frozen
 
-from ._errors import ConfigurationError, RuleValidationError, SettingsError
+from ._errors import ConfigurationError
 from ._guards.settings import (
     GUARD_KEYS,
     CacheSettings,
@@ -30,11 +27,8 @@ from ._guards.settings import (
     RateLimitSettings,
     StateSettings,
     guard_fingerprint,
-    load_guard,
-    load_state,
 )
-from ._mapping import FieldMapping, structure_mapping, unstructure_mapping
-from ._rules.check import Severity
+from ._mapping import FieldMapping, unstructure_mapping
 from ._rules.model import Action
 from ._rules.ruleset import RuleSet
 from ._secrets import Secret
@@ -54,7 +48,6 @@ __all__ = [
     "RateLimitSettings",
     "SettingsProblem",
     "StateSettings",
-    "load_settings",
 ]
 
 
@@ -292,339 +285,6 @@ class CampaignSettings:
         return [(sort, tuple(by_sort[sort])) for sort in sorted(by_sort)]
 
 
-# -- loading from data -------------------------------------------------------------------
-
-_VARIABLE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_INTEGRATION_KEYS: Final = frozenset(
-    {
-        "id",
-        "kind",
-        "enabled",
-        "sort",
-        "credentials",
-        "base_url",
-        "dialect",
-        "mapping",
-        "rules",
-        "timeout",
-        "failure_policy",
-        "skip_remaining_on_reject",
-        "cancel_siblings_on_reject",
-        "options",
-        *GUARD_KEYS,
-    }
-)
-_CREDENTIAL_KEYS: Final = frozenset({"api_token", "campaign_id", "list_name", "dialer_list_id"})
-_CAMPAIGN_KEYS: Final = frozenset({"deadline", "integrations"})
-_DOCUMENT_KEYS: Final = frozenset({"campaigns", "state"})
-
-
-class _Collector:
-    def __init__(self) -> None:
-        self.problems: list[SettingsProblem] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.problems.append(SettingsProblem(path=path, message=message))
-
-
-def _expand(value: Any, path: str, environ: Mapping[str, str], out: _Collector) -> Any:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of *value*."""
-    if isinstance(value, str):
-
-        def substitute(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in environ:
-                return environ[name]
-            if default is not None:
-                return default
-            out.add(path, f"environment variable {name} is not set (and has no default)")
-            return ""
-
-        return _VARIABLE.sub(substitute, value)
-    if isinstance(value, Mapping):
-        return {k: _expand(v, f"{path}.{k}", environ, out) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand(v, f"{path}[{i}]", environ, out) for i, v in enumerate(value)]
-    return value
-
-
-def _unknown_keys(
-    data: Mapping[str, Any], allowed: frozenset[str], path: str, out: _Collector
-) -> None:
-    for key in data:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {sorted(allowed)}"
-            out.add(f"{path}.{key}", f"unknown key{hint}")
-
-
-def _typed(  # noqa: PLR0917 - private, reads like a table at its call sites
-    data: Mapping[str, Any],
-    key: str,
-    kinds: type | tuple[type, ...],
-    what: str,
-    path: str,
-    out: _Collector,
-) -> Any:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
-        out.add(f"{path}.{key}", f"must be {what}, not a boolean")
-        return None
-    if not isinstance(value, kinds):
-        out.add(f"{path}.{key}", f"must be {what}, not {type(value).__name__}")
-        return None
-    return value
-
-
-def _positive(value: Any, path: str, out: _Collector) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    if not (math.isfinite(number) and number > 0):
-        out.add(path, f"must be a positive number of seconds, not {value!r}")
-        return None
-    return number
-
-
-def _load_rules(  # noqa: PLR0911 - one return per accepted shape
-    value: Any, kind: Integration | None, path: str, out: _Collector
-) -> RuleSet:
-    if value is None:
-        return RuleSet.empty()
-    if kind is None:
-        return RuleSet.empty()  # the unknown kind is reported already
-    try:
-        if isinstance(value, str):
-            return RuleSet.from_text(value, kind.fields)
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return RuleSet.from_text("\n".join(value), kind.fields)
-        if isinstance(value, list):
-            return RuleSet.from_dict({"rules": value}, kind.fields)
-        return RuleSet.from_dict(value, kind.fields)
-    except RuleValidationError as exc:
-        for problem in exc.problems:
-            if problem.severity is Severity.ERROR:
-                where = (
-                    problem.path
-                    if problem.line is None
-                    else f"line {problem.line}, column {problem.column}"
-                )
-                suggestion = (
-                    f" (did you mean {problem.suggestion!r}?)"
-                    if problem.suggestion and "did you mean" not in problem.message
-                    else ""
-                )
-                out.add(f"{path} {where}", f"{problem.message}{suggestion}")
-        return RuleSet.empty()
-
-
-def _load_integration(  # noqa: C901, PLR0912 - one flat pass over the keys reads best
-    data: Any,
-    path: str,
-    kinds: Mapping[str, Integration],
-    out: _Collector,
-) -> IntegrationSettings | None:
-    if not isinstance(data, Mapping):
-        out.add(path, "must be a table of integration settings")
-        return None
-    _unknown_keys(data, _INTEGRATION_KEYS, path, out)
-    before = len(out.problems)
-    kind_name = _typed(data, "kind", str, "a kind name", path, out)
-    if kind_name is None:
-        if "kind" not in data:
-            out.add(f"{path}.kind", f"is required; known kinds: {sorted(kinds)}")
-        return None
-    kind = kinds.get(kind_name)
-    if kind is None:
-        out.add(f"{path}.kind", f"unknown kind {kind_name!r}; known kinds: {sorted(kinds)}")
-    identifier = _typed(data, "id", str, "a name", path, out) or kind_name
-    enabled = _typed(data, "enabled", bool, "true or false", path, out)
-    sort = _typed(data, "sort", int, "a whole number", path, out)
-    timeout = _positive(
-        _typed(data, "timeout", (int, float), "a number", path, out), f"{path}.timeout", out
-    )
-    base_url = _typed(data, "base_url", str, "a URL", path, out)
-    dialect = _typed(data, "dialect", str, "a dialect name", path, out)
-    policy = _typed(data, "failure_policy", str, "an action", path, out)
-    if policy is not None and policy not in {a.value for a in Action}:
-        out.add(
-            f"{path}.failure_policy", f"unknown action {policy!r}; use accept, flag, qa or reject"
-        )
-        policy = None
-    skip = _typed(data, "skip_remaining_on_reject", bool, "true or false", path, out)
-    cancel = _typed(data, "cancel_siblings_on_reject", bool, "true or false", path, out)
-    options = _typed(data, "options", Mapping, "a table", path, out)
-    credentials = Credentials()
-    raw_credentials = _typed(data, "credentials", Mapping, "a table", path, out)
-    if raw_credentials is not None:
-        _unknown_keys(raw_credentials, _CREDENTIAL_KEYS, f"{path}.credentials", out)
-        values = {}
-        for key in _CREDENTIAL_KEYS & set(raw_credentials):
-            value = raw_credentials[key]
-            if not isinstance(value, str | int) or isinstance(value, bool):
-                out.add(f"{path}.credentials.{key}", "must be text")
-                continue
-            text = str(value).strip()
-            values[key] = text or None  # an empty value is a missing one
-        credentials = Credentials(**values)
-    mapping = None
-    if data.get("mapping") is not None:
-        try:
-            mapping = structure_mapping(data["mapping"])
-        except ConfigurationError as exc:
-            out.add(f"{path}.mapping", str(exc).removeprefix("mapping: "))
-    rules = _load_rules(data.get("rules"), kind, f"{path}.rules", out)
-    guards = {
-        name: load_guard(name, data[name], f"{path}.{name}", out.add)
-        for name in GUARD_KEYS
-        if data.get(name) is not None
-    }
-    if len(out.problems) > before:
-        return None
-    settings = IntegrationSettings(
-        id=identifier,
-        kind=kind_name,
-        enabled=True if enabled is None else enabled,
-        sort=1 if sort is None else sort,
-        credentials=credentials,
-        base_url=base_url,
-        dialect=dialect or "leadexec",
-        mapping=mapping,
-        rules=rules,
-        timeout=5.0 if timeout is None else timeout,
-        failure_policy=policy or Action.QA,
-        skip_remaining_on_reject=True if skip is None else skip,
-        cancel_siblings_on_reject=bool(cancel),
-        options=options or {},
-        **guards,
-    )
-    if kind is not None and settings.enabled:
-        for message in kind.check_settings(settings):
-            out.add(path, message)
-    return settings
-
-
-def _load_campaign(
-    campaign_id: str, data: Any, path: str, kinds: Mapping[str, Integration], out: _Collector
-) -> CampaignSettings | None:
-    if not isinstance(data, Mapping):
-        out.add(path, "must be a table of campaign settings")
-        return None
-    _unknown_keys(data, _CAMPAIGN_KEYS, path, out)
-    deadline = _positive(
-        _typed(data, "deadline", (int, float), "a number", path, out), f"{path}.deadline", out
-    )
-    raw = data.get("integrations", [])
-    if not isinstance(raw, list):
-        out.add(f"{path}.integrations", "must be a list of integration tables")
-        return None
-    loaded = [
-        _load_integration(item, f"{path}.integrations[{i}]", kinds, out)
-        for i, item in enumerate(raw)
-    ]
-    integrations = [i for i in loaded if i is not None]
-    if len(integrations) != len(loaded):
-        return None
-    try:
-        return CampaignSettings(
-            campaign_id=campaign_id,
-            integrations=integrations,
-            deadline=15.0 if deadline is None else deadline,
-        )
-    except ConfigurationError as exc:
-        out.add(f"{path}.integrations", str(exc))
-        return None
-
-
-def load_settings(
-    source: str | Path | Mapping[str, Any],
-    *,
-    kinds: Iterable[Integration],
-    environ: Mapping[str, str] | None = None,
-) -> dict[str, CampaignSettings]:
-    """Load and check every campaign of a settings document.
-
-    Args:
-        source: A ``.toml`` or ``.json`` file, or the already-parsed document:
-            ``{"campaigns": {"<campaign id>": {"deadline": ..., "integrations": [...]}}}``.
-        kinds: The integrations the host offers; each integration's ``kind`` must name one,
-            its rules are checked against that integration's fields, and its settings with
-            the integration's own :meth:`~purecallerid.typing.Integration.check_settings`.
-        environ: Where ``${VAR}`` and ``${VAR:-default}`` are looked up (``os.environ``).
-
-    Returns:
-        The campaigns by id. The document's optional ``state`` table (where the guards keep
-        their state) is checked too; :attr:`FileSettings.state` holds it.
-
-    Raises:
-        SettingsError: The document is unreadable or has problems; lists every one.
-    """
-    return _load_document(source, kinds=kinds, environ=environ)[0]
-
-
-def _load_document(
-    source: str | Path | Mapping[str, Any],
-    *,
-    kinds: Iterable[Integration],
-    environ: Mapping[str, str] | None,
-) -> tuple[dict[str, CampaignSettings], StateSettings | None]:
-    name = "settings"
-    if isinstance(source, str | Path):
-        name = str(source)
-        data = _read(Path(source))
-    else:
-        data = source
-    out = _Collector()
-    by_kind = {k.kind: k for k in kinds}
-    if not isinstance(data, Mapping):
-        raise SettingsError(
-            [SettingsProblem(path="(document)", message="must be a table")], source=name
-        )
-    data = _expand(data, "", os.environ if environ is None else environ, out)
-    _unknown_keys(data, _DOCUMENT_KEYS, "", out)
-    state = None if data.get("state") is None else load_state(data["state"], out.add)
-    campaigns_data = data.get("campaigns")
-    campaigns: dict[str, CampaignSettings] = {}
-    if not isinstance(campaigns_data, Mapping):
-        out.add("campaigns", "is required: a table of campaigns by id")
-    else:
-        for campaign_id, campaign_data in campaigns_data.items():
-            loaded = _load_campaign(
-                str(campaign_id), campaign_data, f"campaigns.{campaign_id}", by_kind, out
-            )
-            if loaded is not None:
-                campaigns[str(campaign_id)] = loaded
-    if out.problems:
-        fixed = [SettingsProblem(path=p.path.lstrip("."), message=p.message) for p in out.problems]
-        raise SettingsError(fixed, source=name)
-    return campaigns, state
-
-
-def _read(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(
-            [
-                SettingsProblem(
-                    path="(file)", message=f"cannot read: {exc.__class__.__name__}: {exc}"
-                )
-            ],
-            source=str(path),
-        ) from None
-    try:
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        return tomllib.loads(text)
-    except (ValueError, RecursionError) as exc:
-        fmt = "JSON" if path.suffix.lower() == ".json" else "TOML"
-        raise SettingsError(
-            [SettingsProblem(path="(file)", message=f"not valid {fmt}: {exc}")], source=str(path)
-        ) from None
-
-
 class InMemorySettings:
     """A :class:`~purecallerid.typing.SettingsProvider` over campaigns built in code.
 
@@ -669,8 +329,11 @@ class FileSettings(InMemorySettings):
         environ: Mapping[str, str] | None = None,
     ) -> None:
         """Read and check *path*."""
+        # The loader builds this module's classes, so it can only be imported once they exist.
+        from ._settings_loader import load_document  # noqa: PLC0415
+
         self.path = Path(path)
-        campaigns, self.state = _load_document(self.path, kinds=kinds, environ=environ)
+        campaigns, self.state = load_document(self.path, kinds=kinds, environ=environ)
         super().__init__(campaigns.values())
 
     def campaign_ids(self) -> list[str]:

@@ -96,6 +96,11 @@ def _nullable(cls: type) -> frozenset[str]:
     return frozenset(a.name for a in attrs.fields(cls) if a.default is None)
 
 
+def _required(cls: type) -> frozenset[str]:
+    """The keys of *cls* that a table must give: those without a default."""
+    return frozenset(a.name for a in attrs.fields(cls) if a.default is attrs.NOTHING)
+
+
 def _problems(
     checks: Mapping[str, _Check], values: Mapping[str, Any], nullable: frozenset[str]
 ) -> list[tuple[str, str]]:
@@ -334,11 +339,11 @@ GUARD_KEYS: Final[Mapping[str, frozenset[str]]] = {
 STATE_KEYS: Final = frozenset({"backend", "path", "url", "prefix"})
 _REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 
-_GUARDS: Final[Mapping[str, tuple[type, Mapping[str, _Check], frozenset[str]]]] = {
-    "quota": (QuotaSettings, _QUOTA_CHECKS, frozenset({"daily"})),
-    "rate_limit": (RateLimitSettings, _RATE_CHECKS, frozenset({"per_second"})),
-    "cache": (CacheSettings, _CACHE_CHECKS, frozenset({"ttl"})),
-    "circuit_breaker": (CircuitBreakerSettings, _BREAKER_CHECKS, frozenset()),
+_GUARDS: Final[Mapping[str, tuple[type, Mapping[str, _Check]]]] = {
+    "quota": (QuotaSettings, _QUOTA_CHECKS),
+    "rate_limit": (RateLimitSettings, _RATE_CHECKS),
+    "cache": (CacheSettings, _CACHE_CHECKS),
+    "circuit_breaker": (CircuitBreakerSettings, _BREAKER_CHECKS),
 }
 
 Report = Callable[[str, str], None]
@@ -377,12 +382,12 @@ def _table(
 
 def load_guard(name: str, data: Any, path: str, add: Report) -> Any:
     """Read the guard table *name* (``quota``...) of an integration; ``None`` on problems."""
-    cls, checks, required = _GUARDS[name]
+    cls, checks = _GUARDS[name]
     values = _table(
         data,
         path,
         checks=checks,
-        required=required,
+        required=_required(cls),
         allowed=GUARD_KEYS[name],
         nullable=_nullable(cls),
         add=add,
@@ -402,7 +407,7 @@ def load_state(data: Any, add: Report) -> StateSettings | None:
         data,
         "state",
         checks=_STATE_CHECKS,
-        required=frozenset(),
+        required=_required(StateSettings),
         allowed=STATE_KEYS,
         nullable=_nullable(StateSettings),
         add=add,

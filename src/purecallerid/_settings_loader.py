@@ -1,0 +1,416 @@
+"""Reading settings documents: a TOML or JSON file, or parsed data, into checked campaigns.
+
+The loader reads a whole document in one pass, after expanding its ``${VAR}`` references, and
+reports every problem with its path in one :class:`SettingsError`. It hands the settings
+classes only the keys a document gives, so their defaults, in ``_settings``, are the only ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from ._errors import ConfigurationError, RuleValidationError, SettingsError
+from ._guards.settings import GUARD_KEYS, StateSettings, load_guard, load_state
+from ._mapping import FieldMapping, structure_mapping
+from ._rules.check import RuleProblem, Severity
+from ._rules.model import Action
+from ._rules.ruleset import RuleSet
+from ._settings import CampaignSettings, Credentials, IntegrationSettings, SettingsProblem
+
+if TYPE_CHECKING:
+    from .typing import Integration
+
+__all__ = ["load_settings"]
+
+_VARIABLE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_INTEGRATION_KEYS: Final = frozenset(
+    {
+        "id",
+        "kind",
+        "enabled",
+        "sort",
+        "credentials",
+        "base_url",
+        "dialect",
+        "mapping",
+        "rules",
+        "timeout",
+        "failure_policy",
+        "skip_remaining_on_reject",
+        "cancel_siblings_on_reject",
+        "options",
+        *GUARD_KEYS,
+    }
+)
+_CREDENTIAL_KEYS: Final = frozenset({"api_token", "campaign_id", "list_name", "dialer_list_id"})
+_CAMPAIGN_KEYS: Final = frozenset({"deadline", "integrations"})
+_DOCUMENT_KEYS: Final = frozenset({"campaigns", "state"})
+_ACTIONS: Final = frozenset(a.value for a in Action)
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[SettingsProblem] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(SettingsProblem(path=path, message=message))
+
+
+def load_settings(
+    source: str | Path | Mapping[str, Any],
+    *,
+    kinds: Iterable[Integration],
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, CampaignSettings]:
+    """Load and check every campaign of a settings document.
+
+    Args:
+        source: A ``.toml`` or ``.json`` file, or the already-parsed document:
+            ``{"campaigns": {"<campaign id>": {"deadline": ..., "integrations": [...]}}}``.
+        kinds: The integrations the host offers; each integration's ``kind`` must name one,
+            its rules are checked against that integration's fields, and its settings with
+            the integration's own :meth:`~purecallerid.typing.Integration.check_settings`.
+        environ: Where ``${VAR}`` and ``${VAR:-default}`` are looked up (``os.environ``).
+
+    Returns:
+        The campaigns by id. The document's optional ``state`` table (where the guards keep
+        their state) is checked too; :attr:`FileSettings.state` holds it.
+
+    Raises:
+        SettingsError: The document is unreadable or has problems; lists every one.
+    """
+    return load_document(source, kinds=kinds, environ=environ)[0]
+
+
+def load_document(
+    source: str | Path | Mapping[str, Any],
+    *,
+    kinds: Iterable[Integration],
+    environ: Mapping[str, str] | None,
+) -> tuple[dict[str, CampaignSettings], StateSettings | None]:
+    """The campaigns of a settings document and its ``state`` table; see :func:`load_settings`.
+
+    Raises:
+        SettingsError: The document is unreadable or has problems; lists every one.
+    """
+    name = "settings"
+    if isinstance(source, str | Path):
+        name = str(source)
+        data = _read(Path(source))
+    else:
+        data = source
+    if not isinstance(data, Mapping):
+        raise SettingsError(
+            [SettingsProblem(path="(document)", message="must be a table")], source=name
+        )
+    out = _Collector()
+    data = _expand(data, "", os.environ if environ is None else environ, out)
+    _unknown_keys(data, _DOCUMENT_KEYS, "", out)
+    state = None if data.get("state") is None else load_state(data["state"], out.add)
+    campaigns = _load_campaigns(data.get("campaigns"), {k.kind: k for k in kinds}, out)
+    if out.problems:
+        fixed = [SettingsProblem(path=p.path.lstrip("."), message=p.message) for p in out.problems]
+        raise SettingsError(fixed, source=name)
+    return campaigns, state
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(
+            [
+                SettingsProblem(
+                    path="(file)", message=f"cannot read: {exc.__class__.__name__}: {exc}"
+                )
+            ],
+            source=str(path),
+        ) from None
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return tomllib.loads(text)
+    except (ValueError, RecursionError) as exc:
+        fmt = "JSON" if path.suffix.lower() == ".json" else "TOML"
+        raise SettingsError(
+            [SettingsProblem(path="(file)", message=f"not valid {fmt}: {exc}")], source=str(path)
+        ) from None
+
+
+def _expand(value: Any, path: str, environ: Mapping[str, str], out: _Collector) -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of *value*."""
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            out.add(path, f"environment variable {name} is not set (and has no default)")
+            return ""
+
+        return _VARIABLE.sub(substitute, value)
+    if isinstance(value, Mapping):
+        return {k: _expand(v, f"{path}.{k}", environ, out) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, f"{path}[{i}]", environ, out) for i, v in enumerate(value)]
+    return value
+
+
+# -- reading values -----------------------------------------------------------------------
+
+
+def _unknown_keys(
+    data: Mapping[str, Any], allowed: frozenset[str], path: str, out: _Collector
+) -> None:
+    for key in data:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {sorted(allowed)}"
+            out.add(f"{path}.{key}", f"unknown key{hint}")
+
+
+def _typed(  # noqa: PLR0917 - private, reads like a table at its call sites
+    data: Mapping[str, Any],
+    key: str,
+    kinds: type | tuple[type, ...],
+    what: str,
+    path: str,
+    out: _Collector,
+) -> Any:
+    """The value of *key* when it has one of the types *kinds*; ``None`` when null or wrong."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+        out.add(f"{path}.{key}", f"must be {what}, not a boolean")
+        return None
+    if not isinstance(value, kinds):
+        out.add(f"{path}.{key}", f"must be {what}, not {type(value).__name__}")
+        return None
+    return value
+
+
+def _positive(value: Any, path: str, out: _Collector) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
+        out.add(path, f"must be a positive number of seconds, not {value!r}")
+        return None
+    return number
+
+
+def _action(value: str | None, path: str, out: _Collector) -> str | None:
+    if value is not None and value not in _ACTIONS:
+        out.add(path, f"unknown action {value!r}; use accept, flag, qa or reject")
+        return None
+    return value
+
+
+_Check = Callable[[Any, str, _Collector], Any]
+
+# The integration keys that hold one plain value, in the order their problems are reported:
+# key -> the types accepted, what a problem calls them, a check past the type (or None).
+_PLAIN_KEYS: Final[Mapping[str, tuple[type | tuple[type, ...], str, _Check | None]]] = {
+    "enabled": (bool, "true or false", None),
+    "sort": (int, "a whole number", None),
+    "timeout": ((int, float), "a number", _positive),
+    "base_url": (str, "a URL", None),
+    "dialect": (str, "a dialect name", None),
+    "failure_policy": (str, "an action", _action),
+    "skip_remaining_on_reject": (bool, "true or false", None),
+    "cancel_siblings_on_reject": (bool, "true or false", None),
+    "options": (Mapping, "a table", None),
+}
+
+
+# -- campaigns and integrations -----------------------------------------------------------
+
+
+def _load_campaigns(
+    data: Any, kinds: Mapping[str, Integration], out: _Collector
+) -> dict[str, CampaignSettings]:
+    if not isinstance(data, Mapping):
+        out.add("campaigns", "is required: a table of campaigns by id")
+        return {}
+    campaigns: dict[str, CampaignSettings] = {}
+    for campaign_id, campaign_data in data.items():
+        loaded = _load_campaign(
+            str(campaign_id), campaign_data, f"campaigns.{campaign_id}", kinds, out
+        )
+        if loaded is not None:
+            campaigns[str(campaign_id)] = loaded
+    return campaigns
+
+
+def _load_campaign(
+    campaign_id: str, data: Any, path: str, kinds: Mapping[str, Integration], out: _Collector
+) -> CampaignSettings | None:
+    if not isinstance(data, Mapping):
+        out.add(path, "must be a table of campaign settings")
+        return None
+    _unknown_keys(data, _CAMPAIGN_KEYS, path, out)
+    values: dict[str, Any] = {}
+    deadline = _positive(
+        _typed(data, "deadline", (int, float), "a number", path, out), f"{path}.deadline", out
+    )
+    if deadline is not None:
+        values["deadline"] = deadline
+    if "integrations" in data:
+        integrations = _load_integrations(data["integrations"], f"{path}.integrations", kinds, out)
+        if integrations is None:
+            return None
+        values["integrations"] = integrations
+    try:
+        return CampaignSettings(campaign_id=campaign_id, **values)
+    except ConfigurationError as exc:
+        out.add(f"{path}.integrations", str(exc))
+        return None
+
+
+def _load_integrations(
+    data: Any, path: str, kinds: Mapping[str, Integration], out: _Collector
+) -> list[IntegrationSettings] | None:
+    """A campaign's integrations; ``None`` unless every one of them loads."""
+    if not isinstance(data, list):
+        out.add(path, "must be a list of integration tables")
+        return None
+    loaded = [_load_integration(item, f"{path}[{i}]", kinds, out) for i, item in enumerate(data)]
+    integrations = [i for i in loaded if i is not None]
+    return integrations if len(integrations) == len(loaded) else None
+
+
+def _load_integration(
+    data: Any, path: str, kinds: Mapping[str, Integration], out: _Collector
+) -> IntegrationSettings | None:
+    """One integration table, checked by the loader, then by its kind when enabled."""
+    if not isinstance(data, Mapping):
+        out.add(path, "must be a table of integration settings")
+        return None
+    _unknown_keys(data, _INTEGRATION_KEYS, path, out)
+    before = len(out.problems)
+    found = _load_kind(data, path, kinds, out)
+    if found is None:
+        return None
+    kind_name, kind = found
+    # The id defaults to the kind: a name the class cannot know, so the loader states it.
+    identifier = _typed(data, "id", str, "a name", path, out) or kind_name
+    values = _load_plain_values(data, path, out)
+    values |= _load_tables(data, path, kind, out)
+    if len(out.problems) > before:
+        return None
+    settings = IntegrationSettings(id=identifier, kind=kind_name, **values)
+    if kind is not None and settings.enabled:
+        for message in kind.check_settings(settings):
+            out.add(path, message)
+    return settings
+
+
+def _load_kind(
+    data: Mapping[str, Any], path: str, kinds: Mapping[str, Integration], out: _Collector
+) -> tuple[str, Integration | None] | None:
+    """The kind's name and implementation (``None`` when unknown); ``None`` without a name."""
+    kind_name = _typed(data, "kind", str, "a kind name", path, out)
+    if kind_name is None:
+        if "kind" not in data:
+            out.add(f"{path}.kind", f"is required; known kinds: {sorted(kinds)}")
+        return None
+    kind = kinds.get(kind_name)
+    if kind is None:
+        out.add(f"{path}.kind", f"unknown kind {kind_name!r}; known kinds: {sorted(kinds)}")
+    return kind_name, kind
+
+
+def _load_plain_values(data: Mapping[str, Any], path: str, out: _Collector) -> dict[str, Any]:
+    """The keys of :data:`_PLAIN_KEYS` that *data* gives (not null), each checked."""
+    values: dict[str, Any] = {}
+    for key, (types, what, check) in _PLAIN_KEYS.items():
+        value = _typed(data, key, types, what, path, out)
+        if check is not None:
+            value = check(value, f"{path}.{key}", out)
+        if value is not None:
+            values[key] = value
+    return values
+
+
+def _load_tables(
+    data: Mapping[str, Any], path: str, kind: Integration | None, out: _Collector
+) -> dict[str, Any]:
+    """The credentials, mapping, rules and guards that *data* gives (not null), each checked.
+
+    Rules are read against the kind's fields, so not at all when the kind is unknown (that
+    problem is reported already).
+    """
+    values: dict[str, Any] = {}
+    credentials = _typed(data, "credentials", Mapping, "a table", path, out)
+    if credentials is not None:
+        values["credentials"] = _load_credentials(credentials, f"{path}.credentials", out)
+    if data.get("mapping") is not None:
+        values["mapping"] = _load_mapping(data["mapping"], f"{path}.mapping", out)
+    if data.get("rules") is not None and kind is not None:
+        values["rules"] = _load_rules(data["rules"], kind, f"{path}.rules", out)
+    for name in GUARD_KEYS:
+        if data.get(name) is not None:
+            values[name] = load_guard(name, data[name], f"{path}.{name}", out.add)
+    return values
+
+
+def _load_credentials(data: Mapping[str, Any], path: str, out: _Collector) -> Credentials:
+    _unknown_keys(data, _CREDENTIAL_KEYS, path, out)
+    values: dict[str, str] = {}
+    for key, value in data.items():
+        if key not in _CREDENTIAL_KEYS:
+            continue
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            out.add(f"{path}.{key}", "must be text")
+        elif text := str(value).strip():  # an empty value is a missing one
+            values[key] = text
+    return Credentials(**values)
+
+
+def _load_mapping(data: Any, path: str, out: _Collector) -> FieldMapping | None:
+    try:
+        return structure_mapping(data)
+    except ConfigurationError as exc:
+        out.add(path, str(exc).removeprefix("mapping: "))
+        return None
+
+
+def _load_rules(value: Any, kind: Integration, path: str, out: _Collector) -> RuleSet | None:
+    """Rules as text, a list of lines, a list of rule tables or a rule set table."""
+    try:
+        if isinstance(value, str):
+            return RuleSet.from_text(value, kind.fields)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return RuleSet.from_text("\n".join(value), kind.fields)
+        if isinstance(value, list):
+            return RuleSet.from_dict({"rules": value}, kind.fields)
+        return RuleSet.from_dict(value, kind.fields)
+    except RuleValidationError as exc:
+        for problem in exc.problems:
+            if problem.severity is Severity.ERROR:
+                out.add(*_rule_problem(problem, path))
+        return None
+
+
+def _rule_problem(problem: RuleProblem, path: str) -> tuple[str, str]:
+    """Where a rule problem is (its line in rule text, its path in data), and what it is."""
+    where = (
+        problem.path if problem.line is None else f"line {problem.line}, column {problem.column}"
+    )
+    suggestion = (
+        f" (did you mean {problem.suggestion!r}?)"
+        if problem.suggestion and "did you mean" not in problem.message
+        else ""
+    )
+    return f"{path} {where}", f"{problem.message}{suggestion}"

@@ -1,0 +1,185 @@
+"""Verdicts: an integration's answer or failure judged into its record, records into a decision.
+
+An answer is judged by the integration's rules. A failure is judged by its failure policy (or
+by a rule acting more severely), and recorded with the error class and ``outcome_unknown``
+that the failure itself carries (the failure table of ``_errors``). A screening's decision is
+the most severe action of its integrations, with the flags of all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+from attrs import frozen
+
+from ._errors import APIError, ErrorClass, PureCallerIDError, error_class
+from ._records import IntegrationRecord, IntegrationStatus
+from ._rules.model import Action
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ._models import Lead
+    from ._rules.ruleset import Evaluation
+    from ._settings import IntegrationSettings
+    from .typing import IntegrationAnswer
+
+__all__ = ["Decision", "decide", "integration_record"]
+
+logger: Final = logging.getLogger("purecallerid")
+
+
+def integration_record(
+    lead: Lead,
+    settings: IntegrationSettings,
+    answer: IntegrationAnswer | None,
+    failure: BaseException | None,
+    budget: float,
+) -> IntegrationRecord:
+    """Judge an integration's answer (or failure) with its rules and failure policy.
+
+    Args:
+        lead: The lead screened.
+        settings: The integration's settings.
+        answer: Its answer, or ``None`` when it failed.
+        failure: What it failed with, when *answer* is ``None``.
+        budget: The seconds it was given (``<= 0``: the campaign's deadline was spent).
+    """
+    verdict = settings.rules.evaluate(None if answer is None else answer.answer, lead.fields)
+    if answer is not None:
+        return _answered(settings, verdict, answer)
+    assert failure is not None  # noqa: S101 - one of the two is always set
+    return _failed(lead, settings, verdict, failure, budget)
+
+
+def _identity(settings: IntegrationSettings, verdict: Evaluation) -> dict[str, Any]:
+    return {
+        "integration_id": settings.id,
+        "kind": settings.kind,
+        "sort": settings.sort,
+        "rule_trace": tuple(verdict.trace_dicts()),
+    }
+
+
+def _answered(
+    settings: IntegrationSettings, verdict: Evaluation, answer: IntegrationAnswer
+) -> IntegrationRecord:
+    return IntegrationRecord(
+        **_identity(settings, verdict),
+        status=IntegrationStatus.COMPLETED,
+        action=verdict.action,
+        reasons=verdict.reasons,
+        flags=verdict.flags,
+        decided_by=verdict.decided_by,
+        answer=answer.answer,
+        request=answer.request,
+        raw=answer.raw,
+        attempts=answer.attempts,
+    )
+
+
+def _failed(
+    lead: Lead,
+    settings: IntegrationSettings,
+    verdict: Evaluation,
+    failure: BaseException,
+    budget: float,
+) -> IntegrationRecord:
+    """The record of a failed integration: its failure policy acts, or a more severe rule."""
+    name, message, outcome_unknown = _failure(failure, budget)
+    exchange = failure.exchange if isinstance(failure, APIError) else None
+    # Rules may act on an errored integration too (a rule whose unknown means "match").
+    action = Action.most_severe([settings.failure_policy, verdict.action])
+    by_rule = (
+        verdict.action is action
+        and verdict.decided_by is not None
+        and action is not settings.failure_policy
+    )
+    reason = f"{settings.id} {name}: {message}"
+    logger.info("lead %s: %s failed (%s)", lead.lead_id, settings.id, name)
+    return IntegrationRecord(
+        **_identity(settings, verdict),
+        status=IntegrationStatus.ERROR,
+        action=action,
+        reasons=verdict.reasons if by_rule else (reason,),
+        flags=verdict.flags,
+        decided_by=verdict.decided_by if by_rule else "failure_policy",
+        error_class=name,
+        error_message=message,
+        outcome_unknown=outcome_unknown,
+        request=None if exchange is None else exchange.request,
+        raw=getattr(failure, "body", None),
+        attempts=() if exchange is None else exchange.attempts,
+    )
+
+
+def _failure(failure: BaseException, budget: float) -> tuple[ErrorClass, str, bool | None]:
+    """A failure's error class, one-line message and ``outcome_unknown``.
+
+    A library error carries its class and ``outcome_unknown`` itself. Anything else is the
+    screener's own timeout: the call was under way (outcome unknown) unless no time was left,
+    in which case it was never made (``deadline_exceeded``).
+    """
+    name = error_class(failure)
+    if isinstance(failure, PureCallerIDError):
+        # One line: multi-line messages (a MappingError lists its problems) are folded.
+        message = " ".join(str(failure).split()) or type(failure).__name__
+        return name, message, failure.outcome_unknown
+    message = str(failure) or f"no answer within {budget:.3g} s"
+    if budget <= 0:
+        name = ErrorClass.DEADLINE_EXCEEDED
+    return name, message, budget > 0
+
+
+@frozen(kw_only=True)
+class Decision:
+    """A screening's decision, combined from its integrations' records.
+
+    Attributes:
+        action: The most severe action of the records, or the one forced on the screening.
+        reasons: The reasons of the records acting so, then the note, each once; none for an
+            accept.
+        flags: The flags of every record, each once, in order.
+        decided_by: ``<integration id>:<rule>`` of the first record acting so, or ``None``
+            (no such record, or an accept no rule made).
+    """
+
+    action: Action
+    reasons: tuple[str, ...]
+    flags: tuple[str, ...]
+    decided_by: str | None
+
+
+def decide(
+    records: Sequence[IntegrationRecord], *, forced: Action | None, note: str | None
+) -> Decision:
+    """Combine *records* into the screening's decision.
+
+    Args:
+        records: The integrations' records, in plan order.
+        forced: An action taken whatever the records say (no settings: ``qa``), or ``None``.
+        note: A note on the screening, added to the reasons of any decision but an accept.
+    """
+    if forced is None:
+        action = Action.most_severe(r.action for r in records if r.action is not None)
+    else:
+        action = forced
+    decider = next((r for r in records if r.action is action), None)
+    reasons: list[str] = []
+    if action is not Action.ACCEPT:
+        reasons.extend(reason for r in records if r.action is action for reason in r.reasons)
+        if note is not None:
+            reasons.append(note)
+    flags = [flag for r in records for flag in r.flags]
+    decided_by = (
+        None
+        if decider is None or (action is Action.ACCEPT and decider.decided_by is None)
+        else f"{decider.integration_id}:{decider.decided_by}"
+    )
+    return Decision(
+        action=action,
+        reasons=tuple(dict.fromkeys(reasons)),
+        flags=tuple(dict.fromkeys(flags)),
+        decided_by=decided_by,
+    )
