@@ -801,7 +801,7 @@ def test_a_failing_on_event_surfaces_after_the_record_is_saved() -> None:
     settings = guarded(quota=QuotaSettings(daily=10, warn_at=0.1))
     with pytest.raises(RuntimeError, match="quota_warning"):
         screen(settings, [lead(1)], Counting(), observer=Broken(), store=store, state=state)
-    assert asyncio.run(store.load("L1")) is not None
+    assert asyncio.run(store.load("c", "L1")) is not None
     # The unit was spent on a call that was made, and no more: 9 remain.
     records = screen(settings, [lead(i) for i in range(2, 11)], Counting(), state=state)
     assert classes(records) == [None] * 9

@@ -78,7 +78,11 @@ def hammer(tmp_path: Path, backend: str, location: str, simulator: Simulator) ->
                 process.wait()
     store = SQLiteResultStore(db)
     try:
-        return [asyncio.run(store.load(lead_id)) for job in jobs for lead_id in job["leads"]]
+        return [
+            asyncio.run(store.load(lead_for(lead_id).campaign_id, lead_id))
+            for job in jobs
+            for lead_id in job["leads"]
+        ]
     finally:
         store.close()
 
@@ -240,7 +244,7 @@ def test_redis_on_a_closed_port_loses_no_lead(tmp_path: Path) -> None:
     record = records[0]
     assert record.integration("pcid").error_class == "state_unavailable"
     assert record.decision is Action.QA
-    assert asyncio.run(store.load(record.lead_id)) == record
+    assert asyncio.run(store.load(record.campaign_id, record.lead_id)) == record
     store.close()
 
 

@@ -280,15 +280,15 @@ class BrokenStore(InMemoryResultStore):
         self.fail_save = fail_save
         self.fail_load = fail_load
 
-    async def save(self, record: ScreeningRecord) -> None:
+    async def save(self, record: ScreeningRecord, *, owner: str | None = None) -> ScreeningRecord:
         if self.fail_save:
             raise OSError("disk full")
-        await super().save(record)
+        return await super().save(record, owner=owner)
 
-    async def load(self, lead_id: str) -> ScreeningRecord | None:
+    async def load(self, campaign_id: str, lead_id: str) -> ScreeningRecord | None:
         if self.fail_load:
             raise OSError("database gone")
-        return await super().load(lead_id)
+        return await super().load(campaign_id, lead_id)
 
 
 def test_storage_failure_returns_no_decision() -> None:
@@ -387,13 +387,13 @@ class SlowLoadStore(InMemoryResultStore):
         super().__init__(check_json=True)
         self.saves = 0
 
-    async def load(self, lead_id: str) -> ScreeningRecord | None:
+    async def load(self, campaign_id: str, lead_id: str) -> ScreeningRecord | None:
         await asyncio.sleep(0.02)
-        return await super().load(lead_id)
+        return await super().load(campaign_id, lead_id)
 
-    async def save(self, record: ScreeningRecord) -> None:
+    async def save(self, record: ScreeningRecord, *, owner: str | None = None) -> ScreeningRecord:
         self.saves += 1
-        await super().save(record)
+        return await super().save(record, owner=owner)
 
 
 def _screener_for(

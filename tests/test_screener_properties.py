@@ -57,7 +57,7 @@ def test_orchestrator_invariants(specs: list[dict[str, Any]], leads: int) -> Non
 
     by_id = {s.id: s for s in integrations}
     for lead_id in store.lead_ids():
-        record = asyncio.run(store.load(lead_id))
+        record = asyncio.run(store.load("c", lead_id))
         assert record is not None
         assert [r.integration_id for r in record.integrations] == [
             s.id for s in sorted(integrations, key=lambda s: s.sort)
@@ -82,7 +82,7 @@ def test_orchestrator_invariants(specs: list[dict[str, Any]], leads: int) -> Non
         [
             r
             for lead_id in store.lead_ids()
-            for r in asyncio.run(store.load(lead_id)).integrations  # type: ignore[union-attr]
+            for r in asyncio.run(store.load("c", lead_id)).integrations  # type: ignore[union-attr]
             if r.status is not IntegrationStatus.SKIPPED
         ]
     )

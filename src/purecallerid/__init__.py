@@ -5,6 +5,7 @@ The public API is re-exported here; every implementation module is private.
 
 from importlib.metadata import version as _version
 
+from ._bounds import RecordBounds
 from ._converter import converter
 from ._errors import (
     APIConnectionError,
@@ -144,7 +145,7 @@ from ._settings import (
     StateSettings,
 )
 from ._settings_loader import load_settings
-from ._stores import InMemoryResultStore, SQLiteResultStore
+from ._stores import InMemoryResultStore, PostgresResultStore, SQLiteResultStore
 from ._zip import ZipFormat, normalize_zip
 
 __version__ = _version("purecallerid")
@@ -207,6 +208,7 @@ __all__ = [
     "Not",
     "Operator",
     "PhoneFormat",
+    "PostgresResultStore",
     "ProblemCode",
     "PublicDialect",
     "PureCallerIDClient",
@@ -217,6 +219,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitSettings",
     "Reason",
+    "RecordBounds",
     "RedisStateBackend",
     "RequestRecord",
     "ResponseValidationError",

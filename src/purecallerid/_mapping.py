@@ -26,7 +26,14 @@ from attrs import evolve, field, frozen
 from ._converter import converter
 from ._errors import ConfigurationError, InvalidPhoneError, InvalidZipError, MappingError
 from ._models import Lead
-from ._phone import PhoneFormat, check_region, coerce_format, parse_phone, render_phone
+from ._phone import (
+    PhoneFormat,
+    check_region,
+    coerce_format,
+    normalize_phone,
+    parse_phone,
+    render_phone,
+)
 from ._secrets import mask_phone
 from ._zip import ZipFormat, check_zip_format, render_zip
 
@@ -605,6 +612,26 @@ class FieldMapping:
             else:
                 targets[name] = spec
         return evolve(self, targets=targets)
+
+    def phone_e164(self, lead: Lead | Mapping[str, Any]) -> str | None:
+        """The lead's phone as this mapping reads it, in E.164; ``None`` when there is none.
+
+        Only the ``phone`` target is resolved (its first usable source); no problem is raised.
+        Records are found by this value.
+        """
+        fields = lead.fields if isinstance(lead, Lead) else lead
+        step = next((s for s in self._plan if s.target == "phone"), None)
+        if step is None:
+            return None
+        out: dict[str, Any] = {}
+        if step.constant is not _ABSENT:
+            out["phone"] = step.constant
+        else:
+            _resolve(step, fields, out)
+        try:
+            return normalize_phone(out["phone"], region=self.phone_region)
+        except (KeyError, InvalidPhoneError):
+            return None
 
     def map_payload(self, lead: Lead | Mapping[str, Any]) -> dict[str, Any]:
         """Map *lead* to the generic payload: target name to cleaned value.

@@ -25,6 +25,7 @@ from .typing import IntegrationAnswer
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from ._bounds import RecordBounds
     from ._guards.guards import Guards
     from ._models import Lead
     from ._settings import CampaignSettings, IntegrationSettings
@@ -41,6 +42,7 @@ class PlanRunner:
         guards: Returns the guards of guarded integrations (created when first needed).
         clock: A monotonic clock in seconds.
         emit: Called with each integration record as it is made; returns the record.
+        bounds: The caps of what a record keeps of an answer.
     """
 
     def __init__(
@@ -50,8 +52,10 @@ class PlanRunner:
         guards: Callable[[], Guards],
         clock: Callable[[], float],
         emit: Callable[[Lead, IntegrationRecord], IntegrationRecord],
+        bounds: RecordBounds,
     ) -> None:
         """Create the runner; see the class docstring for the arguments."""
+        self._bounds = bounds
         self._kinds = kinds
         self._guards = guards
         self._clock = clock
@@ -139,7 +143,9 @@ class PlanRunner:
                 f"integration {settings.kind!r} returned {type(outcome.answer).__name__}, "
                 "not an IntegrationAnswer"
             )
-        record = integration_record(lead, settings, outcome.answer, outcome.failure, budget)
+        record = integration_record(
+            lead, settings, outcome.answer, outcome.failure, budget, self._bounds
+        )
         record = attrs.evolve(record, started_at=started_at, duration=duration)
         if outcome.cached:
             # Reused: the vendor's answer is the evidence; the request and the attempts were

@@ -54,19 +54,19 @@ class IntegrationRecord:
         flags: Reason texts of every matching ``flag`` rule (flags accumulate).
         decided_by: The id of the rule that decided, ``"failure_policy"`` for an error, or
             ``None`` when no rule matched (accept) or nothing ran.
-        error_class: For an error: a stable class such as ``timeout``, ``connection``,
-            ``server_error``, ``rate_limited``, ``auth_failed``, ``invalid_response``,
-            ``client_error``, ``mapping_error``, ``deadline_exceeded``, and the guards'
-            ``quota_exhausted``, ``circuit_open``, ``throttled``, ``state_unavailable``.
+        error_class: For an error: its stable class, a :class:`purecallerid.ErrorClass` value
+            (the failure table in ``docs/errors.md`` lists them).
         error_message: For an error: a one-line message (no secrets).
         outcome_unknown: For an error: whether the vendor may have processed (and billed)
-            the call.
+            the call, as the failure table says.
         skip_reason: Why it was skipped or cancelled.
         answer: The vendor's answer as the rules read it (status, reason, message, typed
             fields, ``extra``), or ``None``.
         request: The request sent, token masked.
         raw: The raw answer body (token redacted).
         attempts: Each HTTP attempt, with timings.
+        truncated: Set when the answer or the raw body was over a record bound and was cut
+            (what was cut, in words); ``None`` when recorded whole.
         rule_trace: The rule evaluation trace (one entry per rule).
         started_at: When the integration started (UTC).
         duration: Seconds it took.
@@ -99,6 +99,7 @@ class IntegrationRecord:
     duration: float | None = None
     cached: bool = False
     fetched_at: datetime | None = None
+    truncated: str | None = None
 
 
 @frozen(kw_only=True)
@@ -121,6 +122,12 @@ class ScreeningRecord:
         library_version: The ``purecallerid`` version that screened.
         settings_hash: SHA-256 of the campaign settings applied (mapping, rules, order,
             policies; never credentials), so that a decision can be tied to its rules.
+        phone: The lead's phone in E.164, when the campaign's mapping could read one (the
+            key of a search by phone).
+        outcome_unknown: Whether an earlier attempt at this screening, by a worker that died
+            holding the lead, may have reached the vendors (and been billed).
+        version: The record's version for its lead: 1 for the first screening, one more for
+            each re-screening; 0 for a record not stored yet.
     """
 
     lead_id: str
@@ -136,6 +143,9 @@ class ScreeningRecord:
     duration: float
     library_version: str
     settings_hash: str
+    phone: str | None = None
+    outcome_unknown: bool = False
+    version: int = 0
 
     def integration(self, integration_id: str) -> IntegrationRecord:
         """The record of the integration *integration_id*.

@@ -20,14 +20,22 @@ import contextlib
 import functools
 import importlib.metadata
 import logging
+import math
+import os
+import socket
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
+import attrs
+
+from ._bounds import RecordBounds
 from ._errors import ConfigurationError, InvalidLeadError, SettingsError, StorageError
 from ._guards.guards import Guards
 from ._guards.memory import InMemoryStateBackend
+from ._mapping import DEFAULT_FIELD_MAPPING
 from ._models import Lead
 from ._plan import PlanRunner
 from ._records import ScreeningRecord
@@ -40,6 +48,7 @@ if TYPE_CHECKING:
     from ._records import IntegrationRecord
     from ._settings import CampaignSettings
     from .typing import (
+        Claim,
         Integration,
         Observer,
         ResultStore,
@@ -73,6 +82,13 @@ class AsyncScreener:
             :class:`~purecallerid.InMemoryStateBackend`, created when first needed and closed
             with the screener; a backend passed here is the caller's to close.
         clock: A monotonic clock in seconds (injectable for tests).
+        claim_lease: Seconds a claim on a lead holds before another worker may take the lead
+            over (its owner presumed dead). By default the campaign's deadline plus 30 s:
+            longer than any screening of that campaign takes.
+        owner: This screener's name in claims (default: host name, process id and a random
+            suffix, unique per screener).
+        record_bounds: The caps an answer is cut to before it is recorded
+            (:class:`~purecallerid.RecordBounds`; its defaults otherwise).
     """
 
     def __init__(
@@ -84,6 +100,9 @@ class AsyncScreener:
         observer: Observer | None = None,
         state: StateBackend | None = None,
         clock: Callable[[], float] = time.monotonic,
+        claim_lease: float | None = None,
+        owner: str | None = None,
+        record_bounds: RecordBounds | None = None,
     ) -> None:
         """Create the screener; see the class docstring for the arguments."""
         self._settings = settings
@@ -97,28 +116,41 @@ class AsyncScreener:
         self._clock = clock
         self._state = state
         self._guards: Guards | None = None
+        if claim_lease is not None and not (math.isfinite(claim_lease) and claim_lease > 0):
+            raise ConfigurationError(
+                f"claim_lease must be a number of seconds > 0, not {claim_lease!r}"
+            )
+        self._claim_lease = claim_lease
+        self._owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._checked: dict[str, list[str]] = {}
-        # Lead id -> (the screening task, whether it was forced).
-        self._in_flight: dict[str, tuple[asyncio.Future[ScreeningRecord], bool]] = {}
+        # (Campaign id, lead id) -> (the screening task, whether it was forced).
+        self._in_flight: dict[tuple[str, str], tuple[asyncio.Future[ScreeningRecord], bool]] = {}
         # Lead id -> exceptions raised by the observer during that lead's screening.
         self._hook_failures: dict[str, list[Exception]] = {}
         self._plan = PlanRunner(
-            kinds=self._kinds, guards=self._guarded, clock=clock, emit=self._emit
+            kinds=self._kinds,
+            guards=self._guarded,
+            clock=clock,
+            emit=self._emit,
+            bounds=record_bounds or RecordBounds(),
         )
 
     async def screen(self, lead: Lead, *, force: bool = False) -> ScreeningRecord:
         """Screen *lead* and return the saved record; ``record.decision`` is the decision.
 
-        A lead whose id already has a record gets that record back, without any vendor
-        call, unless *force* is true (a re-screen replaces the record). Two concurrent calls
-        for the same lead id share one screening.
+        A lead (campaign id and lead id) that already has a record gets that record back,
+        without any vendor call, unless *force* is true or the record is older than the
+        campaign's ``max_age``: then it is screened again and the new record is appended as
+        the next version (nothing is overwritten). One screening per lead runs at a time
+        anywhere the store is shared: concurrent callers in this process share it, and
+        workers elsewhere wait for its record (see :class:`~purecallerid.typing.ResultStore`).
 
         Raises:
             InvalidLeadError: The lead has no usable id.
             StorageError: The record could not be loaded or saved; no decision is returned.
         """
         _check_lead(lead)
-        key = lead.lead_id
+        key = (lead.campaign_id, lead.lead_id)
         running = self._in_flight.get(key)
         if running is not None and force and not running[1]:
             # A plain screening is under way; a forced one must not settle for its result.
@@ -135,7 +167,7 @@ class AsyncScreener:
             task.add_done_callback(lambda done: self._forget(key, done))
         return await asyncio.shield(running[0])
 
-    def _forget(self, key: str, task: asyncio.Future[ScreeningRecord]) -> None:
+    def _forget(self, key: tuple[str, str], task: asyncio.Future[ScreeningRecord]) -> None:
         current = self._in_flight.get(key)
         if current is not None and current[0] is task:
             del self._in_flight[key]
@@ -143,16 +175,24 @@ class AsyncScreener:
             task.exception()  # retrieved here: every waiter re-raises it; nothing else may log it
 
     async def _screen_once(self, lead: Lead, *, force: bool) -> ScreeningRecord:
-        if not force:
-            existing = await self._load(lead.lead_id)
-            if existing is not None:
-                return existing
+        existing = await self._load(lead)
+        campaign, note = await self._campaign(lead)
+        if existing is not None and not force and _fresh(existing, campaign):
+            return existing
+        seen = 0 if existing is None else existing.version
+        claim = await self._claim(lead, campaign, seen)
+        if isinstance(claim, ScreeningRecord):
+            return claim  # another worker screened the lead meanwhile: its record stands
         failures: list[Exception] = []
         self._hook_failures[lead.lead_id] = failures
         try:
-            record = await self._screen_and_save(lead)
+            record = await self._screen(lead, campaign, note, taken_over=claim.taken_over)
+        except BaseException:
+            await self._release(lead)
+            raise
         finally:
             del self._hook_failures[lead.lead_id]
+        record = await self._save(record)
         if failures:
             # A host bug in an observer hook surfaces, but only once the record is saved.
             raise failures[0]
@@ -160,44 +200,107 @@ class AsyncScreener:
             self._observer.on_decision(record)
         return record
 
-    async def _load(self, lead_id: str) -> ScreeningRecord | None:
+    async def _load(self, lead: Lead) -> ScreeningRecord | None:
         try:
-            return await self._store.load(lead_id)
+            return await self._store.load(lead.campaign_id, lead.lead_id)
         except Exception as exc:
-            raise StorageError(f"could not load the record of lead {lead_id!r}: {exc}") from exc
+            raise StorageError(
+                f"could not load the record of lead {lead.lead_id!r}: {exc}"
+            ) from exc
 
-    async def _screen_and_save(self, lead: Lead) -> ScreeningRecord:
-        record = await self._screen(lead)
+    async def _claim(
+        self, lead: Lead, campaign: CampaignSettings | None, seen: int
+    ) -> Claim | ScreeningRecord:
+        """Claim the lead's screening, or wait for the record of the worker that holds it.
+
+        Returns the granted claim, or the newer record another worker saved meanwhile. A
+        holder that dies leaves its claim to expire: the wait then ends in a takeover.
+        """
+        lease = self._claim_lease or (_CLAIM_MARGIN + (campaign.deadline if campaign else 0.0))
+        give_up = self._clock() + 2 * lease
+        pause = _FIRST_POLL
+        while True:
+            try:
+                claim = await self._store.claim(
+                    lead.campaign_id,
+                    lead.lead_id,
+                    owner=self._owner,
+                    lease=lease,
+                    seen_version=seen,
+                )
+            except Exception as exc:
+                raise StorageError(f"could not claim lead {lead.lead_id!r}: {exc}") from exc
+            if claim.granted:
+                return claim
+            if claim.latest_version != seen:
+                newer = await self._load(lead)
+                if newer is not None:
+                    return newer
+            if self._clock() > give_up:
+                raise StorageError(
+                    f"lead {lead.lead_id!r} is still claimed by {claim.holder} after"
+                    f" {2 * lease:.0f} s; no decision is returned"
+                )
+            wait = pause if claim.expires_in is None else min(pause, claim.expires_in + 0.01)
+            await asyncio.sleep(max(wait, 0.0))
+            pause = min(pause * 2, _LAST_POLL)
+
+    async def _release(self, lead: Lead) -> None:
         try:
-            await self._store.save(record)
+            await self._store.release(lead.campaign_id, lead.lead_id, owner=self._owner)
+        except Exception:  # the claim expires on its own; the host bug being raised matters more
+            logger.exception("lead %s: could not release its claim", lead.lead_id)
+
+    async def _save(self, record: ScreeningRecord) -> ScreeningRecord:
+        try:
+            saved = await self._store.save(record, owner=self._owner)
         except Exception as exc:
-            message = f"could not save the record of lead {lead.lead_id!r}; no decision is returned"
+            message = (
+                f"could not save the record of lead {record.lead_id!r}; no decision is returned"
+            )
             raise StorageError(f"{message}: {exc}") from exc
         logger.info(
             "lead %s: %s (%s) in %.1f ms",
-            lead.lead_id,
+            record.lead_id,
             record.decision.value,
             record.decided_by or "no rule",
             record.duration * 1000,
         )
-        return record
+        return saved
 
-    async def _screen(self, lead: Lead) -> ScreeningRecord:
-        started_at = datetime.now(UTC)
-        started = self._clock()
+    async def _campaign(self, lead: Lead) -> tuple[CampaignSettings | None, str | None]:
+        """The lead's campaign settings, or ``None`` with the note that says why not."""
         try:
             campaign = await self._settings.get_campaign(lead.campaign_id)
             note = None if campaign is None else self._check(campaign)
         except SettingsError as exc:
-            campaign, note = None, f"settings error: {exc}"
-        if campaign is None or note is not None:
-            note = note or f"no screening settings for campaign {lead.campaign_id!r}"
+            return None, f"settings error: {exc}"
+        if campaign is None:
+            return None, f"no screening settings for campaign {lead.campaign_id!r}"
+        return (None, note) if note is not None else (campaign, None)
+
+    async def _screen(
+        self,
+        lead: Lead,
+        campaign: CampaignSettings | None,
+        note: str | None,
+        *,
+        taken_over: bool,
+    ) -> ScreeningRecord:
+        started_at = datetime.now(UTC)
+        started = self._clock()
+        if campaign is None:
             # Without settings nothing can vouch for the lead: hold it for a person.
-            return self._record(lead, started_at, started, (), Action.QA, note, settings_hash="")
-        records = await self._plan.run(lead, campaign, started)
-        return self._record(
-            lead, started_at, started, records, None, None, settings_hash=campaign.settings_hash
-        )
+            record = self._record(lead, started_at, started, (), Action.QA, note, settings_hash="")
+        else:
+            records = await self._plan.run(lead, campaign, started)
+            record = self._record(
+                lead, started_at, started, records, None, note, settings_hash=campaign.settings_hash
+            )
+        if taken_over:  # said in the note, not in the reasons: it is not why the lead was decided
+            note = " ".join(filter(None, [record.note, _TAKEN_OVER]))
+            record = attrs.evolve(record, note=note, outcome_unknown=True)
+        return attrs.evolve(record, phone=_phone(lead, campaign))
 
     def _check(self, campaign: CampaignSettings) -> str | None:
         """Check a campaign's settings against the integrations, once per settings version."""
@@ -297,6 +400,34 @@ class AsyncScreener:
         await self.aclose()
 
 
+_CLAIM_MARGIN: Final = 30.0
+"""Seconds a claim's default lease adds to the campaign's deadline (saving, clock skew)."""
+_FIRST_POLL: Final = 0.01
+_LAST_POLL: Final = 0.25
+_TAKEN_OVER: Final = (
+    "An earlier screening of this lead by another worker did not finish (its claim expired):"
+    " it may have reached the vendors and been billed."
+)
+
+
+def _fresh(record: ScreeningRecord, campaign: CampaignSettings | None) -> bool:
+    """Whether *record* still stands under the campaign's ``max_age``."""
+    if campaign is None or campaign.max_age is None:
+        return True
+    age = (datetime.now(UTC) - record.finished_at).total_seconds()
+    return age <= campaign.max_age
+
+
+def _phone(lead: Lead, campaign: CampaignSettings | None) -> str | None:
+    """The lead's phone in E.164, read by the first mapping that finds one."""
+    mappings = [] if campaign is None else [s.mapping for s in campaign.integrations if s.mapping]
+    for mapping in [*mappings, DEFAULT_FIELD_MAPPING]:
+        phone = mapping.phone_e164(lead)
+        if phone is not None:
+            return phone
+    return None
+
+
 def _check_lead(lead: object) -> None:
     # Typed callers cannot get these wrong; hosts feeding posted data through may.
     if not isinstance(lead, Lead):
@@ -307,6 +438,9 @@ def _check_lead(lead: object) -> None:
         raise InvalidLeadError("the lead has no lead_id; a screening record needs one")
     if not isinstance(campaign_id, str):
         raise InvalidLeadError("the lead's campaign_id must be a string")
+    if "\x00" in lead_id or "\x00" in campaign_id:
+        # No database keeps a NUL in a key (PostgreSQL refuses it in text).
+        raise InvalidLeadError("the lead's lead_id and campaign_id cannot hold a NUL character")
 
 
 @functools.cache

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from attrs import Attribute, field, frozen
 
@@ -123,6 +124,24 @@ def _timeout(value: object) -> float:
 
 def _deadline(value: object) -> float:
     return _seconds(value, "deadline")
+
+
+_DURATION: Final = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd])\s*", re.IGNORECASE)
+_UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _max_age(value: object) -> float | None:
+    """A record's longest life: seconds, or text with a unit (``"31d"``, ``"12h"``)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        match = _DURATION.fullmatch(value)
+        if match is None:
+            raise ConfigurationError(
+                f"max_age must be seconds or a duration such as '31d' or '12h', not {value!r}"
+            )
+        value = float(match[1]) * _UNIT_SECONDS[match[2].lower()]
+    return _seconds(value, "max_age")
 
 
 def _seconds(value: object, name: str) -> float:
@@ -253,6 +272,9 @@ class CampaignSettings:
         integrations: The integrations configured for it, enabled or not.
         deadline: Seconds a whole screening may take; each integration gets the smaller of
             its own timeout and the time left.
+        max_age: How long a lead's record stands, in seconds (or text with a unit: ``"31d"``,
+            the DNC safe-harbour window); a lead posted again after that is screened again
+            and its new record appended. ``None`` (the default): a record stands for ever.
         settings_hash: SHA-256 of everything above but credentials' tokens, recorded with
             every decision (computed).
     """
@@ -260,6 +282,7 @@ class CampaignSettings:
     campaign_id: str
     integrations: tuple[IntegrationSettings, ...] = field(factory=tuple, converter=_as_tuple)
     deadline: float = field(default=15.0, converter=_deadline)
+    max_age: float | None = field(default=None, converter=_max_age)
     settings_hash: str = field(init=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -273,6 +296,8 @@ class CampaignSettings:
             "deadline": self.deadline,
             "integrations": [i.fingerprint() for i in self.integrations],
         }
+        if self.max_age is not None:  # absent otherwise: hashes of earlier settings stand
+            data["max_age"] = self.max_age
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_canonical)
         object.__setattr__(self, "settings_hash", hashlib.sha256(text.encode()).hexdigest())
 

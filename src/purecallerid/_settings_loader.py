@@ -51,7 +51,7 @@ _INTEGRATION_KEYS: Final = frozenset(
     }
 )
 _CREDENTIAL_KEYS: Final = frozenset({"api_token", "campaign_id", "list_name", "dialer_list_id"})
-_CAMPAIGN_KEYS: Final = frozenset({"deadline", "integrations"})
+_CAMPAIGN_KEYS: Final = frozenset({"deadline", "integrations", "max_age"})
 _DOCUMENT_KEYS: Final = frozenset({"campaigns", "state"})
 _ACTIONS: Final = frozenset(a.value for a in Action)
 
@@ -266,6 +266,8 @@ def _load_campaign(
     )
     if deadline is not None:
         values["deadline"] = deadline
+    if data.get("max_age") is not None:
+        values["max_age"] = data["max_age"]
     if "integrations" in data:
         integrations = _load_integrations(data["integrations"], f"{path}.integrations", kinds, out)
         if integrations is None:
@@ -274,7 +276,8 @@ def _load_campaign(
     try:
         return CampaignSettings(campaign_id=campaign_id, **values)
     except ConfigurationError as exc:
-        out.add(f"{path}.integrations", str(exc))
+        where = "max_age" if str(exc).startswith("max_age") else "integrations"
+        out.add(f"{path}.{where}", str(exc))
         return None
 
 

@@ -11,9 +11,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
 from attrs import frozen
 
-from ._errors import APIError, ErrorClass, PureCallerIDError, error_class
+from ._bounds import RecordBounds, UnrecordableAnswerError, bound_answer, bound_text
+from ._errors import (
+    APIError,
+    ErrorClass,
+    PureCallerIDError,
+    ResponseValidationError,
+    error_class,
+)
+from ._models import Exchange
 from ._records import IntegrationRecord, IntegrationStatus
 from ._rules.model import Action
 
@@ -30,14 +39,18 @@ __all__ = ["Decision", "decide", "integration_record"]
 logger: Final = logging.getLogger("purecallerid")
 
 
-def integration_record(
+def integration_record(  # noqa: PLR0917 - private, one call site
     lead: Lead,
     settings: IntegrationSettings,
     answer: IntegrationAnswer | None,
     failure: BaseException | None,
     budget: float,
+    bounds: RecordBounds,
 ) -> IntegrationRecord:
     """Judge an integration's answer (or failure) with its rules and failure policy.
+
+    The answer is first cut to the record *bounds* (the rules read what the record keeps); an
+    answer no record can hold is an ``invalid_response`` failure.
 
     Args:
         lead: The lead screened.
@@ -45,12 +58,33 @@ def integration_record(
         answer: Its answer, or ``None`` when it failed.
         failure: What it failed with, when *answer* is ``None``.
         budget: The seconds it was given (``<= 0``: the campaign's deadline was spent).
+        bounds: The caps of what a record keeps.
     """
+    truncated: str | None = None
+    if answer is not None:
+        answer, truncated, failure = _bounded(answer, bounds)
     verdict = settings.rules.evaluate(None if answer is None else answer.answer, lead.fields)
     if answer is not None:
-        return _answered(settings, verdict, answer)
+        return _answered(settings, verdict, answer, truncated)
     assert failure is not None  # noqa: S101 - one of the two is always set
-    return _failed(lead, settings, verdict, failure, budget)
+    return _failed(lead, settings, verdict, failure, budget, bounds)
+
+
+def _bounded(
+    answer: IntegrationAnswer, bounds: RecordBounds
+) -> tuple[IntegrationAnswer | None, str | None, BaseException | None]:
+    """The answer cut to *bounds* and what was cut; or, when it cannot be recorded, a failure."""
+    try:
+        facts, truncated = bound_answer(answer.answer, bounds)
+    except UnrecordableAnswerError as exc:
+        exchange = None
+        if answer.request is not None:
+            exchange = Exchange(dialect="", request=answer.request, attempts=answer.attempts)
+        return None, None, ResponseValidationError(str(exc), body="", exchange=exchange)
+    raw, raw_cut = bound_text(answer.raw, bounds)
+    if raw_cut:
+        truncated = "; ".join(filter(None, [truncated, "raw body cut to the record bounds"]))
+    return attrs.evolve(answer, answer=facts, raw=raw), truncated, None
 
 
 def _identity(settings: IntegrationSettings, verdict: Evaluation) -> dict[str, Any]:
@@ -63,7 +97,10 @@ def _identity(settings: IntegrationSettings, verdict: Evaluation) -> dict[str, A
 
 
 def _answered(
-    settings: IntegrationSettings, verdict: Evaluation, answer: IntegrationAnswer
+    settings: IntegrationSettings,
+    verdict: Evaluation,
+    answer: IntegrationAnswer,
+    truncated: str | None,
 ) -> IntegrationRecord:
     return IntegrationRecord(
         **_identity(settings, verdict),
@@ -76,15 +113,17 @@ def _answered(
         request=answer.request,
         raw=answer.raw,
         attempts=answer.attempts,
+        truncated=truncated,
     )
 
 
-def _failed(
+def _failed(  # noqa: PLR0917 - private, one call site
     lead: Lead,
     settings: IntegrationSettings,
     verdict: Evaluation,
     failure: BaseException,
     budget: float,
+    bounds: RecordBounds,
 ) -> IntegrationRecord:
     """The record of a failed integration: its failure policy acts, or a more severe rule."""
     name, message, outcome_unknown = _failure(failure, budget)
@@ -109,7 +148,7 @@ def _failed(
         error_message=message,
         outcome_unknown=outcome_unknown,
         request=None if exchange is None else exchange.request,
-        raw=getattr(failure, "body", None),
+        raw=bound_text(getattr(failure, "body", None), bounds)[0],
         attempts=() if exchange is None else exchange.attempts,
     )
 

@@ -21,6 +21,7 @@ Reference implementations: :class:`purecallerid.InMemorySettings`,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from attrs import field, frozen
@@ -37,10 +38,13 @@ __all__ = [
     "BreakerAdmission",
     "BreakerChange",
     "BreakerOutcome",
+    "Claim",
     "Integration",
     "IntegrationAnswer",
     "Observer",
     "QuotaReservation",
+    "RecordHistory",
+    "RecordQuery",
     "ResultStore",
     "SettingsProvider",
     "StateBackend",
@@ -131,23 +135,111 @@ class SettingsProvider(Protocol):
         ...
 
 
-@runtime_checkable
-class ResultStore(Protocol):
-    """Keeps screening records, one per lead id. Implemented by the host or the library.
+@frozen(kw_only=True)
+class Claim:
+    """What :meth:`ResultStore.claim` answers.
 
-    :meth:`save` is called once per screening, before the decision is returned; it must be
-    atomic (a record is stored whole or not at all) and replace any record of the same lead
-    id. :meth:`load` is called before screening, to return an existing record instead of
-    calling vendors again. Raise any exception on failure: the screener turns it into a
-    :class:`purecallerid.StorageError`.
+    Attributes:
+        granted: Whether the caller now owns the screening of the lead (and may call vendors).
+        latest_version: The version of the lead's latest record (0: none). Greater than the
+            version the caller had seen means another screening finished: load its record.
+        taken_over: Granted over another owner's expired lease: that owner may have called
+            the vendors before it died, so the new screening records ``outcome_unknown``.
+        holder: When refused by a live claim: the owner holding it.
+        expires_in: When refused by a live claim: seconds until its lease runs out.
     """
 
-    async def save(self, record: ScreeningRecord) -> None:
-        """Store *record* atomically, replacing any record with the same lead id."""
+    granted: bool
+    latest_version: int = 0
+    taken_over: bool = False
+    holder: str | None = None
+    expires_in: float | None = None
+
+
+@runtime_checkable
+class ResultStore(Protocol):
+    """Keeps screening records, append-only, keyed by (campaign id, lead id).
+
+    Implemented by the host (for its own database) or the library
+    (:class:`purecallerid.InMemoryResultStore`, :class:`purecallerid.SQLiteResultStore`,
+    :class:`purecallerid.PostgresResultStore`). The screener, for each lead:
+
+    1. :meth:`load` the latest record; return it when there is one (and it is fresh);
+    2. :meth:`claim` the screening, atomically: exactly one owner at a time, anywhere; a
+       refused caller waits for the owner's record (polling :meth:`load`), or takes over
+       once the owner's lease has run out;
+    3. screen, then :meth:`save` the record, which appends a new version and ends the claim
+       in one transaction; :meth:`release` ends a claim without a record (a host bug).
+
+    Nothing is ever overwritten: a forced or expired re-screening appends a version.
+    Every method must be atomic across every process and machine sharing the store. Raise any
+    exception on failure: the screener turns it into a :class:`purecallerid.StorageError`.
+    """
+
+    async def load(self, campaign_id: str, lead_id: str) -> ScreeningRecord | None:
+        """The latest record of the lead (its ``version`` set), or ``None``."""
         ...
 
-    async def load(self, lead_id: str) -> ScreeningRecord | None:
-        """Return the record of *lead_id*, or ``None``."""
+    async def claim(
+        self, campaign_id: str, lead_id: str, *, owner: str, lease: float, seen_version: int
+    ) -> Claim:
+        """Take the screening of the lead for *owner*, for *lease* seconds, if it is free.
+
+        Granted when the lead's latest record version is still *seen_version* and no other
+        owner holds a claim whose lease is running (an expired one is taken over, and the
+        claim says so). Otherwise refused, saying why (a newer record, or the live holder).
+        """
+        ...
+
+    async def save(self, record: ScreeningRecord, *, owner: str | None = None) -> ScreeningRecord:
+        """Append *record* as the lead's next version, ending *owner*'s claim, atomically.
+
+        Returns the record with its ``version`` set.
+        """
+        ...
+
+    async def release(self, campaign_id: str, lead_id: str, *, owner: str) -> None:
+        """End *owner*'s claim on the lead without a record (nothing else changes)."""
+        ...
+
+
+@frozen(kw_only=True)
+class RecordQuery:
+    """Which records :meth:`RecordHistory.find` returns (every given filter applies).
+
+    Attributes:
+        phone: The lead's phone in E.164 (``+12125550102``).
+        campaign_id: The host's campaign.
+        decision: ``accept``, ``flag``, ``qa`` or ``reject``.
+        since: Records finished at or after this time (UTC).
+        until: Records finished before this time (UTC).
+        latest_only: Only the latest version of each lead (the default), or every version.
+        limit: At most this many records, oldest first; ``None`` for all.
+    """
+
+    phone: str | None = None
+    campaign_id: str | None = None
+    decision: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    latest_only: bool = True
+    limit: int | None = None
+
+
+@runtime_checkable
+class RecordHistory(Protocol):
+    """Reading records back: a lead's every version, and records found by phone, time, decision.
+
+    Implemented by the library's stores; used by ``purecallerid records``. Optional for a
+    host's own store (the screener needs only :class:`ResultStore`).
+    """
+
+    async def history(self, campaign_id: str, lead_id: str) -> list[ScreeningRecord]:
+        """Every version of the lead's record, oldest first."""
+        ...
+
+    async def find(self, query: RecordQuery) -> list[ScreeningRecord]:
+        """The records *query* selects, oldest first (by finish time, then version)."""
         ...
 
 

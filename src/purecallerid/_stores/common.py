@@ -1,0 +1,55 @@
+"""What every result store shares: records to and from JSON, and the query filter."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from .._converter import converter
+from .._records import ScreeningRecord
+
+if TYPE_CHECKING:
+    from ..typing import RecordQuery
+
+__all__ = ["from_json", "matches", "time_key", "to_json"]
+
+# A NUL character, JSON-escaped, preceded by an even number of backslashes (so that it is an
+# escape, not a literal backslash followed by "u0000"). PostgreSQL's JSONB cannot hold it.
+_NUL_ESCAPE: Final = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def to_json(record: ScreeningRecord, *, for_jsonb: bool = False) -> str:
+    """The record as JSON text (its ``version`` left to the store's own column).
+
+    *for_jsonb* replaces NUL characters (which PostgreSQL's JSONB refuses) with U+FFFD.
+    """
+    text = json.dumps(converter.unstructure(attrs.evolve(record, version=0)))
+    if for_jsonb and "\\u0000" in text:
+        text = _NUL_ESCAPE.sub(r"\1\\ufffd", text)
+    return text
+
+
+def from_json(text: str | bytes, version: int) -> ScreeningRecord:
+    """A stored record read back, with its *version*."""
+    record = converter.structure(json.loads(text), ScreeningRecord)
+    return attrs.evolve(record, version=version)
+
+
+def time_key(moment: datetime) -> str:
+    """A UTC timestamp as fixed-width text that sorts as time does."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def matches(record: ScreeningRecord, query: RecordQuery) -> bool:
+    """Whether *record* passes every filter of *query* (``latest_only`` and ``limit`` aside)."""
+    return (
+        (query.phone is None or record.phone == query.phone)
+        and (query.campaign_id is None or record.campaign_id == query.campaign_id)
+        and (query.decision is None or record.decision == query.decision)
+        and (query.since is None or record.finished_at >= query.since)
+        and (query.until is None or record.finished_at < query.until)
+    )

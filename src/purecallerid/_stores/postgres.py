@@ -1,0 +1,278 @@
+"""The PostgreSQL result store: one record of each lead for many workers on many machines.
+
+psycopg 3 (the ``postgres`` extra): typed, maintained by PostgreSQL's own driver authors, and
+usable from both asyncio and plain threads, with a pool (``psycopg_pool``) of its own.
+
+Schema (versioned in ``purecallerid_schema``, migrated when the store first connects, under
+a transaction-level advisory lock so that workers starting together migrate once):
+``purecallerid_records`` holds one row per record version with the record as JSONB and the
+campaign, lead, decision, E.164 phone and finish time as indexed columns;
+``purecallerid_claims`` holds the live claims. A claim and a save take the lead's advisory
+lock for their transaction, so that they are serialised per lead and nothing else. Leases
+run on the server's clock (``clock_timestamp()``), the one clock all workers share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from .._errors import ConfigurationError
+from ..typing import Claim
+from .common import from_json, to_json
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
+
+    from .._records import ScreeningRecord
+    from ..typing import RecordQuery
+
+__all__ = ["SCHEMA_VERSION", "PostgresResultStore"]
+
+SCHEMA_VERSION: Final = 1
+_MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
+    1: (
+        """CREATE TABLE purecallerid_records (
+            campaign_id text NOT NULL,
+            lead_id     text NOT NULL,
+            version     integer NOT NULL,
+            decision    text NOT NULL,
+            phone       text,
+            finished_at timestamptz NOT NULL,
+            record      jsonb NOT NULL,
+            PRIMARY KEY (campaign_id, lead_id, version)
+        )""",
+        "CREATE INDEX purecallerid_records_phone ON purecallerid_records (phone)",
+        "CREATE INDEX purecallerid_records_finished ON purecallerid_records (finished_at)",
+        (
+            "CREATE INDEX purecallerid_records_campaign"
+            " ON purecallerid_records (campaign_id, finished_at)"
+        ),
+        (
+            "CREATE INDEX purecallerid_records_decision"
+            " ON purecallerid_records (decision, finished_at)"
+        ),
+        """CREATE TABLE purecallerid_claims (
+            campaign_id text NOT NULL,
+            lead_id     text NOT NULL,
+            owner       text NOT NULL,
+            expires_at  timestamptz NOT NULL,
+            PRIMARY KEY (campaign_id, lead_id)
+        )""",
+    ),
+}
+# Any fixed number: the advisory lock under which workers migrate the schema one at a time.
+_MIGRATION_LOCK: Final = 0x70636964
+_LEAD_LOCK: Final = "SELECT pg_advisory_xact_lock(hashtextextended(%s || chr(31) || %s, 0))"
+_LATEST: Final = (
+    "SELECT COALESCE(MAX(version), 0) FROM purecallerid_records"
+    " WHERE campaign_id = %s AND lead_id = %s"
+)
+
+
+class PostgresResultStore:
+    """Records in PostgreSQL, for workers on many machines (the ``postgres`` extra).
+
+    The connection pool opens at the first use, in the event loop that uses the store (one
+    store per event loop), and migrates the schema when needed. Close it with :meth:`aclose`.
+
+    Args:
+        dsn: A libpq connection string or URL (``postgresql://user@host/db``).
+        min_size: Connections kept open.
+        max_size: Connections at most (the in-flight bound of the store).
+        timeout: Seconds to wait for a connection from the pool.
+
+    Raises:
+        ConfigurationError: The ``postgres`` extra is not installed.
+    """
+
+    def __init__(
+        self, dsn: str, *, min_size: int = 1, max_size: int = 16, timeout: float = 30.0
+    ) -> None:
+        """Remember where the database is; nothing connects before the first use."""
+        try:
+            import psycopg_pool  # noqa: PLC0415 - an optional extra
+        except ImportError as exc:
+            raise ConfigurationError(
+                "the PostgreSQL store needs the postgres extra:"
+                " pip install 'purecallerid[postgres]'"
+            ) from exc
+        self._dsn = dsn
+        self._pool: AsyncConnectionPool[AsyncConnection[Any]] = psycopg_pool.AsyncConnectionPool(
+            dsn, min_size=min_size, max_size=max_size, timeout=timeout, open=False
+        )
+        self._opened: asyncio.Lock | None = None
+        self._ready = False
+
+    async def _connection(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
+        if not self._ready:
+            self._opened = self._opened or asyncio.Lock()
+            async with self._opened:
+                if not self._ready:
+                    await self._pool.open(wait=True)
+                    async with self._pool.connection() as db, db.transaction():
+                        await _migrate(db)
+                    self._ready = True
+        return self._pool
+
+    async def load(self, campaign_id: str, lead_id: str) -> ScreeningRecord | None:
+        """The latest record of the lead, or ``None``."""
+        pool = await self._connection()
+        async with pool.connection() as db:
+            cursor = await db.execute(
+                "SELECT record::text, version FROM purecallerid_records"
+                " WHERE campaign_id = %s AND lead_id = %s ORDER BY version DESC LIMIT 1",
+                (campaign_id, lead_id),
+            )
+            row = await cursor.fetchone()
+        return None if row is None else from_json(row[0], row[1])
+
+    async def claim(
+        self, campaign_id: str, lead_id: str, *, owner: str, lease: float, seen_version: int
+    ) -> Claim:
+        """Take the screening of the lead for *owner*; see :class:`ResultStore.claim`."""
+        key = (campaign_id, lead_id)
+        pool = await self._connection()
+        async with pool.connection() as db, db.transaction():
+            await db.execute(_LEAD_LOCK, key)
+            latest = await _scalar(db, _LATEST, key)
+            if latest != seen_version:
+                return Claim(granted=False, latest_version=latest)
+            cursor = await db.execute(
+                "SELECT owner, EXTRACT(EPOCH FROM expires_at - clock_timestamp())::float8"
+                " FROM purecallerid_claims WHERE campaign_id = %s AND lead_id = %s",
+                key,
+            )
+            held = await cursor.fetchone()
+            if held is not None and held[0] != owner and held[1] > 0:
+                return Claim(
+                    granted=False, latest_version=latest, holder=held[0], expires_in=held[1]
+                )
+            await db.execute(
+                "INSERT INTO purecallerid_claims VALUES"
+                " (%s, %s, %s, clock_timestamp() + make_interval(secs => %s))"
+                " ON CONFLICT (campaign_id, lead_id) DO UPDATE"
+                " SET owner = excluded.owner, expires_at = excluded.expires_at",
+                (*key, owner, lease),
+            )
+        taken_over = held is not None and held[0] != owner
+        return Claim(granted=True, latest_version=latest, taken_over=taken_over)
+
+    async def save(self, record: ScreeningRecord, *, owner: str | None = None) -> ScreeningRecord:
+        """Append *record* as the lead's next version and end *owner*'s claim, atomically."""
+        key = (record.campaign_id, record.lead_id)
+        text = to_json(record, for_jsonb=True)
+        pool = await self._connection()
+        async with pool.connection() as db, db.transaction():
+            await db.execute(_LEAD_LOCK, key)
+            version = await _scalar(db, _LATEST, key) + 1
+            await db.execute(
+                "INSERT INTO purecallerid_records VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)",
+                (*key, version, record.decision.value, record.phone, record.finished_at, text),
+            )
+            if owner is not None:
+                await db.execute(
+                    "DELETE FROM purecallerid_claims"
+                    " WHERE campaign_id = %s AND lead_id = %s AND owner = %s",
+                    (*key, owner),
+                )
+        return attrs.evolve(record, version=version)
+
+    async def release(self, campaign_id: str, lead_id: str, *, owner: str) -> None:
+        """End *owner*'s claim on the lead."""
+        pool = await self._connection()
+        async with pool.connection() as db:
+            await db.execute(
+                "DELETE FROM purecallerid_claims"
+                " WHERE campaign_id = %s AND lead_id = %s AND owner = %s",
+                (campaign_id, lead_id, owner),
+            )
+
+    async def history(self, campaign_id: str, lead_id: str) -> list[ScreeningRecord]:
+        """Every version of the lead's record, oldest first."""
+        return await self._records(
+            "SELECT record::text, version FROM purecallerid_records"
+            " WHERE campaign_id = %s AND lead_id = %s ORDER BY version",
+            (campaign_id, lead_id),
+        )
+
+    async def find(self, query: RecordQuery) -> list[ScreeningRecord]:
+        """The records *query* selects, oldest first (by finish time, then version)."""
+        return await self._records(*_select(query))
+
+    async def _records(self, sql: str, parameters: tuple[Any, ...]) -> list[ScreeningRecord]:
+        pool = await self._connection()
+        async with pool.connection() as db:
+            cursor = await db.execute(sql, parameters)
+            rows = await cursor.fetchall()
+        return [from_json(text, version) for text, version in rows]
+
+    async def count(self) -> int:
+        """The number of leads with a record."""
+        pool = await self._connection()
+        async with pool.connection() as db:
+            return await _scalar(
+                db,
+                "SELECT COUNT(*) FROM (SELECT DISTINCT campaign_id, lead_id"
+                " FROM purecallerid_records) AS leads",
+                (),
+            )
+
+    async def aclose(self) -> None:
+        """Close the pool's connections."""
+        await self._pool.close()
+
+    def __repr__(self) -> str:
+        """The store, without the connection string (it may hold a password)."""
+        return "PostgresResultStore(...)"
+
+
+async def _scalar(db: AsyncConnection[Any], sql: str, parameters: tuple[Any, ...]) -> int:
+    cursor = await db.execute(sql, parameters)
+    row = await cursor.fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+def _select(query: RecordQuery) -> tuple[str, tuple[Any, ...]]:
+    """The SQL of a :class:`RecordQuery` (every filter a bound parameter)."""
+    where: list[str] = []
+    parameters: list[Any] = []
+    for clause, value in (
+        ("phone = %s", query.phone),
+        ("campaign_id = %s", query.campaign_id),
+        ("decision = %s", query.decision),
+        ("finished_at >= %s", query.since),
+        ("finished_at < %s", query.until),
+    ):
+        if value is not None:
+            where.append(clause)
+            parameters.append(value)
+    if query.latest_only:
+        where.append(
+            "version = (SELECT MAX(version) FROM purecallerid_records AS newer"
+            " WHERE newer.campaign_id = purecallerid_records.campaign_id"
+            " AND newer.lead_id = purecallerid_records.lead_id)"
+        )
+    sql = "SELECT record::text, version FROM purecallerid_records"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY finished_at, version"
+    if query.limit is not None:
+        sql += " LIMIT %s"
+        parameters.append(query.limit)
+    return sql, tuple(parameters)
+
+
+async def _migrate(db: AsyncConnection[Any]) -> None:
+    """Bring the database to :data:`SCHEMA_VERSION`, one migration at a time, in order."""
+    await db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+    await db.execute("CREATE TABLE IF NOT EXISTS purecallerid_schema (version integer NOT NULL)")
+    current = await _scalar(db, "SELECT COALESCE(MAX(version), 0) FROM purecallerid_schema", ())
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        for statement in _MIGRATIONS[version]:
+            await db.execute(statement)
+        await db.execute("DELETE FROM purecallerid_schema")
+        await db.execute("INSERT INTO purecallerid_schema VALUES (%s)", (version,))

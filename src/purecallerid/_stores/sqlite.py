@@ -1,0 +1,280 @@
+"""The SQLite result store: append-only records and claims shared by the processes of a host.
+
+Schema version 2 (``purecallerid_schema``): ``lead_records`` holds one row per record version,
+keyed by (campaign id, lead id, version), with the decision, the E.164 phone and the finish
+time beside the JSON record for the lookups; ``lead_claims`` holds the live claims. A version 1
+file (the single ``screening_records`` table, one row per lead id) is upgraded in place when
+opened, inside one transaction: every record becomes version 1 of its lead.
+
+Claims expire by the wall clock of the processes (``time.time()``): the hosts sharing one file
+are one machine, so they share its clock. A step of that clock moves every lease with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import attrs
+
+from .._sqlite import open_shared
+from ..typing import Claim
+from .common import from_json, time_key, to_json
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from .._records import ScreeningRecord
+    from ..typing import RecordQuery
+
+__all__ = ["SCHEMA_VERSION", "SQLiteResultStore"]
+
+_T = TypeVar("_T")
+
+SCHEMA_VERSION: Final = 2
+_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS purecallerid_schema (version INTEGER NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS lead_records (
+        campaign_id TEXT NOT NULL,
+        lead_id     TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        decision    TEXT NOT NULL,
+        phone       TEXT,
+        finished_at TEXT NOT NULL,
+        record      TEXT NOT NULL,
+        PRIMARY KEY (campaign_id, lead_id, version)
+    )""",
+    "CREATE INDEX IF NOT EXISTS lead_records_phone ON lead_records (phone)",
+    "CREATE INDEX IF NOT EXISTS lead_records_finished ON lead_records (finished_at)",
+    "CREATE INDEX IF NOT EXISTS lead_records_campaign ON lead_records (campaign_id, finished_at)",
+    "CREATE INDEX IF NOT EXISTS lead_records_decision ON lead_records (decision, finished_at)",
+    """CREATE TABLE IF NOT EXISTS lead_claims (
+        campaign_id TEXT NOT NULL,
+        lead_id     TEXT NOT NULL,
+        owner       TEXT NOT NULL,
+        expires_at  REAL NOT NULL,
+        PRIMARY KEY (campaign_id, lead_id)
+    )""",
+)
+_LATEST: Final = (
+    "SELECT COALESCE(MAX(version), 0) FROM lead_records WHERE campaign_id = ? AND lead_id = ?"
+)
+
+
+class SQLiteResultStore:
+    """Records in a SQLite file (standard library ``sqlite3``): the embedded default.
+
+    Safe for several processes on one host: the database runs in WAL mode, every claim and
+    save is one ``BEGIN IMMEDIATE`` transaction, and writers wait up to *busy_timeout* seconds
+    for each other. Blocking calls run in a worker thread, off the event loop. Records are
+    appended, never replaced.
+
+    Args:
+        path: The database file (created, or upgraded from an older schema), or ``":memory:"``.
+        busy_timeout: Seconds a writer waits for a lock held by another process.
+        clock: The claims' clock, Unix seconds (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Open (and create or upgrade if needed) the database at *path*."""
+        self.path = str(path)
+        self._clock = clock
+        self._lock = threading.Lock()
+        wal = [] if self.path == ":memory:" else ["PRAGMA journal_mode=WAL"]
+        self._db = open_shared(
+            self.path, busy_timeout=busy_timeout, setup=[*wal, "PRAGMA synchronous=NORMAL"]
+        )
+        self._transaction(_migrate)
+
+    def _transaction(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = operation(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return result
+
+    async def _run(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
+        return await asyncio.to_thread(self._transaction, operation)
+
+    async def load(self, campaign_id: str, lead_id: str) -> ScreeningRecord | None:
+        """The latest record of the lead, or ``None``."""
+        row = await asyncio.to_thread(
+            self._one,
+            "SELECT record, version FROM lead_records WHERE campaign_id = ? AND lead_id = ? "
+            "ORDER BY version DESC LIMIT 1",
+            (campaign_id, lead_id),
+        )
+        return None if row is None else from_json(row[0], row[1])
+
+    async def claim(
+        self, campaign_id: str, lead_id: str, *, owner: str, lease: float, seen_version: int
+    ) -> Claim:
+        """Take the screening of the lead for *owner*; see :class:`ResultStore.claim`."""
+
+        def take(db: sqlite3.Connection) -> Claim:
+            key = (campaign_id, lead_id)
+            latest = int(db.execute(_LATEST, key).fetchone()[0])
+            if latest != seen_version:
+                return Claim(granted=False, latest_version=latest)
+            now = self._clock()
+            held = db.execute(
+                "SELECT owner, expires_at FROM lead_claims WHERE campaign_id = ? AND lead_id = ?",
+                key,
+            ).fetchone()
+            if held is not None and held[0] != owner and held[1] > now:
+                return Claim(
+                    granted=False, latest_version=latest, holder=held[0], expires_in=held[1] - now
+                )
+            db.execute(
+                "INSERT INTO lead_claims VALUES (?, ?, ?, ?) ON CONFLICT (campaign_id, lead_id) "
+                "DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
+                (*key, owner, now + lease),
+            )
+            taken_over = held is not None and held[0] != owner
+            return Claim(granted=True, latest_version=latest, taken_over=taken_over)
+
+        return await self._run(take)
+
+    async def save(self, record: ScreeningRecord, *, owner: str | None = None) -> ScreeningRecord:
+        """Append *record* as the lead's next version and end *owner*'s claim, atomically."""
+        text = to_json(record)
+
+        def append(db: sqlite3.Connection) -> int:
+            key = (record.campaign_id, record.lead_id)
+            version = int(db.execute(_LATEST, key).fetchone()[0]) + 1
+            db.execute(
+                "INSERT INTO lead_records VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (*key, version, record.decision.value, record.phone,
+                 time_key(record.finished_at), text),
+            )  # fmt: skip
+            _end_claim(db, key, owner)
+            return version
+
+        return attrs.evolve(record, version=await self._run(append))
+
+    async def release(self, campaign_id: str, lead_id: str, *, owner: str) -> None:
+        """End *owner*'s claim on the lead."""
+        await self._run(lambda db: _end_claim(db, (campaign_id, lead_id), owner))
+
+    async def history(self, campaign_id: str, lead_id: str) -> list[ScreeningRecord]:
+        """Every version of the lead's record, oldest first."""
+        rows = await asyncio.to_thread(
+            self._all,
+            "SELECT record, version FROM lead_records WHERE campaign_id = ? AND lead_id = ? "
+            "ORDER BY version",
+            (campaign_id, lead_id),
+        )
+        return [from_json(text, version) for text, version in rows]
+
+    async def find(self, query: RecordQuery) -> list[ScreeningRecord]:
+        """The records *query* selects, oldest first (by finish time, then version)."""
+        sql, parameters = _select(query)
+        rows = await asyncio.to_thread(self._all, sql, parameters)
+        return [from_json(text, version) for text, version in rows]
+
+    def _one(self, sql: str, parameters: tuple[Any, ...]) -> Any:
+        with self._lock:
+            return self._db.execute(sql, parameters).fetchone()
+
+    def _all(self, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, parameters).fetchall()
+
+    def count(self) -> int:
+        """The number of leads with a record."""
+        row = self._one(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT campaign_id, lead_id FROM lead_records)", ()
+        )
+        return int(row[0])
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+    def __repr__(self) -> str:
+        """The store and its file."""
+        return f"SQLiteResultStore({self.path!r})"
+
+
+def _end_claim(db: sqlite3.Connection, key: tuple[str, str], owner: str | None) -> None:
+    if owner is not None:
+        db.execute(
+            "DELETE FROM lead_claims WHERE campaign_id = ? AND lead_id = ? AND owner = ?",
+            (*key, owner),
+        )
+
+
+def _select(query: RecordQuery) -> tuple[str, tuple[Any, ...]]:
+    """The SQL of a :class:`RecordQuery` (every filter a bound parameter)."""
+    where: list[str] = []
+    parameters: list[Any] = []
+    for column, value in (
+        ("phone = ?", query.phone),
+        ("campaign_id = ?", query.campaign_id),
+        ("decision = ?", query.decision),
+        ("finished_at >= ?", None if query.since is None else time_key(query.since)),
+        ("finished_at < ?", None if query.until is None else time_key(query.until)),
+    ):
+        if value is not None:
+            where.append(column)
+            parameters.append(value)
+    if query.latest_only:
+        where.append(
+            "version = (SELECT MAX(version) FROM lead_records AS newer "
+            "WHERE newer.campaign_id = lead_records.campaign_id "
+            "AND newer.lead_id = lead_records.lead_id)"
+        )
+    sql = "SELECT record, version FROM lead_records"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY finished_at, version"
+    if query.limit is not None:
+        sql += " LIMIT ?"
+        parameters.append(query.limit)
+    return sql, tuple(parameters)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring the file to :data:`SCHEMA_VERSION` (inside the caller's write transaction)."""
+    for statement in _SCHEMA:
+        db.execute(statement)
+    row = db.execute("SELECT version FROM purecallerid_schema").fetchone()
+    if row is not None and int(row[0]) >= SCHEMA_VERSION:
+        return
+    old = db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'screening_records'"
+    ).fetchone()
+    if old is not None:
+        _upgrade_from_v1(db)
+    db.execute("DELETE FROM purecallerid_schema")
+    db.execute("INSERT INTO purecallerid_schema VALUES (?)", (SCHEMA_VERSION,))
+
+
+def _upgrade_from_v1(db: sqlite3.Connection) -> None:
+    """Every record of a version 1 file becomes version 1 of its (campaign, lead)."""
+    rows = db.execute(
+        "SELECT campaign_id, lead_id, decision, finished_at, record FROM screening_records"
+    ).fetchall()
+    for campaign_id, lead_id, decision, finished_at, text in rows:
+        moment = time_key(datetime.fromisoformat(finished_at))
+        db.execute(
+            "INSERT OR IGNORE INTO lead_records VALUES (?, ?, 1, ?, NULL, ?, ?)",
+            (campaign_id, lead_id, decision, moment, text),
+        )
+    db.execute("DROP TABLE screening_records")
