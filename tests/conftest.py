@@ -123,3 +123,86 @@ def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path)
     yield server
     server.stop()
+
+
+# -- a real PostgreSQL server for the PostgreSQL store's tests --------------------------------
+
+POSTGRES_MISSING = (
+    "PostgreSQL's server programs (initdb, pg_ctl) are not installed, so the PostgreSQL store "
+    "tests cannot run. Install them (Debian/Ubuntu: `apt-get install -y postgresql`; "
+    "`.ci/run` does this itself) and run pytest again."
+)
+
+
+def _postgres_bin() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found is not None:
+        return Path(found).parent
+    # Debian keeps the server programs out of PATH, one folder per major version.
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), reverse=True)
+    return versions[0].parent if versions else None
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster in a temporary folder, on a free loopback port."""
+
+    def __init__(self, directory: Path) -> None:
+        """Create the cluster with initdb and start it with pg_ctl (or skip, or fail in CI)."""
+        binaries = _postgres_bin()
+        if binaries is None:
+            if os.environ.get("PURECALLERID_REQUIRE_POSTGRES"):
+                pytest.fail(POSTGRES_MISSING)
+            pytest.skip(POSTGRES_MISSING)
+        self.binaries = binaries
+        self.data = directory / "data"
+        # initdb refuses to run as root: run the cluster as the package's own user then.
+        self.run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.run_as:
+            shutil.chown(directory, user="postgres")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "--no-sync", "-E", "UTF8")  # fmt: skip
+        options = f"-p {self.port} -h 127.0.0.1 -k {directory} -F -c max_connections=200"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options,
+                  "-l", str(directory / "log"), "-w", "-t", "30", "start")  # fmt: skip
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._databases = 0
+
+    def _run(self, program: str, *arguments: str) -> None:
+        subprocess.run(  # noqa: S603 - our own arguments
+            [*self.run_as, str(self.binaries / program), *arguments],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
+
+    def new_database(self) -> str:
+        """A fresh, empty database of this server: its URL."""
+        import psycopg  # noqa: PLC0415 - the postgres extra
+
+        self._databases += 1
+        name = f"t{self._databases}"
+        with psycopg.connect(self.url, autocommit=True) as db:
+            db.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        """Stop the server at once (its data is thrown away with the folder)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session; each test takes a database of its own."""
+    server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.new_database()

@@ -173,3 +173,49 @@ def test_errors_page_agrees_with_the_table() -> None:
     }
     # A row may qualify its outcome ("no, unless ..."): its first word is the table's value.
     assert {k: (v[0], re.split(r"[ ,;(]", v[1])[0]) for k, v in documented.items()} == expected
+
+
+def _tree_names(text: str) -> set[str]:
+    tree = text.split("PureCallerIDError\n", 1)[1].split("\n\n", 1)[0]
+    return {"PureCallerIDError", *re.findall(r"[─└├]── (\w+)", tree)}
+
+
+def test_error_trees_name_exactly_the_table() -> None:
+    """The class trees in the errors module and on docs/errors.md name every row, and no other."""
+    import purecallerid._errors as errors_module  # noqa: PLC0415 - its docstring is the subject
+
+    names = {cls.__name__ for cls, _, _ in failure_table()}
+    assert _tree_names(errors_module.__doc__ or "") == names
+    assert _tree_names((DOCS / "errors.md").read_text()) == names
+
+
+def _all_tables(page: str, heading: str) -> list[list[list[str]]]:
+    section = (DOCS / page).read_text().split(heading, 1)[1].split("\n## ", 1)[0]
+    tables: list[list[list[str]]] = []
+    current: list[list[str]] = []
+    for line in [*section.splitlines(), ""]:
+        if line.startswith("|"):
+            if not line.startswith("|---"):
+                current.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif current:
+            tables.append(current[1:])
+            current = []
+    return tables
+
+
+def test_per_attempt_table_agrees_with_the_code() -> None:
+    """Each attempt outcome and status on docs/errors.md reads as the table's functions say."""
+    from purecallerid._errors import status_may_have_been_processed  # noqa: PLC0415
+
+    rows = _all_tables("errors.md", "## The failure table")[1]
+    outcomes_seen: set[str] = set()
+    for what, verdict in rows:
+        expected = verdict.startswith("yes")
+        outcomes = re.findall(r"`(\w+)`", what)
+        for outcome in outcomes:
+            assert AttemptOutcome(outcome).sent is expected, outcome
+            outcomes_seen.add(outcome)
+        if not outcomes:
+            for code in (int(c) for c in re.findall(r"\b[1-5]\d\d\b", what)):
+                assert status_may_have_been_processed(code) is expected, code
+    assert outcomes_seen == {o.value for o in AttemptOutcome} - {"answered"}

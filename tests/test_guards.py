@@ -17,12 +17,14 @@ from purecallerid import (
     Action,
     APIConnectionError,
     AsyncScreener,
+    Attempt,
     AuthenticationError,
     CacheSettings,
     CampaignSettings,
     CircuitBreakerSettings,
     CircuitOpenError,
     Credentials,
+    Exchange,
     FieldRegistry,
     FieldSpec,
     FieldType,
@@ -37,6 +39,7 @@ from purecallerid import (
     QuotaSettings,
     RateLimitError,
     RateLimitSettings,
+    RequestRecord,
     ScreeningRecord,
     ServerError,
     StateUnavailableError,
@@ -524,6 +527,32 @@ def test_concurrent_lookups_share_a_failure_too() -> None:
                      concurrent=True)  # fmt: skip
     assert classes(records) == ["server_error"] * 5
     assert len(counting.calls) == 1
+
+
+def test_a_follower_of_a_failed_lookup_keeps_nothing_of_the_leader() -> None:
+    """A lead that shared a failed call: not 'maybe billed', and no other lead's request."""
+    exchange = Exchange(
+        dialect="x",
+        request=RequestRecord(method="POST", url="https://v.test/", body={"phone": "leader"}),
+        attempts=(
+            Attempt(
+                number=1,
+                started_at=datetime.now(UTC),
+                duration=0.01,
+                outcome="answered",
+                status_code=500,
+            ),
+        ),
+    )
+    failure = ServerError("500", status_code=500, body="", exchange=exchange)
+    counting = Counting(latency=0.02, failures=[failure])
+    records = screen(guarded(cache=CacheSettings(ttl=60)),
+                     [lead(i, "2127340001") for i in range(3)], counting,
+                     concurrent=True)  # fmt: skip
+    outcomes = sorted(
+        (r.integrations[0].outcome_unknown, len(r.integrations[0].attempts)) for r in records
+    )
+    assert outcomes == [(False, 0), (False, 0), (True, 1)]
 
 
 def test_cache_fields_tell_lookups_apart() -> None:

@@ -11,6 +11,7 @@
     ├── RuleValidationError           a rule document refused, every problem with its path
     ├── InvalidLeadError              a lead without a usable id: nothing can be recorded
     ├── StorageError                  the result store failed: no decision is returned
+    ├── DeadlineExceededError         the campaign's deadline was spent before the call
     ├── SuppressionListError          a suppression list could not be read
     ├── GuardError                    a guard stopped the call before it was made: nothing was
     │   │                             sent, nothing billed (``outcome_unknown`` is ``False``)
@@ -67,6 +68,7 @@ __all__ = [
     "CircuitOpenError",
     "ClientError",
     "ConfigurationError",
+    "DeadlineExceededError",
     "ErrorClass",
     "GuardError",
     "InvalidLeadError",
@@ -88,6 +90,7 @@ __all__ = [
     "error_class",
     "failure_table",
     "may_have_left",
+    "outcome_unknown_of",
     "status_error_class",
     "status_may_have_been_processed",
 ]
@@ -135,6 +138,11 @@ class AttemptOutcome(enum.StrEnum):
     def sent(self) -> bool:
         """Whether the request may have left this process (and so reached the vendor)."""
         return self not in _NEVER_SENT
+
+    @property
+    def timed_out(self) -> bool:
+        """Whether the attempt ended because time ran out (an :class:`APITimeoutError`)."""
+        return self.value.endswith("timeout")
 
 
 # The request provably never left: refused, unresolved, no connection or pool slot in time,
@@ -191,6 +199,8 @@ def may_have_left(failure: BaseException) -> bool:
     or, when it recorded no exchange, unless it says ``outcome_unknown = False``. Anything
     else (the screener's own timeout) may have.
     """
+    if isinstance(failure, APIStatusError | ResponseValidationError):
+        return True  # an answer came: the request arrived
     if isinstance(failure, APIError):
         if failure.exchange is None:
             return failure.outcome_unknown is not False
@@ -342,6 +352,13 @@ class SuppressionListError(PureCallerIDError):
     """
 
     error_class = ErrorClass.LIST_UNAVAILABLE
+    outcome_unknown = False
+
+
+class DeadlineExceededError(PureCallerIDError):
+    """The campaign's deadline was spent before the integration could be called: not sent."""
+
+    error_class = ErrorClass.DEADLINE_EXCEEDED
     outcome_unknown = False
 
 
@@ -586,6 +603,18 @@ def status_error_class(status_code: int) -> type[APIStatusError]:
     if _FIRST_CLIENT_ERROR <= status_code < _FIRST_SERVER_ERROR:
         return ClientError
     return APIStatusError
+
+
+def outcome_unknown_of(exc: BaseException) -> bool | None:
+    """Whether the vendor may have processed the lead, for a failure *exc* (read from the table).
+
+    A library error says so itself (:attr:`PureCallerIDError.outcome_unknown`); a bare
+    :class:`TimeoutError` (the screener's own timeout, the call under way) may have reached
+    the vendor: ``True``; anything else says nothing: ``None``.
+    """
+    if isinstance(exc, PureCallerIDError):
+        return exc.outcome_unknown
+    return True if isinstance(exc, TimeoutError) else None
 
 
 def error_class(exc: BaseException) -> ErrorClass:

@@ -66,9 +66,9 @@ class Attempt:
         number: 1 for the first attempt.
         started_at: Wall-clock start (UTC).
         duration: Seconds the attempt took.
-        outcome: ``"answered"`` when an HTTP answer arrived, otherwise the kind of failure
-            (``"connect_error"``, ``"connect_timeout"``, ``"pool_timeout"``, ``"read_timeout"``,
-            ``"write_timeout"``, ``"network_error"``, ``"protocol_error"``).
+        outcome: ``"answered"`` when an HTTP answer arrived, otherwise the kind of failure:
+            an :class:`purecallerid.AttemptOutcome` value (the failure table in
+            ``docs/errors.md`` says which may have reached the vendor).
         status_code: The HTTP status, when an answer arrived.
         request_id: The vendor's request id header, when it sent one.
         retry_after: The parsed ``Retry-After`` of the answer, in seconds.

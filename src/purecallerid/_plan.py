@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._errors import PureCallerIDError
+from ._errors import DeadlineExceededError, PureCallerIDError
 from ._guards.guards import GRACE, Guarded
 from ._records import IntegrationRecord, IntegrationStatus
 from ._rules.model import Action
@@ -165,7 +165,7 @@ class PlanRunner:
         """
         outcome = Guarded()
         if budget <= 0:
-            outcome.failure = TimeoutError(
+            outcome.failure = DeadlineExceededError(
                 "the campaign's deadline ran out before this integration"
             )
         elif settings.guarded:
@@ -177,9 +177,7 @@ class PlanRunner:
                 # with the attempts made as evidence; the guard is for those that do not.
                 async with asyncio.timeout(budget + GRACE):
                     outcome.answer = await integration.screen(lead, settings, deadline=budget)
-            except TimeoutError as exc:
-                outcome.failure = exc
-            except PureCallerIDError as exc:
+            except (TimeoutError, PureCallerIDError) as exc:
                 outcome.failure = exc
         return outcome
 

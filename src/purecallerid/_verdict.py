@@ -18,9 +18,9 @@ from ._bounds import RecordBounds, UnrecordableAnswerError, bound_answer, bound_
 from ._errors import (
     APIError,
     ErrorClass,
-    PureCallerIDError,
     ResponseValidationError,
     error_class,
+    outcome_unknown_of,
 )
 from ._models import Exchange
 from ._records import IntegrationRecord, IntegrationStatus
@@ -144,7 +144,7 @@ def _failed(  # noqa: PLR0917 - private, one call site
         reasons=verdict.reasons if by_rule else (reason,),
         flags=verdict.flags,
         decided_by=verdict.decided_by if by_rule else "failure_policy",
-        error_class=name,
+        error_class=str(name),  # plain text, as it reads back from any store
         error_message=message,
         outcome_unknown=outcome_unknown,
         request=None if exchange is None else exchange.request,
@@ -156,19 +156,12 @@ def _failed(  # noqa: PLR0917 - private, one call site
 def _failure(failure: BaseException, budget: float) -> tuple[ErrorClass, str, bool | None]:
     """A failure's error class, one-line message and ``outcome_unknown``.
 
-    A library error carries its class and ``outcome_unknown`` itself. Anything else is the
-    screener's own timeout: the call was under way (outcome unknown) unless no time was left,
-    in which case it was never made (``deadline_exceeded``).
+    Both read from the failure table (``error_class`` and ``outcome_unknown_of``): a library
+    error carries them itself; a bare :class:`TimeoutError` is the screener's own timeout.
     """
-    name = error_class(failure)
-    if isinstance(failure, PureCallerIDError):
-        # One line: multi-line messages (a MappingError lists its problems) are folded.
-        message = " ".join(str(failure).split()) or type(failure).__name__
-        return name, message, failure.outcome_unknown
-    message = str(failure) or f"no answer within {budget:.3g} s"
-    if budget <= 0:
-        name = ErrorClass.DEADLINE_EXCEEDED
-    return name, message, budget > 0
+    # One line: multi-line messages (a MappingError lists its problems) are folded.
+    message = " ".join(str(failure).split()) or f"no answer within {budget:.3g} s"
+    return error_class(failure), message, outcome_unknown_of(failure)
 
 
 @frozen(kw_only=True)

@@ -2,7 +2,7 @@
 
 Each takes the parsed arguments and returns an exit code; a :class:`CLIError` anywhere becomes
 its lines on stderr and its code. Parsing lives in :mod:`purecallerid.cli`, the CSV run in
-``_cli_screen``.
+``screen.py``.
 """
 
 from __future__ import annotations

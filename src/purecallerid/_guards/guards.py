@@ -34,15 +34,15 @@ from .._converter import converter
 from .._errors import (
     APIConnectionError,
     APIError,
+    APITimeoutError,
     CircuitOpenError,
-    ConfigurationError,
-    MappingError,
     PureCallerIDError,
     QuotaExhaustedError,
     RateLimitError,
     ServerError,
     StateUnavailableError,
     ThrottledError,
+    may_have_left,
 )
 from ..typing import IntegrationAnswer
 from .keys import cache_key, credential_key, endpoint_key, vendor_day
@@ -76,11 +76,20 @@ _TURN_ATTEMPTS: Final = 3
 
 def _for_follower(failure: BaseException) -> BaseException:
     """The leader's failure, as it stands for a lead whose own request was never sent."""
-    if isinstance(failure, PureCallerIDError) and failure.outcome_unknown:
+    if isinstance(failure, TimeoutError) and not isinstance(failure, PureCallerIDError):
+        return APITimeoutError(
+            "the shared lookup this lead waited for timed out", outcome_unknown=False
+        )
+    if isinstance(failure, PureCallerIDError) and (
+        failure.outcome_unknown or isinstance(failure, APIError)
+    ):
         # A shallow copy that skips __init__ (whose keyword arguments copy.copy cannot replay).
         copied = type(failure).__new__(type(failure), *failure.args)
         copied.__dict__.update(vars(failure))
         copied.outcome_unknown = False
+        if isinstance(copied, APIError):
+            # The leader's request and attempts are another lead's (its name, its address).
+            copied.exchange = None
         copied.__cause__, copied.__suppress_context__ = failure.__cause__, True
         return copied
     return failure
@@ -128,12 +137,6 @@ def _breaker_outcome(failure: BaseException | None) -> BreakerOutcome:
     if isinstance(failure, APIError):
         return "success"  # the endpoint answered (4xx, 429, an unreadable body): it is up
     return "neutral"  # never sent (a lead that cannot be mapped...): nothing learnt
-
-
-def _never_left(failure: BaseException | None) -> bool:
-    if isinstance(failure, MappingError | ConfigurationError):
-        return True
-    return isinstance(failure, APIConnectionError) and failure.outcome_unknown is False
 
 
 def _encode(answer: IntegrationAnswer, fetched_at: dt.datetime) -> str:
@@ -225,7 +228,7 @@ class Guards:
             async with asyncio.timeout(max(budget - (self._clock() - started), 0.0) + GRACE):
                 shared = await asyncio.shield(running)
         except TimeoutError as exc:
-            return Guarded(failure=exc)
+            return Guarded(failure=_for_follower(exc))
         if shared.failure is not None:
             # The leader's call failed; nothing was sent for this lead, whatever the leader's
             # own outcome was: the same failure, but no reused answer and no billing doubt.
@@ -297,7 +300,7 @@ class Guards:
             settings,
             ticket,
             _breaker_outcome(failure),
-            refund=_never_left(failure),
+            refund=failure is not None and not may_have_left(failure),
             slow_downs=() if slowed else _slow_downs(answer, failure),
         )
         if answer is not None and key is not None and answer.cacheable and settings.cache:

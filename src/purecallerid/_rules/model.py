@@ -2,7 +2,7 @@
 
 These classes are plain frozen values: they know nothing about field registries, parsing or
 evaluation. :class:`purecallerid.RuleSet` validates them against an integration's fields and
-compiles them; ``_rules_text.py`` reads and writes their one-line text form.
+compiles them; ``text.py`` reads and writes their one-line text form.
 """
 
 from __future__ import annotations

@@ -403,7 +403,7 @@ def _connection_error(
         consequence = "outcome unknown: the lead may have been loaded and billed"
     else:
         consequence = "the request never reached PureCallerID"
-    if failure.endswith("timeout"):
+    if failure.timed_out:
         return APITimeoutError(
             f"PureCallerID did not answer in time ({failure}) {tail}; {consequence}",
             outcome_unknown=maybe_sent,
