@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,7 +147,7 @@ def _postgres_bin() -> Path | None:
 class PostgresServer:
     """A throwaway PostgreSQL cluster in a temporary folder, on a free loopback port."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self) -> None:
         """Create the cluster with initdb and start it with pg_ctl (or skip, or fail in CI)."""
         binaries = _postgres_bin()
         if binaries is None:
@@ -154,8 +155,11 @@ class PostgresServer:
                 pytest.fail(POSTGRES_MISSING)
             pytest.skip(POSTGRES_MISSING)
         self.binaries = binaries
+        # Not under pytest's tmp_path: that folder is private to root, and the server may not
+        # run as root (initdb refuses); it then runs as the package's own user.
+        directory = Path(tempfile.mkdtemp(prefix="purecallerid-pg-"))
+        self.directory = directory
         self.data = directory / "data"
-        # initdb refuses to run as root: run the cluster as the package's own user then.
         self.run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self.run_as:
             shutil.chown(directory, user="postgres")
@@ -186,18 +190,21 @@ class PostgresServer:
         self._databases += 1
         name = f"t{self._databases}"
         with psycopg.connect(self.url, autocommit=True) as db:
-            db.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+            db.execute(f"CREATE DATABASE {name}")
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:
-        """Stop the server at once (its data is thrown away with the folder)."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        """Stop the server at once and throw its data away."""
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def postgres_server() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the session; each test takes a database of its own."""
-    server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+    server = PostgresServer()
     yield server
     server.stop()
 

@@ -1,27 +1,46 @@
-"""Result stores: in memory and SQLite (several processes on one host)."""
+"""Result stores: one contract over memory, SQLite and PostgreSQL; SQLite across processes."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import multiprocessing
-from datetime import UTC, datetime
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
 
 from purecallerid import (
     Action,
     InMemoryResultStore,
     IntegrationRecord,
     IntegrationStatus,
+    PostgresResultStore,
     ScreeningRecord,
     SQLiteResultStore,
+    converter,
 )
+from purecallerid.typing import RecordQuery
 
 
-def record(lead_id: str, decision: Action = Action.ACCEPT) -> ScreeningRecord:
-    now = datetime.now(UTC)
+def record(
+    lead_id: str,
+    decision: Action = Action.ACCEPT,
+    *,
+    campaign_id: str = "c",
+    phone: str | None = None,
+    finished_at: datetime | None = None,
+) -> ScreeningRecord:
+    now = finished_at or datetime.now(UTC)
     return ScreeningRecord(
         lead_id=lead_id,
-        campaign_id="c",
+        campaign_id=campaign_id,
+        phone=phone,
         decision=decision,
         integrations=(
             IntegrationRecord(
@@ -41,42 +60,219 @@ def record(lead_id: str, decision: Action = Action.ACCEPT) -> ScreeningRecord:
     )
 
 
-def test_in_memory_store() -> None:
-    """The in-memory store saves, replaces and loads records (through JSON when asked)."""
-    store = InMemoryResultStore(check_json=True)
+STORES = ["memory", "sqlite", "postgres"]
+
+
+@pytest.fixture(params=STORES)
+def open_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Callable[[], contextlib.AbstractAsyncContextManager[Any]]:
+    """Opens this test's kind of store inside the running event loop (and closes it)."""
+    kind = str(request.param)
+    url = request.getfixturevalue("postgres_url") if kind == "postgres" else ""
+
+    @contextlib.asynccontextmanager
+    async def opened() -> AsyncIterator[Any]:
+        if kind == "memory":
+            yield InMemoryResultStore(check_json=True)
+        elif kind == "sqlite":
+            sqlite = SQLiteResultStore(tmp_path / "records.db")
+            yield sqlite
+            sqlite.close()
+        else:
+            postgres = PostgresResultStore(url)
+            yield postgres
+            await postgres.aclose()
+
+    return opened
+
+
+def run(coroutine: Coroutine[Any, Any, None]) -> None:
+    asyncio.run(coroutine)
+
+
+def test_records_are_appended_and_the_latest_is_loaded(open_store: Any) -> None:
+    """Each save is a new version; load returns the latest, history every version in order."""
 
     async def go() -> None:
-        assert await store.load("L1") is None
-        await store.save(record("L1"))
-        await store.save(record("L1", Action.REJECT))
-        loaded = await store.load("L1")
-        assert loaded is not None
-        assert loaded.decision is Action.REJECT
+        async with open_store() as store:
+            assert await store.load("c", "L1") is None
+            first = await store.save(record("L1"))
+            second = await store.save(record("L1", Action.REJECT))
+            assert (first.version, second.version) == (1, 2)
+            latest = await store.load("c", "L1")
+            assert latest == second
+            assert latest.version == 2
+            assert latest.decision is Action.REJECT
+            history = await store.history("c", "L1")
+            assert [(r.version, r.decision) for r in history] == [
+                (1, Action.ACCEPT),
+                (2, Action.REJECT),
+            ]
 
-    asyncio.run(go())
-    assert len(store) == 1
+    run(go())
 
 
-def test_sqlite_store(tmp_path: Path) -> None:
-    """The SQLite store keeps records across connections, one per lead id."""
-    path = tmp_path / "records.db"
+def test_the_same_lead_id_in_two_campaigns_is_two_leads(open_store: Any) -> None:
+    """Records are keyed by (campaign, lead id)."""
 
     async def go() -> None:
-        store = SQLiteResultStore(path)
-        await store.save(record("L1"))
-        await store.save(record("L1", Action.QA))
-        await store.save(record("L2"))
-        store.close()
-        again = SQLiteResultStore(path)
-        loaded = await again.load("L1")
-        assert loaded is not None
-        assert loaded.decision is Action.QA
-        assert loaded.integrations[0].answer == {"verdict": "ok", "extra": {"x": [1, 2]}}
-        assert await again.load("L3") is None
-        assert again.count() == 2
-        again.close()
+        async with open_store() as store:
+            await store.save(record("L1", Action.REJECT, campaign_id="a"))
+            assert await store.load("b", "L1") is None
+            await store.save(record("L1", Action.QA, campaign_id="b"))
+            loaded_a, loaded_b = await store.load("a", "L1"), await store.load("b", "L1")
+            assert (loaded_a.decision, loaded_b.decision) == (Action.REJECT, Action.QA)
+            assert (loaded_a.version, loaded_b.version) == (1, 1)
 
-    asyncio.run(go())
+    run(go())
+
+
+def test_one_owner_holds_a_claim_until_it_saves(open_store: Any) -> None:
+    """A claim is exclusive; saving ends it; a claim for a version already passed is refused."""
+
+    async def go() -> None:
+        async with open_store() as store:
+            mine = await store.claim("c", "L1", owner="a", lease=30, seen_version=0)
+            assert mine.granted
+            assert not mine.taken_over
+            theirs = await store.claim("c", "L1", owner="b", lease=30, seen_version=0)
+            assert not theirs.granted
+            assert theirs.holder == "a"
+            assert 0 < theirs.expires_in <= 30
+            again = await store.claim("c", "L1", owner="a", lease=30, seen_version=0)
+            assert again.granted  # the owner may renew its own claim
+            await store.save(record("L1"), owner="a")
+            late = await store.claim("c", "L1", owner="b", lease=30, seen_version=0)
+            assert (late.granted, late.latest_version) == (False, 1)
+            rescreen = await store.claim("c", "L1", owner="b", lease=30, seen_version=1)
+            assert rescreen.granted
+
+    run(go())
+
+
+def test_an_expired_claim_is_taken_over(open_store: Any) -> None:
+    """Past its lease, a claim goes to the next caller, which is told it took it over."""
+
+    async def go() -> None:
+        async with open_store() as store:
+            assert (await store.claim("c", "L1", owner="a", lease=0.2, seen_version=0)).granted
+            await asyncio.sleep(0.35)
+            claim = await store.claim("c", "L1", owner="b", lease=30, seen_version=0)
+            assert claim.granted
+            assert claim.taken_over
+            # The dead owner's late save still appends (evidence is never lost); the live
+            # owner's claim stands.
+            await store.save(record("L1"), owner="a")
+            assert not (await store.claim("c", "L1", owner="c", lease=30, seen_version=1)).granted
+
+    run(go())
+
+
+def test_release_ends_a_claim_without_a_record(open_store: Any) -> None:
+    """A released claim leaves the lead free and without a record."""
+
+    async def go() -> None:
+        async with open_store() as store:
+            assert (await store.claim("c", "L1", owner="a", lease=30, seen_version=0)).granted
+            await store.release("c", "L1", owner="b")  # not b's: nothing happens
+            assert not (await store.claim("c", "L1", owner="b", lease=30, seen_version=0)).granted
+            await store.release("c", "L1", owner="a")
+            assert (await store.claim("c", "L1", owner="b", lease=30, seen_version=0)).granted
+            assert await store.load("c", "L1") is None
+
+    run(go())
+
+
+def test_concurrent_claims_grant_exactly_one(open_store: Any) -> None:
+    """Twenty owners claiming one lead at once: one is granted."""
+
+    async def go() -> None:
+        async with open_store() as store:
+            claims = await asyncio.gather(
+                *(
+                    store.claim("c", "L1", owner=f"o{n}", lease=30, seen_version=0)
+                    for n in range(20)
+                )
+            )
+            assert sum(claim.granted for claim in claims) == 1
+
+    run(go())
+
+
+def test_find_by_phone_campaign_decision_and_time(open_store: Any) -> None:
+    """find() filters by phone, campaign, decision and time; latest versions unless asked."""
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+
+    async def go() -> None:
+        async with open_store() as store:
+            await store.save(record("L1", phone="+12125550101", finished_at=base))
+            await store.save(
+                record("L1", Action.REJECT, phone="+12125550101",
+                       finished_at=base + timedelta(days=2))
+            )  # fmt: skip
+            await store.save(
+                record("L2", Action.QA, campaign_id="b", phone="+12125550102",
+                       finished_at=base + timedelta(days=1))
+            )  # fmt: skip
+            by_phone = await store.find(RecordQuery(phone="+12125550101"))
+            assert [(r.lead_id, r.version) for r in by_phone] == [("L1", 2)]
+            every = await store.find(RecordQuery(phone="+12125550101", latest_only=False))
+            assert [r.version for r in every] == [1, 2]
+            assert [r.lead_id for r in await store.find(RecordQuery(campaign_id="b"))] == ["L2"]
+            assert [r.lead_id for r in await store.find(RecordQuery(decision="reject"))] == ["L1"]
+            window = RecordQuery(since=base + timedelta(hours=12), until=base + timedelta(days=2))
+            assert [r.lead_id for r in await store.find(window)] == ["L2"]
+            assert [r.lead_id for r in await store.find(RecordQuery())] == ["L2", "L1"]
+            assert len(await store.find(RecordQuery(limit=1))) == 1
+
+    run(go())
+
+
+def test_awkward_text_survives_every_store(open_store: Any) -> None:
+    """Quotes, backslashes, non-ASCII text and an escaped NUL look-alike come back as saved."""
+    answer = {"q": 'it\'s \\u0000 "quoted"', "é": "日本", "nested": {"k": [1.5, None, True]}}
+
+    async def go() -> None:
+        async with open_store() as store:
+            saved = record("L'1")
+            saved = attrs.evolve(
+                saved,
+                integrations=(attrs.evolve(saved.integrations[0], answer=answer),),
+            )
+            await store.save(saved)
+            loaded = await store.load("c", "L'1")
+            assert loaded.integrations[0].answer == answer
+
+    run(go())
+
+
+def test_sqlite_upgrades_a_version_1_file(tmp_path: Path) -> None:
+    """An older records file (one row per lead id) opens upgraded, every record kept."""
+    path = tmp_path / "old.db"
+    old = record("L1", Action.REJECT)
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE screening_records (lead_id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL,"
+            " decision TEXT NOT NULL, finished_at TEXT NOT NULL, record TEXT NOT NULL)"
+        )
+        text = json.dumps(
+            {k: v for k, v in converter.unstructure(old).items()
+             if k not in {"phone", "outcome_unknown", "version"}}
+        )  # fmt: skip
+        db.execute(
+            "INSERT INTO screening_records VALUES (?, ?, ?, ?, ?)",
+            ("L1", "c", "reject", old.finished_at.isoformat(), text),
+        )
+    store = SQLiteResultStore(path)
+    loaded = asyncio.run(store.load("c", "L1"))
+    assert loaded == attrs.evolve(old, version=1)
+    assert store.count() == 1
+    store.close()
+    with sqlite3.connect(path) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        assert "screening_records" not in tables
+        assert db.execute("SELECT version FROM purecallerid_schema").fetchone() == (2,)
 
 
 def _writer(path: str, prefix: str, count: int) -> None:
