@@ -114,8 +114,9 @@ def _add_screen(commands: _Commands) -> None:
     screen.add_argument("--out", required=True, metavar="OUT.csv", help="the output CSV")
     screen.add_argument(
         "--db",
-        metavar="FILE",
-        help="the records database (default: next to the output, OUT.records.db)",
+        metavar="FILE|URL",
+        help="the records database: a SQLite file (default: next to the output, "
+        "OUT.records.db) or postgresql://user@host/db, shared by workers on many machines",
     )
     screen.add_argument(
         "--concurrency",
@@ -234,6 +235,34 @@ def _add_demo(commands: _Commands) -> None:
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def _add_records(commands: _Commands) -> None:
+    """The ``records`` command: a lead's history, or the records of a time window."""
+    records = commands.add_parser(
+        "records",
+        help="read the records database: a lead's history, or an export",
+        description="Read the records a screen run (or a host) stored. Phones are masked.",
+        epilog=_EPILOG,
+    )
+    actions = records.add_subparsers(dest="records_command", required=True, metavar="ACTION")
+    show = actions.add_parser(
+        "show", help="every version of one lead's record, as JSON", epilog=_EPILOG
+    )
+    show.add_argument("lead_id", metavar="LEAD_ID", help="the lead id")
+    show.add_argument("--campaign", metavar="ID", help="the campaign (default: any)")
+    export = actions.add_parser(
+        "export", help="the latest record of each lead in a time window", epilog=_EPILOG
+    )
+    export.add_argument("--since", metavar="TIME", help="finished at or after (ISO 8601, UTC)")
+    export.add_argument("--until", metavar="TIME", help="finished before (ISO 8601, UTC)")
+    export.add_argument("--campaign", metavar="ID", help="only this campaign")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--out", metavar="FILE", help="write here (default: standard output)")
+    for action in (show, export):
+        action.add_argument(
+            "--db", required=True, metavar="FILE|URL", help="a SQLite file or postgresql:// URL"
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (it needs nothing beyond the standard library)."""
     parser = argparse.ArgumentParser(
@@ -248,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(commands)
     _add_simulate(commands)
     _add_demo(commands)
+    _add_records(commands)
     return parser
 
 

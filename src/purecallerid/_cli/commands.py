@@ -8,8 +8,10 @@ its lines on stderr and its code. Parsing lives in :mod:`purecallerid.cli`, the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import sys
 import tempfile
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -37,6 +39,7 @@ from .common import (
     stderr_console,
     stdout_console,
 )
+from .records import is_url, parse_time, records_export, records_show, shown
 from .screen import ScreenJob, default_db, run_screen
 from .summary import print_summary
 
@@ -63,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         "validate": _validate,
         "simulate": _simulate,
         "demo": _demo,
+        "records": _records,
     }
     try:
         return handlers[args.command](args)
@@ -95,7 +99,7 @@ def _screen(args: argparse.Namespace) -> int:
         settings=Path(args.settings),
         campaign=args.campaign,
         out=out,
-        db=None if args.db is None else Path(args.db),
+        db=None if args.db is None else (args.db if is_url(args.db) else Path(args.db)),
         concurrency=args.concurrency,
         rescreen=args.rescreen,
         progress=not args.no_progress,
@@ -104,7 +108,8 @@ def _screen(args: argparse.Namespace) -> int:
         summary = asyncio.run(run_screen(job, stderr_console()))
     except KeyboardInterrupt:
         stderr_console().print(
-            f"interrupted: the leads screened so far are recorded in {job.db or default_db(out)}; "
+            f"interrupted: the leads screened so far are recorded in "
+            f"{shown(job.db or default_db(out))}; "
             "run the same command again to finish (recorded leads are not screened again)"
         )
         return EXIT_INTERRUPTED
@@ -112,6 +117,39 @@ def _screen(args: argparse.Namespace) -> int:
     if args.strict and summary.invalid:
         stderr_console().print(f"error: {summary.invalid} rows could not be screened (--strict)")
         return EXIT_INVALID
+    return EXIT_OK
+
+
+# -- records --------------------------------------------------------------------------------
+
+
+def _records(args: argparse.Namespace) -> int:
+    db = args.db if is_url(args.db) else Path(args.db)
+    if not is_url(db) and not Path(db).is_file():
+        raise CLIError(f"no records database at {db}")
+    if args.records_command == "show":
+        count = asyncio.run(records_show(db, args.lead_id, args.campaign, sys.stdout))
+        if count == 0:
+            raise CLIError(f"no record of lead {args.lead_id!r} in {shown(db)}")
+        return EXIT_OK
+    try:
+        since = None if args.since is None else parse_time(args.since)
+        until = None if args.until is None else parse_time(args.until)
+    except ValueError as exc:
+        raise CLIError(f"--since/--until take an ISO 8601 date or time: {exc}") from None
+    with contextlib.ExitStack() as stack:
+        out = sys.stdout
+        if args.out is not None:
+            try:
+                out = stack.enter_context(Path(args.out).open("w", encoding="utf-8", newline=""))
+            except OSError as exc:
+                raise CLIError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+        count = asyncio.run(
+            records_export(
+                db, since=since, until=until, campaign=args.campaign, fmt=args.format, out=out
+            )
+        )
+    stderr_console().print(f"{count:,} records exported")
     return EXIT_OK
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -34,8 +33,8 @@ from rich.text import Text
 from .._errors import InvalidLeadError, StorageError
 from .._models import Lead
 from .._records import IntegrationStatus, ScreeningRecord
-from .._stores import SQLiteResultStore
 from .common import CLIError, load_settings_file
+from .records import is_url, open_records, shown
 from .summary import Tally
 
 if TYPE_CHECKING:
@@ -81,7 +80,8 @@ class ScreenJob:
         settings: The settings file.
         campaign: The campaign whose settings screen every row.
         out: The output CSV, rewritten whole at the end of the run.
-        db: The records database (default: :func:`default_db`).
+        db: The records database: a SQLite file, or a ``postgresql://`` URL (default:
+            :func:`default_db`).
         concurrency: Leads screened at once.
         rescreen: Screen leads again even when they have a record (spends vendor calls).
         progress: Show the progress bar.
@@ -92,7 +92,7 @@ class ScreenJob:
     settings: Path
     campaign: str
     out: Path
-    db: Path | None = None
+    db: Path | str | None = None
     concurrency: int = 8
     rescreen: bool = False
     progress: bool = True
@@ -106,6 +106,7 @@ class _Outcome:
     fields: Mapping[str, str] = field(factory=dict)
     record: ScreeningRecord | None = None
     error: str | None = None
+    duplicate: bool = False
 
 
 def _columns(campaign: CampaignSettings) -> tuple[list[str], list[str]]:
@@ -246,8 +247,43 @@ class _Run:
         self.header, self.ids = columns
         self.leads = leads
         self.slots = asyncio.Semaphore(job.concurrency)
+        # Lead id -> the line that first named it, and that line's record (when screened).
+        self.first: dict[str, tuple[int, asyncio.Future[ScreeningRecord | None]]] = {}
 
     async def screen_row(self, line: int, values: list[str]) -> _Outcome:
+        """The output row of one input row (screened, a duplicate, or invalid)."""
+        outcome = self._check_row(line, values)
+        if isinstance(outcome, _Outcome):
+            return outcome
+        lead_id, fields = outcome
+        earlier = self.first.get(lead_id)
+        if earlier is not None:
+            return await self._duplicate(line, lead_id, *earlier)
+        done: asyncio.Future[ScreeningRecord | None] = asyncio.get_running_loop().create_future()
+        self.first[lead_id] = (line, done)
+        try:
+            result = await self._screen(line, lead_id, fields)
+        finally:
+            if not done.done():
+                done.set_result(None)
+        if result.record is not None and not done.done():
+            done.set_result(result.record)
+        return result
+
+    async def _duplicate(
+        self, line: int, lead_id: str, first: int, done: asyncio.Future[ScreeningRecord | None]
+    ) -> _Outcome:
+        """A row repeating an earlier row's lead id: that row's decision, said so."""
+        record = await asyncio.shield(done)
+        error = f"duplicate of line {first}"
+        if record is None:
+            row = _invalid_row(line, lead_id, error, self.ids)
+            return _Outcome(line=line, row=row, error=error, duplicate=True)
+        row = _record_row(line, record, self.ids)
+        row[BASE_COLUMNS.index("error")] = error
+        return _Outcome(line=line, row=row, record=record, error=error, duplicate=True)
+
+    def _check_row(self, line: int, values: list[str]) -> _Outcome | tuple[str, dict[str, str]]:
         header = self.leads.header
         index = self.leads.lead_index
         lead_id = values[index].strip() if index < len(values) else ""
@@ -261,6 +297,9 @@ class _Run:
         if not lead_id:
             error = "no lead_id"
             return _Outcome(line=line, row=_invalid_row(line, "", error, self.ids), error=error)
+        return lead_id, fields
+
+    async def _screen(self, line: int, lead_id: str, fields: dict[str, str]) -> _Outcome:
         lead = Lead(lead_id=lead_id, campaign_id=self.job.campaign, fields=fields)
         async with self.slots:
             try:
@@ -298,11 +337,7 @@ async def run_screen(
     loaded = load_settings_file(job.settings, environ=job.environ, max_connections=job.concurrency)
     try:
         campaign = await loaded.campaign(job.campaign)
-        try:
-            store = SQLiteResultStore(db)
-        except sqlite3.Error as exc:
-            raise CLIError(f"cannot open the records database {db}: {exc}") from None
-        try:
+        async with open_records(db) as store:
             screener = loaded.screener(store)
             try:
                 run = _Run(job, screener, _columns(campaign), leads)
@@ -311,15 +346,13 @@ async def run_screen(
                 # Interrupted or not, screenings already under way end recorded (a call that
                 # may have reached the vendor is not sent again on the re-run).
                 await screener.aclose()
-        finally:
-            store.close()
     finally:
         await loaded.aclose()
 
 
 async def _write_output(
     run: _Run,
-    db: Path,
+    db: Path | str,
     console: Console,
     on_row: Callable[[Mapping[str, str], list[str], ScreeningRecord | None], None] | None,
 ) -> ScreenSummary:
@@ -341,7 +374,9 @@ async def _write_output(
 
                 def emit(outcome: _Outcome) -> None:
                     writer.writerow(outcome.row)
-                    tally.add(outcome.line, outcome.record, outcome.error)
+                    tally.add(
+                        outcome.line, outcome.record, outcome.error, duplicate=outcome.duplicate
+                    )
                     progress.advance(task)
                     if on_row is not None:
                         on_row(outcome.fields, outcome.row, outcome.record)
@@ -352,10 +387,10 @@ async def _write_output(
         except OSError as exc:
             raise CLIError(f"cannot write {job.out}: {exc.strerror or exc}") from None
     except StorageError as exc:
-        raise CLIError(f"cannot record a screening in {db}: {exc}") from None
+        raise CLIError(f"cannot record a screening in {shown(db)}: {exc}") from None
     finally:
         partial.unlink(missing_ok=True)
-    return tally.summary(seconds=time.perf_counter() - started, out=job.out, db=db)
+    return tally.summary(seconds=time.perf_counter() - started, out=job.out, db=shown(db))
 
 
 async def _screen_in_order(run: _Run, emit: Callable[[_Outcome], None]) -> None:
@@ -375,11 +410,14 @@ async def _screen_in_order(run: _Run, emit: Callable[[_Outcome], None]) -> None:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _check_paths(job: ScreenJob, db: Path) -> None:
+def _check_paths(job: ScreenJob, db: Path | str) -> None:
     if not job.out.parent.is_dir():
         raise CLIError(f"the output folder does not exist: {job.out.parent}")
     if job.out.is_dir():
         raise CLIError(f"the output is a folder: {job.out}; name a file such as decisions.csv")
+    if is_url(db):
+        return
+    db = Path(db)
     for name, path in (("output", job.out), ("records database", db)):
         if path.resolve() == job.leads.resolve():
             raise CLIError(f"the {name} {path} would overwrite the leads file")

@@ -35,6 +35,7 @@ class ScreenSummary:
         invalid: Rows that could not be screened (wrong column count, no lead id).
         invalid_lines: The first few of those problems, one line each.
         earlier: Leads whose record came from an earlier run (no vendor call).
+        duplicates: Rows repeating an earlier row's lead id (given that row's decision).
         vendor_calls: HTTP attempts recorded in this run (an attempt cut short by the
             integration's timeout leaves no attempt in the record).
         seconds: Wall time of the run.
@@ -52,7 +53,8 @@ class ScreenSummary:
     vendor_calls: int
     seconds: float
     out: Path
-    db: Path
+    db: Path | str
+    duplicates: int = 0
 
     @property
     def rate(self) -> float:
@@ -74,10 +76,21 @@ class Tally:
         self.invalid_lines: list[str] = []
         self.earlier = 0
         self.vendor_calls = 0
+        self.duplicates = 0
 
-    def add(self, line: int, record: ScreeningRecord | None, error: str | None) -> None:
+    def add(
+        self,
+        line: int,
+        record: ScreeningRecord | None,
+        error: str | None,
+        *,
+        duplicate: bool = False,
+    ) -> None:
         """Count one output row: its record, or the error of a row that was not screened."""
         self.rows += 1
+        if duplicate:
+            # The lead was counted on its first row: its decision, not a second screening.
+            self.duplicates += 1
         if record is None:
             self.invalid += 1
             if len(self.invalid_lines) < _SHOWN_INVALID:
@@ -90,12 +103,14 @@ class Tally:
         for integration in record.integrations:
             if integration.error_class is not None:
                 self.errors[f"{integration.integration_id} {integration.error_class}"] += 1
+        if duplicate:
+            return
         if record.started_at < self.run_started:
             self.earlier += 1
         else:
             self.vendor_calls += sum(len(i.attempts) for i in record.integrations)
 
-    def summary(self, *, seconds: float, out: Path, db: Path) -> ScreenSummary:
+    def summary(self, *, seconds: float, out: Path, db: Path | str) -> ScreenSummary:
         """The counts as a :class:`ScreenSummary`."""
         return ScreenSummary(
             rows=self.rows,
@@ -109,6 +124,7 @@ class Tally:
             seconds=seconds,
             out=out,
             db=db,
+            duplicates=self.duplicates,
         )
 
 
@@ -144,11 +160,12 @@ def print_summary(console: Console, summary: ScreenSummary) -> None:
         console.print(f"invalid row: {line}")
     if summary.invalid > len(summary.invalid_lines):
         console.print(f"... and {summary.invalid - len(summary.invalid_lines):,} more invalid rows")
-    screened_now = summary.rows - summary.invalid - summary.earlier
+    screened_now = summary.rows - summary.invalid - summary.earlier - summary.duplicates
+    duplicates = f", {summary.duplicates:,} duplicate" if summary.duplicates else ""
     console.print(
         f"{summary.rows:,} rows: {screened_now:,} screened now, {summary.earlier:,} recorded "
-        f"earlier, {summary.invalid:,} invalid; {summary.vendor_calls:,} vendor attempts recorded; "
-        f"{summary.seconds:.1f} s, {summary.rate:,.0f} rows/s"
+        f"earlier, {summary.invalid:,} invalid{duplicates}; {summary.vendor_calls:,} vendor "
+        f"attempts recorded; {summary.seconds:.1f} s, {summary.rate:,.0f} rows/s"
     )
     console.print(f"output: {summary.out}")
     console.print(f"records: {summary.db}")
