@@ -134,6 +134,13 @@ def _add_screen(commands: _Commands) -> None:
         "--strict", action="store_true", help="exit 1 when any row could not be screened"
     )
     screen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    screen.add_argument(
+        "--claim-lease",
+        type=_positive,
+        metavar="S",
+        help="seconds a worker's claim on a lead holds before another worker sharing the "
+        "database takes the lead over (default: the campaign's deadline + 30)",
+    )
 
 
 def _add_check(commands: _Commands) -> None:

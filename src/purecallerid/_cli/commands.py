@@ -103,6 +103,7 @@ def _screen(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         rescreen=args.rescreen,
         progress=not args.no_progress,
+        claim_lease=args.claim_lease,
     )
     try:
         summary = asyncio.run(run_screen(job, stderr_console()))

@@ -96,7 +96,7 @@ class LoadedSettings:
         self.kinds = kinds
         self._state: StateBackend | None = None
 
-    def screener(self, store: ResultStore) -> AsyncScreener:
+    def screener(self, store: ResultStore, *, claim_lease: float | None = None) -> AsyncScreener:
         """A screener over these settings, with the state backend the file names.
 
         The guards' state (quota, rate limit, breaker, cache) lives where the file's
@@ -114,7 +114,11 @@ class LoadedSettings:
             except ConfigurationError as exc:
                 raise CLIError(f"{self.settings.path}: state: {exc}") from None
         return AsyncScreener(
-            settings=self.settings, store=store, integrations=self.kinds, state=self._state
+            settings=self.settings,
+            store=store,
+            integrations=self.kinds,
+            state=self._state,
+            claim_lease=claim_lease,
         )
 
     async def campaign(self, campaign_id: str) -> CampaignSettings:

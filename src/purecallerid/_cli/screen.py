@@ -86,6 +86,8 @@ class ScreenJob:
         rescreen: Screen leads again even when they have a record (spends vendor calls).
         progress: Show the progress bar.
         environ: Where ``${VAR}`` references of the settings are looked up.
+        claim_lease: Seconds a worker's claim on a lead holds before another worker takes the
+            lead over (default: the campaign's deadline plus 30 s).
     """
 
     leads: Path
@@ -97,6 +99,7 @@ class ScreenJob:
     rescreen: bool = False
     progress: bool = True
     environ: Mapping[str, str] | None = None
+    claim_lease: float | None = None
 
 
 @frozen(kw_only=True)
@@ -261,13 +264,13 @@ class _Run:
             return await self._duplicate(line, lead_id, *earlier)
         done: asyncio.Future[ScreeningRecord | None] = asyncio.get_running_loop().create_future()
         self.first[lead_id] = (line, done)
+        record: ScreeningRecord | None = None
         try:
             result = await self._screen(line, lead_id, fields)
+            record = result.record
         finally:
-            if not done.done():
-                done.set_result(None)
-        if result.record is not None and not done.done():
-            done.set_result(result.record)
+            # Set even when screening raised, so that no duplicate row waits for ever.
+            done.set_result(record)
         return result
 
     async def _duplicate(
@@ -338,7 +341,7 @@ async def run_screen(
     try:
         campaign = await loaded.campaign(job.campaign)
         async with open_records(db) as store:
-            screener = loaded.screener(store)
+            screener = loaded.screener(store, claim_lease=job.claim_lease)
             try:
                 run = _Run(job, screener, _columns(campaign), leads)
                 return await _write_output(run, db, console, on_row)
