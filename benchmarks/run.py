@@ -448,7 +448,12 @@ def main() -> None:
     finally:
         server.kill()
         server.wait()
-    for script in ("bench_mapping.py", "bench_rules.py", "bench_orchestrator.py"):
+    for script in (
+        "bench_mapping.py",
+        "bench_rules.py",
+        "bench_orchestrator.py",
+        "bench_records.py",
+    ):
         print(f"\n$ python benchmarks/{script}", flush=True)
         subprocess.run([sys.executable, str(HERE / script)], check=True)
     out = HERE / "results" / "latest.json"
