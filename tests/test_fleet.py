@@ -18,18 +18,22 @@ from purecallerid import (
     Action,
     AsyncScreener,
     CampaignSettings,
+    Credentials,
     InMemoryResultStore,
     InMemorySettings,
     IntegrationSettings,
     Lead,
     PostgresResultStore,
+    PureCallerIDIntegration,
     RecordBounds,
     RuleSet,
     ScreeningRecord,
     SQLiteResultStore,
     converter,
+    purecallerid_preset,
 )
 from purecallerid._bounds import bound_answer
+from purecallerid.testing import CannedAnswer, FakePureCallerID
 from purecallerid.typing import IntegrationAnswer, ResultStore
 
 
@@ -306,3 +310,51 @@ def test_bounding_any_json_answer_gives_strict_json_within_the_bounds(
     assert count <= values + 1
     if truncated is None:
         assert bounded == answer
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param(
+            '{"status":"Accepted","x":' + '{"a":' * 1000 + "1" + "}" * 1000 + "}",
+            "error",
+            id="1000-deep",
+        ),
+        pytest.param(
+            json.dumps({"status": "Accepted", "blob": "x" * 50_000_000}), "completed", id="50MB"
+        ),
+    ],
+)
+def test_a_hostile_vendor_answer_through_the_client_is_recorded_once(
+    body: str, status: str, tmp_path: Path
+) -> None:
+    """Through the real client and SQLite: decided, recorded under the cap, one vendor call."""
+    fake = FakePureCallerID()
+    fake.program("2125550100", CannedAnswer.raw(body, content_type="application/json"))
+    pcid = PureCallerIDIntegration(transport=fake.async_transport())
+    campaign = CampaignSettings(
+        campaign_id="c",
+        integrations=[
+            IntegrationSettings(
+                id="p",
+                kind="purecallerid",
+                base_url="https://p.test",
+                credentials=Credentials(api_token="tok-12345678", campaign_id="C", list_name="L"),
+                rules=purecallerid_preset(),
+            )
+        ],
+    )
+
+    async def go() -> list[ScreeningRecord]:
+        store = SQLiteResultStore(tmp_path / "r.db")
+        settings = InMemorySettings([campaign])
+        async with AsyncScreener(settings=settings, store=store, integrations=[pcid]) as screener:
+            records = [await screener.screen(lead(zip="02134")) for _ in range(3)]
+        store.close()
+        return records
+
+    records = asyncio.run(go())
+    assert records[0] == records[1] == records[2]
+    assert records[0].integrations[0].status == status
+    assert len(json.dumps(converter.unstructure(records[0]))) < RECORD_CAP
+    fake.assert_called(1)

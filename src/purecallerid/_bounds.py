@@ -97,7 +97,7 @@ def bound_answer(
                 target[budget.string(str(key))] = copied
             else:
                 target.append(copied)
-    said = ", ".join(f"{count} {what}" for what, count in budget.cut.items())
+    said = "; ".join(f"{what}: {count}" for what, count in budget.cut.items())
     return root, (f"answer cut to the record bounds: {said}" if said else None)
 
 
