@@ -321,7 +321,8 @@ def test_bounding_any_json_answer_gives_strict_json_within_the_bounds(
             id="1000-deep",
         ),
         pytest.param(
-            json.dumps({"status": "Accepted", "blob": "x" * 50_000_000}), "completed", id="50MB"
+            # Over the client's 1 MiB read limit: refused as invalid_response, and recorded.
+            json.dumps({"status": "Accepted", "blob": "x" * 50_000_000}), "error", id="50MB"
         ),
     ],
 )

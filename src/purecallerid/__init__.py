@@ -48,6 +48,7 @@ from ._integrations.purecallerid.client import (
     DEFAULT_TIMEOUT,
     AsyncPureCallerIDClient,
     PureCallerIDClient,
+    TransportFailure,
 )
 from ._integrations.purecallerid.dialects import (
     DEFAULT_DIALER_FIELDS,
@@ -65,6 +66,7 @@ from ._integrations.purecallerid.fields import (
 )
 from ._integrations.purecallerid.integration import PureCallerIDIntegration
 from ._integrations.purecallerid.models import Reason, ScreeningRequest, ScreeningResponse, Status
+from ._integrations.purecallerid.received import ResponseLimits
 from ._integrations.purecallerid.retry import (
     RetryPolicy,
     backoff_delay,
@@ -224,6 +226,7 @@ __all__ = [
     "RecordBounds",
     "RedisStateBackend",
     "RequestRecord",
+    "ResponseLimits",
     "ResponseValidationError",
     "RetryPolicy",
     "Rule",
@@ -255,6 +258,7 @@ __all__ = [
     "SuppressionListError",
     "ThrottledError",
     "Transform",
+    "TransportFailure",
     "UnknownPolicy",
     "WireRequest",
     "ZipFormat",

@@ -10,12 +10,28 @@ Two rules hold everywhere in the library:
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
+import logging
+import re
+import weakref
 from collections.abc import Mapping
 from typing import Any, Final, final
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
-__all__ = ["MASK", "Secret", "mask_phone", "redact", "redact_text", "secret_forms"]
+__all__ = [
+    "LOGGERS_FILTERED",
+    "MASK",
+    "Secret",
+    "SecretFilter",
+    "live_secrets",
+    "mask_phone",
+    "redact",
+    "redact_text",
+    "register_secret",
+    "secret_forms",
+]
 
 MASK: Final = "***"
 
@@ -29,7 +45,7 @@ class Secret:
     the value is needed (building the HTTP request).
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
         """Wrap *value*; it must be a non-empty string."""
@@ -105,26 +121,66 @@ def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=256)
 def secret_forms(secret: str) -> tuple[str, ...]:
-    r"""*secret* as it may appear in text: plain, and escaped the ways JSON encoders escape it.
+    r"""Every way *secret* may appear in text a vendor or a library writes, longest first.
 
-    A vendor echoing the token may write ``a/b`` as ``a\/b`` (PHP's default), escape
-    non-ASCII characters, or percent-encode it (``a%2Fb``); each form is redacted.
+    Plain; JSON-escaped (``a\/b`` as PHP writes it, non-ASCII escaped, or every character as
+    ``\uXXXX`` in lower or upper case hex); percent-encoded in upper and lower case, and form
+    encoded (``+`` for a space); base64 and base64url, with and without padding, and the part
+    of the token that survives at each of the three alignments inside a longer base64 text
+    (``user:token`` in a Basic header). Generated from the secret, so that nothing is listed by
+    hand.
     """
     if not secret:
         return ()
-    escaped = json.dumps(secret)[1:-1]
-    unicode_escaped = json.dumps(secret, ensure_ascii=True)[1:-1]
-    # Percent-encoded too: a vendor may echo the request as a query string or a form.
+    escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
+    every_char = "".join(f"\\u{ord(ch):04x}" for ch in secret)
+    percent = quote(secret, safe="")
+    plus = quote_plus(secret, safe="")
     forms = {
         secret,
         escaped,
         escaped.replace("/", "\\/"),
-        unicode_escaped,
-        quote(secret, safe=""),
-        quote_plus(secret, safe=""),
+        json.dumps(secret, ensure_ascii=True)[1:-1],
+        every_char,
+        "".join(f"\\u{ord(ch):04X}" for ch in secret),
+        percent,
+        _PERCENT.sub(lambda m: m[0].lower(), percent),
+        plus,
+        _PERCENT.sub(lambda m: m[0].lower(), plus),
+        *_base64_forms(secret.encode()),
     }
-    return tuple(sorted(forms, key=len, reverse=True))
+    return tuple(sorted((f for f in forms if len(f) >= _MIN_FORM), key=len, reverse=True))
+
+
+_PERCENT: Final = re.compile(r"%[0-9A-F]{2}")
+# A shorter fragment (of a base64 alignment) could match ordinary text by chance.
+_MIN_FORM: Final = 6
+
+
+def _base64_forms(raw: bytes) -> set[str]:
+    forms: set[str] = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        whole = encode(raw).decode()
+        forms.update({whole, whole.rstrip("=")})
+        forms.add(whole[: len(raw) // 3 * 4])  # the token followed by more text
+        for offset in (1, 2):
+            # Inside a longer text the token starts `offset` bytes into a 3-byte group: the
+            # characters that depend on the token alone start at the next group.
+            shifted = encode(b"\0" * offset + raw).decode()
+            usable = (len(raw) - (3 - offset)) // 3 * 4
+            forms.add(shifted[4 : 4 + usable])
+    return forms
+
+
+_ESCAPE: Final = re.compile(r"\\u([0-9a-fA-F]{4})|\\/")
+
+
+def _unescaped(text: str) -> str:
+    r"""*text* with JSON's ``\uXXXX`` and ``\/`` escapes decoded (surrogate pairs joined)."""
+    plain = _ESCAPE.sub(lambda m: "/" if m[1] is None else chr(int(m[1], 16)), text)
+    return plain.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _contains(value: Any, secrets: tuple[str, ...]) -> bool:
@@ -138,28 +194,95 @@ def _contains(value: Any, secrets: tuple[str, ...]) -> bool:
 
 
 def redact_text(text: str, secrets: tuple[str, ...]) -> str:
-    r"""Return a body's *text* with every secret masked, in whatever form the JSON holds it.
+    r"""Return *text* (a body, a header, a message) with every secret masked, in any form.
 
-    Plain and escaped forms are replaced in the text. If the text is JSON whose decoded
-    values still hold a secret (written with escapes no replacement can foresee, such as
-    ``\u0074``), the decoded document is redacted and written out again instead: exactness
-    of the raw text matters less than the secret.
+    Every form of :func:`secret_forms` is replaced where it stands. A secret still hidden
+    behind escapes no list can foresee (a JSON document escaping some characters and not
+    others, percent-encoding mixed with plain characters) is found by decoding the text, and
+    then the decoded text is redacted and returned instead: exactness of a raw body matters
+    less than the secret. A JSON body keeps its structure (it is decoded, redacted and written
+    out again).
     """
     live = tuple(s for s in secrets if s)
-    if not live:
+    if not live or not text:
         return text
     for secret in live:
         for form in secret_forms(secret):
             if form in text:
                 text = text.replace(form, MASK)
-    if "\\" not in text:
-        # Without a backslash JSON holds no escape: decoded strings are the raw substrings,
-        # which were just redacted. (Saves decoding every answer twice.)
+    if "\\" in text:
+        text = _redact_escaped(text, live)
+    if "%" in text or "+" in text:
+        decoded = unquote_plus(text)
+        if decoded != text and any(secret in decoded for secret in live):
+            text = redact_text(decoded, live)
+    return text
+
+
+def _redact_escaped(text: str, secrets: tuple[str, ...]) -> str:
+    plain = _unescaped(text)
+    if not any(secret in plain for secret in secrets):
         return text
     try:
         decoded = json.loads(text)
     except (ValueError, RecursionError):
-        return text
-    if _contains(decoded, live):
-        return json.dumps(redact(decoded, live))
-    return text
+        return redact_text(plain, secrets)
+    return json.dumps(redact(decoded, secrets))
+
+
+class SecretFilter(logging.Filter):
+    """A logging filter that masks every live :class:`Secret`, in every form, in log records.
+
+    The library attaches it to its own logger and to the loggers of the HTTP layers it drives
+    (:data:`LOGGERS_FILTERED`: ``httpx``, ``httpcore.*``, ``aiohttp.*``), whose DEBUG lines
+    print status lines and headers a vendor may have echoed a token into. A host may attach
+    it to its own handlers too. Every :class:`Secret` a client is built with is registered
+    while it lives.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask secrets in the record's message (formatted here, its arguments folded in)."""
+        secrets = live_secrets()
+        if not secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is the logging module's to report
+            return True
+        masked = redact_text(message, secrets)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+_LIVE: Final[weakref.WeakSet[Secret]] = weakref.WeakSet()
+LOGGERS_FILTERED: Final = (
+    "purecallerid",
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "aiohttp",
+    "aiohttp.client",
+    "aiohttp.internal",
+    "aiohttp.access",
+)
+"""The loggers :class:`SecretFilter` is attached to. A logger's filters do not apply to its
+children's records, so each logger that writes is named."""
+_FILTER: Final = SecretFilter()
+
+
+def register_secret(secret: Secret) -> None:
+    """Mask *secret* in the log records of the library and its HTTP layers while it lives."""
+    _LIVE.add(secret)
+    for name in LOGGERS_FILTERED:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+def live_secrets() -> tuple[str, ...]:
+    """The values of every registered secret still alive."""
+    return tuple(secret.reveal() for secret in list(_LIVE) if secret)

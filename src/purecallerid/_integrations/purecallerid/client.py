@@ -36,8 +36,9 @@ from ..._errors import (
     status_error_class,
 )
 from ..._models import Attempt, Exchange, RequestRecord
-from ..._secrets import Secret, mask_phone, redact, redact_text
+from ..._secrets import Secret, mask_phone, redact, redact_text, register_secret
 from .dialects import Dialect, dialect_named
+from .received import Received, ResponseLimits, body_text, too_deep
 from .retry import (
     RetryPolicy,
     parse_retry_after,
@@ -54,6 +55,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "AsyncPureCallerIDClient",
     "PureCallerIDClient",
+    "TransportFailure",
 ]
 
 logger: Final = logging.getLogger("purecallerid")
@@ -97,7 +99,7 @@ class _Sleep:
     seconds: float
 
 
-_Result = httpx.Response | httpx.RequestError | None
+_Result = Received | httpx.RequestError | None
 
 
 @frozen(kw_only=True)
@@ -109,6 +111,7 @@ class _Settings:
     retry: RetryPolicy
     clock: Callable[[], float]
     random: Callable[[], float]
+    limits: ResponseLimits
 
 
 def _failure_kind(exc: httpx.RequestError) -> AttemptOutcome:
@@ -212,28 +215,33 @@ class _Call:
         return _Send(
             method=self.wire.method,
             url=self.url,
-            headers=dict(self.wire.headers),
+            # Only what the client can inflate within bounds: no brotli or zstd surprises.
+            headers={**self.wire.headers, "Accept-Encoding": "gzip, deflate"},
             json=self.wire.json,
             timeout=timeout if time_left is None else _shrink(timeout, time_left),
             time_left=time_left,
         )
 
-    def answered(
-        self, response: httpx.Response, attempt: Attempt, text: str, raw: str
-    ) -> ScreeningResponse:
-        """Read a 2xx answer (redacted first), recording its attempt.
+    def _parse(self, raw: str, shown: str, problem: str | None) -> ScreeningResponse:
+        if problem is not None:
+            raise ResponseValidationError(problem, body=shown[:_BODY_LIMIT])
+        return self.settings.dialect.parse(raw, raw=shown)
+
+    def answered(self, attempt: Attempt, raw: str, problem: str | None) -> ScreeningResponse:
+        """Read a 2xx answer (already decoded and redacted), recording its attempt.
 
         Raises:
-            ResponseValidationError: The answer cannot be read; it carries the exchange.
+            ResponseValidationError: The answer is over a limit or cannot be read; it carries
+                the exchange.
         """
         self.attempts.append(attempt)
-        # A vendor echoing the token: read the redacted text, so that neither `extra` nor any
-        # other field can carry it onwards.
-        content = response.content if raw == text else raw.encode()
-        if len(raw) > _RAW_LIMIT:
-            raw = raw[:_RAW_LIMIT] + " [truncated]"
+        if problem is None and too_deep(raw, self.settings.limits.max_json_depth):
+            problem = f"the answer nests deeper than {self.settings.limits.max_json_depth} levels"
+        # The redacted text is what is parsed: a vendor echoing the token cannot carry it on in
+        # `extra` or any other field.
+        shown = raw if len(raw) <= _RAW_LIMIT else raw[:_RAW_LIMIT] + " [truncated]"
         try:
-            answer = self.settings.dialect.parse(content, raw=raw)
+            answer = self._parse(raw, shown, problem)
         except ResponseValidationError as exc:
             exc.exchange = self.exchange()
             logger.info("screening %s: unreadable answer (%s)", self.phone, exc.message)
@@ -281,7 +289,7 @@ class _Call:
     def give_up(self, result: _Result, raw: str) -> APIError:
         """The error that ends the call after its last failed attempt (*raw*: redacted body)."""
         last = self.attempts[-1]
-        if isinstance(result, httpx.Response):
+        if isinstance(result, Received):
             return _status_error(
                 result, raw, last.request_id, last.retry_after, last.number, self.exchange()
             )
@@ -311,40 +319,77 @@ def _call(
         send = call.send(number)
         started_at, started = datetime.now(UTC), settings.clock()
         result = yield send
-        attempt, text, raw = _attempt(call, result, number, started_at, settings.clock() - started)
-        if isinstance(result, httpx.Response) and attempt.status_code in _SUCCESS:
-            return call.answered(result, attempt, text, raw)
+        attempt, raw, problem = _attempt(
+            call, result, number, started_at, settings.clock() - started
+        )
+        if isinstance(result, Received) and attempt.status_code in _SUCCESS:
+            return call.answered(attempt, raw, problem)
         wait = call.failed(attempt)
         if wait is not None:
             yield _Sleep(seconds=wait)
             continue
         error = call.give_up(result, raw)
         if isinstance(result, httpx.RequestError):
-            if any(secret in str(result) for secret in call.secrets):
-                # An exception whose text holds the token (a header value refused by h11) must
-                # not travel on as __cause__, where any traceback would print it.
-                raise error from None
-            raise error from result
+            # Not the transport's exception itself: it holds the request (headers, token) and
+            # chains the HTTP layer's own, whose repr prints them. A stand-in keeps its words.
+            raise error from TransportFailure(
+                type(result).__name__, redact_text(str(result), call.secrets)
+            )
         raise error
 
 
 _SUCCESS: Final = range(200, 300)
 
 
+def _already_read(response: httpx.Response, limit: int) -> Received | None:
+    """The answer of a transport that read the body itself (a mock), as it was sent."""
+    if not response.is_stream_consumed:
+        return None
+    headers = response.headers
+    if isinstance(response.stream, httpx.ByteStream):
+        body = b"".join(response.stream)  # the bytes as given, before httpx decoded them
+    else:
+        body = response.content  # decoded already: say so
+        headers = httpx.Headers(
+            [(k, v) for k, v in headers.raw if k.lower() != b"content-encoding"]
+        )
+    return Received(
+        status_code=response.status_code, headers=headers, body=body[:limit], cut=len(body) > limit
+    )
+
+
+class TransportFailure(Exception):  # noqa: N818 - it stands for another exception
+    """The HTTP layer's failure behind an :class:`APIError`, by name and redacted message only.
+
+    Kept as the error's ``__cause__`` in place of the HTTP layer's own exception, which holds
+    the request (its headers and body, the token among them) and chains the exceptions of
+    the layers below, whose ``repr`` prints them.
+
+    Attributes:
+        kind: The HTTP layer's exception class name (``"ReadTimeout"``, ``"ConnectError"``).
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        """Stand for an exception of class *kind* whose (redacted) text is *message*."""
+        super().__init__(f"{kind}: {message}" if message else kind)
+        self.kind = kind
+
+
 def _attempt(
     call: _Call, result: _Result, number: int, started_at: datetime, duration: float
-) -> tuple[Attempt, str, str]:
-    """The attempt that *result* ended, with the answer's text as sent and redacted."""
-    if not isinstance(result, httpx.Response):
+) -> tuple[Attempt, str, str | None]:
+    """The attempt *result* ended, the answer's text redacted, and what is wrong with it."""
+    if not isinstance(result, Received):
         outcome = (
             _failure_kind(result)
             if isinstance(result, httpx.RequestError)
             else AttemptOutcome.PROTOCOL_ERROR
         )
         attempt = Attempt(number=number, started_at=started_at, duration=duration, outcome=outcome)
-        return attempt, "", ""
+        return attempt, "", None
     request_id, retry_after_header = _answer_headers(result.headers)
-    text = result.content.decode("utf-8", errors="replace")
+    # Decoded as the parser decodes, so that redaction sees the very text that is parsed.
+    text, problem = body_text(result, call.settings.limits)
     retry_after = None
     if result.status_code not in _SUCCESS:
         # An HTTP-date Retry-After counts from when the answer came, not from the request.
@@ -357,14 +402,14 @@ def _attempt(
         duration=duration,
         outcome=AttemptOutcome.ANSWERED,
         status_code=result.status_code,
-        request_id=redact(request_id, call.secrets),
+        request_id=None if request_id is None else redact_text(request_id, call.secrets),
         retry_after=retry_after,
     )
-    return attempt, text, redact_text(text, call.secrets)
+    return attempt, redact_text(text, call.secrets), problem
 
 
 def _status_error(  # noqa: PLR0917 - private, called once
-    response: httpx.Response,
+    response: Received,
     body: str,
     request_id: str | None,
     retry_after: float | None,
@@ -485,19 +530,26 @@ def _make_settings(
     allow_insecure_http: bool,
     clock: Callable[[], float],
     random: Callable[[], float],
+    limits: ResponseLimits | None = None,
 ) -> _Settings:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float | httpx.Timeout):
         raise TypeError("timeout must be seconds (a float) or an httpx.Timeout")
     if isinstance(timeout, int | float) and not timeout > 0:
         raise ConfigurationError(f"timeout must be > 0 seconds, not {timeout!r}")
+    if limits is not None and not isinstance(limits, ResponseLimits):
+        raise TypeError("response_limits must be a purecallerid.ResponseLimits")
+    token = _check_token(api_token)
+    # From here on the token is masked in log lines, ours and the HTTP layers'.
+    register_secret(token)
     return _Settings(
         base_url=_check_base_url(base_url, allow_insecure_http=allow_insecure_http),
-        token=_check_token(api_token),
+        token=token,
         dialect=dialect_named(dialect) if isinstance(dialect, str) else dialect,
         timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
         retry=RetryPolicy() if retry_policy is None else retry_policy,
         clock=clock,
         random=random,
+        limits=limits or ResponseLimits(),
     )
 
 
@@ -552,6 +604,7 @@ def _evolve(
         allow_insecure_http=True,
         clock=settings.clock,
         random=settings.random,
+        limits=settings.limits,
     )
 
 
@@ -574,6 +627,8 @@ class PureCallerIDClient:
         sleep: How to wait between attempts (injectable for tests).
         clock: A monotonic clock in seconds (injectable for tests).
         random: A source of floats in [0, 1) for backoff jitter (injectable for tests).
+        response_limits: How much of an answer is read (:class:`~purecallerid.ResponseLimits`;
+            its defaults otherwise).
     """
 
     def __init__(
@@ -591,6 +646,7 @@ class PureCallerIDClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _random.random,
+        response_limits: ResponseLimits | None = None,
     ) -> None:
         """Create the client; see the class docstring for the arguments."""
         _check_http(http_client, transport, is_async=False)
@@ -603,6 +659,7 @@ class PureCallerIDClient:
             allow_insecure_http=allow_insecure_http,
             clock=clock,
             random=random,
+            limits=response_limits,
         )
         limits = _limits(max_connections)
         self._owns_http = http_client is None
@@ -641,7 +698,7 @@ class PureCallerIDClient:
         finally:
             calls.close()
 
-    def _send(self, action: _Send) -> httpx.Response | httpx.RequestError:
+    def _send(self, action: _Send) -> Received | httpx.RequestError:
         request = self._http.build_request(
             action.method,
             action.url,
@@ -660,33 +717,32 @@ class PureCallerIDClient:
         finally:
             response.close()
 
-    def _read_within(self, response: httpx.Response, time_left: float | None) -> httpx.Response:
-        """Read *response*'s body, giving up when the call's deadline passes.
+    def _read_within(self, response: httpx.Response, time_left: float | None) -> Received:
+        """Read *response*'s body as sent, within the wire limit and the call's deadline.
 
         httpx's read timeout applies to each socket read, so a vendor trickling its answer
         could hold the call far past the deadline; the clock is checked between chunks.
         """
-        try:
-            response.content  # noqa: B018 - raises when the body is still to be read
-        except httpx.ResponseNotRead:
-            pass
-        else:
-            return response  # already read (an in-memory transport, such as a mock)
-        if time_left is None:
-            response.read()
-            return response
-        end = self._settings.clock() + time_left
+        limit = self._settings.limits.max_wire_bytes
+        end = None if time_left is None else self._settings.clock() + time_left
+        read = _already_read(response, limit)
+        if read is not None:
+            return read
         chunks: list[bytes] = []
+        size = 0
         for chunk in response.iter_raw():
             chunks.append(chunk)
-            if self._settings.clock() > end:
+            size += len(chunk)
+            if size > limit:
+                break
+            if end is not None and self._settings.clock() > end:
                 raise httpx.ReadTimeout("the deadline ran out while reading the answer")
-        return httpx.Response(
-            response.status_code,
+        body = b"".join(chunks)
+        return Received(
+            status_code=response.status_code,
             headers=response.headers,
-            content=b"".join(chunks),
-            request=response.request,
-            extensions=response.extensions,
+            body=body[:limit],
+            cut=size > limit,
         )
 
     def with_options(
@@ -739,6 +795,7 @@ class AsyncPureCallerIDClient:
         sleep: An async sleep (injectable for tests).
         clock: See :class:`PureCallerIDClient`.
         random: See :class:`PureCallerIDClient`.
+        response_limits: See :class:`PureCallerIDClient`.
     """
 
     def __init__(
@@ -756,6 +813,7 @@ class AsyncPureCallerIDClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _random.random,
+        response_limits: ResponseLimits | None = None,
     ) -> None:
         """Create the client; see the class docstring for the arguments."""
         _check_http(http_client, transport, is_async=True)
@@ -768,11 +826,16 @@ class AsyncPureCallerIDClient:
             allow_insecure_http=allow_insecure_http,
             clock=clock,
             random=random,
+            limits=response_limits,
         )
         _limits(max_connections)  # checks the value
         self._owns_http = http_client is None
         if http_client is None and transport is None:
-            transport = AiohttpTransport(max_connections=max_connections)
+            transport = AiohttpTransport(
+                max_connections=max_connections,
+                # One byte past the limit: enough to tell a body over it.
+                max_body_bytes=self._settings.limits.max_wire_bytes + 1,
+            )
         self._http = http_client or httpx.AsyncClient(transport=transport)
         self._in_flight = asyncio.Semaphore(max_connections)
         self._sleep = sleep
@@ -801,7 +864,7 @@ class AsyncPureCallerIDClient:
         finally:
             calls.close()
 
-    async def _send(self, action: _Send) -> httpx.Response | httpx.RequestError:
+    async def _send(self, action: _Send) -> Received | httpx.RequestError:
         request = self._http.build_request(
             action.method,
             action.url,
@@ -824,13 +887,37 @@ class AsyncPureCallerIDClient:
         try:
             # httpx's read timeout applies to each socket read; the deadline bounds the whole.
             async with asyncio.timeout_at(end):
-                return await self._http.send(request)
+                return await self._receive(request)
         except httpx.RequestError as exc:
             return exc
         except TimeoutError:
             return httpx.ReadTimeout("the deadline ran out waiting for the answer", request=request)
         finally:
             self._in_flight.release()
+
+    async def _receive(self, request: httpx.Request) -> Received:
+        """Send *request*; read its body as sent, no further than the wire limit."""
+        limit = self._settings.limits.max_wire_bytes
+        response = await self._http.send(request, stream=True)
+        read = _already_read(response, limit)
+        if read is not None:
+            return read
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_raw():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    break
+        finally:
+            await response.aclose()
+        return Received(
+            status_code=response.status_code,
+            headers=response.headers,
+            body=b"".join(chunks)[:limit],
+            cut=size > limit,
+        )
 
     def with_options(
         self,

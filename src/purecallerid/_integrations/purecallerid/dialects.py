@@ -72,7 +72,7 @@ class Dialect(Protocol):
         """
         ...
 
-    def parse(self, body: bytes, *, raw: str) -> ScreeningResponse:
+    def parse(self, body: str | bytes, *, raw: str) -> ScreeningResponse:
         """Read a 2xx answer's *body*; *raw* is its redacted text, kept on the response.
 
         Raises:
@@ -81,7 +81,7 @@ class Dialect(Protocol):
         ...
 
 
-def parse_answer(body: bytes, *, raw: str) -> ScreeningResponse:
+def parse_answer(body: str | bytes, *, raw: str) -> ScreeningResponse:
     """Decode a JSON answer body and read it into a :class:`ScreeningResponse`.
 
     Raises:
@@ -160,7 +160,7 @@ class LeadExecDialect:
         body.update(request.extra)
         return WireRequest(method="POST", path=self.path, headers=headers, json=body)
 
-    def parse(self, body: bytes, *, raw: str) -> ScreeningResponse:
+    def parse(self, body: str | bytes, *, raw: str) -> ScreeningResponse:
         """Read the answer (see :func:`parse_answer`)."""
         return parse_answer(body, raw=raw)
 
@@ -254,7 +254,7 @@ class PublicDialect:
         }
         return WireRequest(method="POST", path=self.path, headers=headers, json=body)
 
-    def parse(self, body: bytes, *, raw: str) -> ScreeningResponse:
+    def parse(self, body: str | bytes, *, raw: str) -> ScreeningResponse:
         """Read the answer (see :func:`parse_answer`)."""
         return parse_answer(body, raw=raw)
 

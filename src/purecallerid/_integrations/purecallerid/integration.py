@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..._models import Lead
     from ..._rules.fields import FieldRegistry
     from ..._settings import IntegrationSettings
+    from .received import ResponseLimits
 
 __all__ = ["PureCallerIDIntegration"]
 
@@ -41,6 +42,8 @@ class PureCallerIDIntegration:
         max_connections: Pool size (and in-flight bound) of each client.
         sleep: The clients' sleep between attempts (injectable for tests).
         kind: The kind name settings use.
+        response_limits: How much of an answer the clients read
+            (:class:`~purecallerid.ResponseLimits`; its defaults otherwise).
     """
 
     def __init__(
@@ -51,8 +54,10 @@ class PureCallerIDIntegration:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         kind: str = "purecallerid",
+        response_limits: ResponseLimits | None = None,
     ) -> None:
         """Create the integration; see the class docstring for the arguments."""
+        self._response_limits = response_limits
         self._transport = transport
         self._retry_policy = retry_policy
         self._max_connections = max_connections
@@ -120,6 +125,7 @@ class PureCallerIDIntegration:
                 transport=self._transport,
                 max_connections=self._max_connections,
                 sleep=self._sleep,
+                response_limits=self._response_limits,
             )
             self._clients[key] = client
         return client

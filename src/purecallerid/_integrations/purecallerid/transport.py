@@ -22,6 +22,7 @@ import httpx
 
 if TYPE_CHECKING:
     import ssl
+    from collections.abc import AsyncIterator
 
 __all__ = ["AiohttpTransport"]
 
@@ -53,6 +54,16 @@ def _map_error(exc: BaseException) -> httpx.TransportError | None:
     return None
 
 
+class _Body(httpx.AsyncByteStream):
+    """A body already read, handed to httpx as a stream (so that httpx leaves it as sent)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._body
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """An ``httpx.AsyncBaseTransport`` that sends through an ``aiohttp.ClientSession``.
 
@@ -65,6 +76,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         keepalive_expiry: Seconds an idle connection is kept.
         verify: TLS verification: ``True`` (certifi's CA bundle, as httpx), ``False``, or an
             SSL context. Proxies come from ``HTTP(S)_PROXY`` / ``NO_PROXY``, as with httpx.
+        max_body_bytes: Bytes of body read at most (as sent, compressed or not); the rest is
+            left unread and the connection closed. ``None``: the whole body.
     """
 
     def __init__(
@@ -73,8 +86,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         max_connections: int = 64,
         keepalive_expiry: float = 15.0,
         verify: ssl.SSLContext | bool = True,
+        max_body_bytes: int | None = None,
     ) -> None:
         """Create the transport; the session is opened on first use."""
+        self._max_body = max_body_bytes
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
         # The same trust as httpx's own transport: certifi's CA bundle unless told otherwise.
@@ -104,6 +119,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeout = request.extensions.get("timeout", {})
         connect, read, pool = timeout.get("connect"), timeout.get("read"), timeout.get("pool")
         session = self._open()
+        failure: httpx.TransportError | None = None
         try:
             sent = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
             async with session.request(
@@ -122,20 +138,44 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     sock_read=read,
                 ),
             ) as answer:
-                body = await answer.read()
+                body = await self._read(answer)
                 status, received, reason = answer.status, answer.raw_headers, answer.reason
         except Exception as exc:
-            mapped = _map_error(exc)
-            if mapped is None:
+            failure = _map_error(exc)
+            if failure is None:
                 raise
-            mapped.request = request
-            raise mapped from exc
+        if failure is not None:
+            # Raised here, outside the handler, so that aiohttp's exception (whose repr prints
+            # the request's headers) is neither its cause nor its context.
+            failure.request = request
+            raise failure
         extensions = {"http_version": b"HTTP/1.1"}
         if reason:
             extensions["reason_phrase"] = reason.encode("latin-1", errors="replace")
+        # A stream, not `content=`: httpx decodes (inflates) content given whole at once, and
+        # the client inflates within its own limits.
         return httpx.Response(
-            status, headers=list(received), content=body, request=request, extensions=extensions
+            status,
+            headers=list(received),
+            stream=_Body(body),
+            request=request,
+            extensions=extensions,
         )
+
+    async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
+        if self._max_body is None:
+            return await answer.read()
+        chunks: list[bytes] = []
+        size = 0
+        while size <= self._max_body:
+            chunk = await answer.content.read(min(1 << 16, self._max_body + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > self._max_body:
+            answer.close()  # the rest is not read: the connection cannot be reused
+        return b"".join(chunks)
 
     async def aclose(self) -> None:
         """Close the session and its connections."""
