@@ -120,7 +120,8 @@ def body_text(received: Received, limits: ResponseLimits) -> tuple[str, str | No
         return body.decode(encoding), None
     except UnicodeDecodeError:
         # Kept readable for the record (and for redaction), but not an answer.
-        return body.decode(encoding, errors="replace"), f"the answer is not JSON (not valid {encoding})"
+        problem = f"the answer is not JSON (not valid {encoding})"
+        return body.decode(encoding, errors="replace"), problem
 
 
 _OPENERS: Final = frozenset("[{")
