@@ -322,7 +322,9 @@ def test_bounding_any_json_answer_gives_strict_json_within_the_bounds(
         ),
         pytest.param(
             # Over the client's 1 MiB read limit: refused as invalid_response, and recorded.
-            json.dumps({"status": "Accepted", "blob": "x" * 50_000_000}), "error", id="50MB"
+            json.dumps({"status": "Accepted", "blob": "x" * 50_000_000}),
+            "error",
+            id="50MB",
         ),
     ],
 )

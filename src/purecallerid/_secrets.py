@@ -255,7 +255,9 @@ class SecretFilter(logging.Filter):
         return True
 
 
-_LIVE: Final[weakref.WeakSet[Secret]] = weakref.WeakSet()
+# By identity, not by value: a WeakSet would hold only the first of two equal secrets, and
+# forget the value when that one died while the other still lives.
+_LIVE: Final[dict[int, weakref.ref[Secret]]] = {}
 LOGGERS_FILTERED: Final = (
     "purecallerid",
     "httpx",
@@ -276,7 +278,13 @@ _FILTER: Final = SecretFilter()
 
 def register_secret(secret: Secret) -> None:
     """Mask *secret* in the log records of the library and its HTTP layers while it lives."""
-    _LIVE.add(secret)
+    key = id(secret)
+    if key not in _LIVE:
+
+        def forget(_: weakref.ref[Secret]) -> None:
+            _LIVE.pop(key, None)
+
+        _LIVE[key] = weakref.ref(secret, forget)
     for name in LOGGERS_FILTERED:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
@@ -285,4 +293,5 @@ def register_secret(secret: Secret) -> None:
 
 def live_secrets() -> tuple[str, ...]:
     """The values of every registered secret still alive."""
-    return tuple(secret.reveal() for secret in list(_LIVE) if secret)
+    alive = (ref() for ref in list(_LIVE.values()))
+    return tuple({secret.reveal() for secret in alive if secret})

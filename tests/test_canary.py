@@ -1,0 +1,314 @@
+"""A canary token through every path: no form of it anywhere a host could look.
+
+Both clients, both dialects, every test number, and a vendor echoing the token back in every
+encoding it could (plain, JSON-escaped, ``\\u``-escaped, percent-encoded in either case, form
+encoded, base64 and base64url, UTF-16), in the body, in headers, in the status line; over
+mock transports and over real loopback sockets (aiohttp and httpcore underneath). Checked:
+every log line at DEBUG of every logger, ``repr``/``str`` of what is returned or raised and of
+its whole ``__cause__``/``__context__`` chain, records, and terminal output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from purecallerid import (
+    APIError,
+    AsyncPureCallerIDClient,
+    PureCallerIDClient,
+    RetryPolicy,
+    ScreeningRequest,
+    ScreeningResponse,
+    converter,
+)
+from purecallerid._secrets import redact_text, secret_forms
+from purecallerid.testing import TEST_NUMBERS, FakePureCallerID
+
+CANARY = "cAnArY/t0k+en=x7Q"
+
+
+def encodings(token: str) -> dict[str, str]:
+    """The token as a vendor could echo it."""
+    return {
+        "plain": token,
+        "json_slash": token.replace("/", "\\/"),
+        "u_lower": "".join(f"\\u{ord(c):04x}" for c in token),
+        "u_upper": "".join(f"\\u{ord(c):04X}" for c in token),
+        "u_mixed": "".join(f"\\u{ord(c):04x}" if n % 2 else c for n, c in enumerate(token)),
+        "pct_upper": quote(token, safe=""),
+        "pct_lower": re.sub("%[0-9A-F]{2}", lambda m: m[0].lower(), quote(token, safe="")),
+        "form": quote_plus(token, safe=""),
+        "b64": base64.b64encode(token.encode()).decode(),
+        "b64url": base64.urlsafe_b64encode(token.encode()).decode().rstrip("="),
+        "b64_in_basic": base64.b64encode(f"user:{token}".encode()).decode(),
+    }
+
+
+def leaked(text: str, token: str = CANARY) -> list[str]:
+    """Which forms of *token* occur in *text* (its decoded forms included)."""
+    found = [name for name, form in encodings(token).items() if form in text and len(form) >= 6]
+    found.extend(form for form in secret_forms(token) if form in text)
+    return found
+
+
+def chain_text(error: BaseException | None) -> str:
+    """repr, str and attributes of an exception and of everything it chains to."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        parts += [repr(error), str(error), repr(vars(error)) if hasattr(error, "__dict__") else ""]
+        parts += [repr(getattr(error, "request", None)), repr(getattr(error, "response", None))]
+        parts.append(chain_text(error.__context__) if error.__context__ is not error else "")
+        error = error.__cause__
+    return "\n".join(parts)
+
+
+def shown(outcome: ScreeningResponse | APIError) -> str:
+    if isinstance(outcome, APIError):
+        return chain_text(outcome) + json.dumps(converter.unstructure(outcome.exchange))
+    parts = [repr(outcome), str(outcome), outcome.raw, json.dumps(converter.unstructure(outcome))]
+    return "\n".join([*parts, repr(outcome.exchange)])
+
+
+@contextlib.contextmanager
+def every_log_line() -> Iterator[list[str]]:
+    """Every record of every logger at DEBUG, formatted."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect(logging.DEBUG)
+    root = logging.getLogger()
+    before = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield lines
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(before)
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def _answer(status: int, **response: Any) -> Handler:
+    def handle(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, **response)
+
+    return handle
+
+
+def echo_answers(token: str) -> list[Handler]:
+    """Answers that echo *token* every way, as mock-transport handlers."""
+    answers: list[Handler] = []
+    for name, form in encodings(token).items():
+        body = '{"status": "Accepted", "echo": "' + form + '", "note": "' + name + '"}'
+        answers += [
+            _answer(200, text=body),
+            _answer(200, text=f"not json {form}"),
+            _answer(500, text=f"failed for {form}"),
+            _answer(
+                200, json={"status": "Accepted"}, headers={"X-Request-Id": form, "X-Echo": form}
+            ),
+            _answer(
+                429,
+                json={"error": form},
+                headers={"Retry-After": form},
+                extensions={"reason_phrase": form.encode("latin-1", "replace")},
+            ),
+        ]
+    answers.append(
+        _answer(200, content=json.dumps({"status": "Accepted", "echo": token}).encode("utf-16"))
+    )
+    answers.append(_answer(200, content=json.dumps({"status": token}).encode("utf-32")))
+    return answers
+
+
+def _screen_with(handler: Handler, mode: str, dialect: str) -> Any:
+    request = ScreeningRequest(phone="2125550100", campaign_id="C", list_name="L",
+                               dialer_list_id="9")  # fmt: skip
+    options: dict[str, Any] = {
+        "base_url": "https://vendor.test",
+        "api_token": CANARY,
+        "dialect": dialect,
+        "retry_policy": RetryPolicy(max_attempts=1),
+    }
+    try:
+        if mode == "sync":
+            with PureCallerIDClient(transport=httpx.MockTransport(handler), **options) as client:
+                return client.screen(request)
+
+        async def go() -> ScreeningResponse:
+            transport = httpx.MockTransport(handler)
+            async with AsyncPureCallerIDClient(transport=transport, **options) as client:
+                return await client.screen(request)
+
+        return asyncio.run(go())
+    except APIError as error:
+        return error
+
+
+@pytest.mark.parametrize("dialect", ["leadexec", "public"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_vendor_echoing_the_token_every_way_never_shows_it(
+    mode: str, dialect: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every echo form, in bodies, headers and status lines: the token shows nowhere."""
+    with every_log_line() as lines:
+        outcomes = [_screen_with(answer, mode, dialect) for answer in echo_answers(CANARY)]
+    everything = "\n".join(shown(o) for o in outcomes) + "\n".join(lines)
+    captured = capsys.readouterr()
+    everything += captured.out + captured.err
+    assert leaked(everything) == []
+
+
+@pytest.mark.parametrize("dialect", ["leadexec", "public"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("line", [*sorted(TEST_NUMBERS), "0000"])
+def test_every_test_number_keeps_the_canary(mode: str, dialect: str, line: str) -> None:
+    """Each answer of the test number table (faults included): no form of the token shows."""
+    fake = FakePureCallerID(api_token=CANARY)
+    request = ScreeningRequest(phone=f"212555{line}", campaign_id="C", list_name="L",
+                               dialer_list_id="9")  # fmt: skip
+    with every_log_line() as lines:
+        try:
+            if mode == "sync":
+                with fake.client(api_token=CANARY, dialect=dialect, timeout=0.2) as client:
+                    outcome: Any = client.screen(request)
+            else:
+
+                async def go() -> ScreeningResponse:
+                    client = fake.async_client(api_token=CANARY, dialect=dialect, timeout=0.2)
+                    async with client:
+                        return await client.screen(request)
+
+                outcome = asyncio.run(go())
+        except APIError as error:
+            outcome = error
+    assert leaked(shown(outcome) + "\n".join(lines)) == []
+
+
+class EchoServer:
+    """A loopback HTTP server that answers with the request's token echoed, as told."""
+
+    def __init__(self) -> None:
+        self.mode = "header"
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(32)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        token = CANARY.encode()
+        body = json.dumps({"status": "Accepted", "echo": CANARY}).encode()
+        answers = {
+            "header": b"HTTP/1.1 200 OK\r\nX-Echo: " + token + b"\r\n",
+            "status_line": b"HTTP/1.1 200 " + token + b"\r\n",
+            "bad_status": b"HTTP/1.1 2OO " + token + b"\r\n",
+            "huge_header": b"HTTP/1.1 200 OK\r\nX-Big: " + token * 700 + b"\r\n",
+            "utf16": b"HTTP/1.1 200 OK\r\n",
+        }
+        if self.mode == "utf16":
+            body = json.dumps({"status": "Accepted", "echo": CANARY}).encode("utf-16")
+        head = answers[self.mode] + b"Content-Length: " + str(len(body)).encode()
+        conn.sendall(head + b"\r\nConnection: close\r\n\r\n" + body)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def echo_server() -> Iterator[EchoServer]:
+    server = EchoServer()
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("dialect", ["leadexec", "public"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_real_http_layers_never_show_the_token(
+    echo_server: EchoServer, mode: str, dialect: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Over real sockets (httpcore, aiohttp): malformed and echoing answers leak nothing."""
+    request = ScreeningRequest(phone="2125550100", campaign_id="C", list_name="L",
+                               dialer_list_id="9")  # fmt: skip
+    options: dict[str, Any] = {"base_url": echo_server.url, "api_token": CANARY,
+                               "dialect": dialect, "timeout": 2}  # fmt: skip
+    outcomes: list[Any] = []
+    with every_log_line() as lines:
+        for server_mode in ("header", "status_line", "bad_status", "huge_header", "utf16"):
+            echo_server.mode = server_mode
+            try:
+                if mode == "sync":
+                    with PureCallerIDClient(**options) as client:
+                        outcomes.append(client.screen(request))
+                else:
+
+                    async def go() -> ScreeningResponse:
+                        async with AsyncPureCallerIDClient(**options) as client:
+                            return await client.screen(request)
+
+                    outcomes.append(asyncio.run(go()))
+            except APIError as error:
+                outcomes.append(error)
+    everything = "\n".join(shown(o) for o in outcomes) + "\n".join(lines)
+    captured = capsys.readouterr()
+    assert leaked(everything + captured.out + captured.err) == []
+
+
+_TOKEN_CHARS = st.characters(min_codepoint=33, max_codepoint=126)
+
+
+@given(
+    st.text(_TOKEN_CHARS, min_size=8, max_size=40),
+    st.sampled_from(sorted(encodings("x" * 8))),
+    st.text(max_size=20),
+    st.text(max_size=20),
+)
+def test_every_encoding_of_any_token_is_redacted(
+    token: str, form_name: str, before: str, after: str
+) -> None:
+    """For any token, each encoding embedded in any text is redacted."""
+    form = encodings(token)[form_name]
+    text = before + form + after
+    redacted = redact_text(text, (token,))
+    assert token not in redacted
+    assert form not in redacted or len(form) < 6
