@@ -18,7 +18,9 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterator
+import tracemalloc
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -110,8 +112,25 @@ def every_log_line() -> Iterator[list[str]]:
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
+class _Streamed(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body handed to httpx as a stream: it reaches the client as sent (not inflated)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.body
+
+
 def _answer(status: int, **response: Any) -> Handler:
     def handle(_: httpx.Request) -> httpx.Response:
+        if "content" in response:
+            streamed = {**response, "stream": _Streamed(response["content"])}
+            del streamed["content"]
+            return httpx.Response(status, **streamed)
         return httpx.Response(status, **response)
 
     return handle
@@ -212,6 +231,7 @@ class EchoServer:
 
     def __init__(self) -> None:
         self.mode = "header"
+        self.gzip = b""
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(32)
@@ -226,7 +246,7 @@ class EchoServer:
             except OSError:
                 return
             with conn:
-                conn.settimeout(2)
+                conn.settimeout(20)
                 with contextlib.suppress(OSError):
                     self._answer(conn)
 
@@ -237,6 +257,14 @@ class EchoServer:
             if not chunk:
                 return
             data += chunk
+        head, _, body_so_far = data.partition(b"\r\n\r\n")
+        length = re.search(rb"(?i)content-length:\s*(\d+)", head)
+        missing = (int(length[1]) if length else 0) - len(body_so_far)
+        while missing > 0:  # read the whole request: closing on unread bytes resets
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            missing -= len(chunk)
         token = CANARY.encode()
         body = json.dumps({"status": "Accepted", "echo": CANARY}).encode()
         answers = {
@@ -248,6 +276,9 @@ class EchoServer:
         }
         if self.mode == "utf16":
             body = json.dumps({"status": "Accepted", "echo": CANARY}).encode("utf-16")
+        if self.mode == "gzip":
+            answers["gzip"] = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+            body = self.gzip
         head = answers[self.mode] + b"Content-Length: " + str(len(body)).encode()
         conn.sendall(head + b"\r\nConnection: close\r\n\r\n" + body)
 
@@ -312,3 +343,62 @@ def test_every_encoding_of_any_token_is_redacted(
     redacted = redact_text(text, (token,))
     assert token not in redacted
     assert form not in redacted or len(form) < 6
+
+
+@pytest.fixture(scope="module")
+def gzip_bomb() -> bytes:
+    """About 1 MB of gzip that inflates to about 1 GB of zeros (built without holding it)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = b"\0" * (1 << 20)
+    parts = [packer.compress(zeros) for _ in range(1024)]
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_gzip_bomb_is_refused_within_bounded_memory(mode: str, gzip_bomb: bytes) -> None:
+    """A 1 MB gzip answer inflating to 1 GB: refused as invalid_response, memory under 100 MB."""
+    assert len(gzip_bomb) < 1.1 * (1 << 20)
+    handler = _answer(
+        200,
+        content=gzip_bomb,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+    tracemalloc.start()
+    try:
+        outcome = _screen_with(handler, mode, "leadexec")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(outcome, APIError)
+    assert outcome.error_class == "invalid_response"
+    assert peak < 100 * (1 << 20)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_gzip_bomb_over_a_real_socket_is_refused(mode: str, gzip_bomb: bytes) -> None:
+    """The same bomb over loopback (httpcore, aiohttp): refused, memory bounded."""
+    server = EchoServer()
+    server.mode = "gzip"
+    server.gzip = gzip_bomb
+    request = ScreeningRequest(phone="2125550100", campaign_id="C", list_name="L")
+    options: dict[str, Any] = {"base_url": server.url, "api_token": CANARY, "timeout": 5}
+    tracemalloc.start()
+    try:
+        if mode == "sync":
+            with PureCallerIDClient(**options) as client, pytest.raises(APIError) as info:
+                client.screen(request)
+        else:
+
+            async def go() -> None:
+                async with AsyncPureCallerIDClient(**options) as client:
+                    await client.screen(request)
+
+            with pytest.raises(APIError) as info:
+                asyncio.run(go())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        server.close()
+    assert info.value.error_class == "invalid_response", repr(info.value.__cause__)
+    assert peak < 100 * (1 << 20)

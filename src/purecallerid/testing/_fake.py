@@ -18,6 +18,8 @@ from .._secrets import MASK
 from ._vendor import ReceivedRequest, Script, phone_key, read_request
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
     from ._testnumbers import CannedAnswer
 
 __all__ = ["FakePureCallerID", "ReceivedRequest"]
@@ -214,5 +216,25 @@ def _read_timeout(request: httpx.Request) -> float | None:
     return None
 
 
+class _AsSent(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A canned body given to httpx as a stream, so that it reaches the client as it was sent.
+
+    httpx decodes (inflates) a body handed over whole as ``content=``; a network answer is
+    streamed, and the client inflates it within its own limits. A fake answering with a gzip
+    bomb must behave the same.
+    """
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._body
+
+
 def _respond(answer: CannedAnswer) -> httpx.Response:
-    return httpx.Response(answer.status_code, headers=dict(answer.headers), content=answer.body)
+    return httpx.Response(
+        answer.status_code, headers=dict(answer.headers), stream=_AsSent(answer.body)
+    )
