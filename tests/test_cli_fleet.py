@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import os
@@ -9,10 +10,18 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from purecallerid import (
+    Action,
+    IntegrationRecord,
+    IntegrationStatus,
+    ScreeningRecord,
+    SQLiteResultStore,
+)
 from purecallerid.cli import main
 from purecallerid.testing import Simulator
 
@@ -188,3 +197,38 @@ def test_records_export_writes_csv(tmp_path: Path) -> None:
     assert main([*argv, "--since", "2999-01-01"]) == 0
     with out.open(newline="") as file:
         assert list(csv.DictReader(file)) == []
+
+
+def test_records_output_masks_every_phone_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Phones a vendor echoed in any format (text or number) are masked in show and export."""
+    db = tmp_path / "r.db"
+    now = datetime.now(UTC)
+    answer = {"phone": 2125550105, "message": "call (212) 555-0105 or +1 212.555.0105"}
+    record = ScreeningRecord(
+        lead_id="L1",
+        campaign_id="c",
+        decision=Action.ACCEPT,
+        integrations=(
+            IntegrationRecord(
+                integration_id="p", kind="purecallerid", sort=1,
+                status=IntegrationStatus.COMPLETED, action=Action.ACCEPT, answer=answer,
+                raw=json.dumps(answer),
+            ),
+        ),
+        started_at=now, finished_at=now, duration=0.1, library_version="0",
+        settings_hash="h", phone="+12125550105",
+    )  # fmt: skip
+    store = SQLiteResultStore(db)
+    asyncio.run(store.save(record))
+    store.close()
+    capsys.readouterr()
+    assert main(["records", "show", "L1", "--db", str(db)]) == 0
+    out = tmp_path / "x.jsonl"
+    assert main(["records", "export", "--db", str(db), "--out", str(out)]) == 0
+    shown = capsys.readouterr().out + out.read_text()
+    digits = "".join(ch if ch.isdigit() else " " for ch in shown)
+    assert "2125550105" not in digits.replace(" ", "")
+    assert all("555" not in run or len(run) < 7 for run in digits.split())
+    assert "***0105" in shown

@@ -22,6 +22,7 @@ from purecallerid import (
     InMemoryResultStore,
     InMemorySettings,
     IntegrationSettings,
+    InvalidLeadError,
     Lead,
     PostgresResultStore,
     PureCallerIDIntegration,
@@ -361,3 +362,70 @@ def test_a_hostile_vendor_answer_through_the_client_is_recorded_once(
     assert records[0].integrations[0].status == status
     assert len(json.dumps(converter.unstructure(records[0]))) < RECORD_CAP
     fake.assert_called(1)
+
+
+def test_one_lead_id_in_two_campaigns_at_once_is_two_screenings() -> None:
+    """The same lead id posted to two campaigns concurrently: two calls, two records."""
+    fake = Scripted()
+    store = InMemoryResultStore()
+    settings = campaigns(scripted("a", latency=0.02))
+
+    async def go() -> tuple[ScreeningRecord, ScreeningRecord]:
+        async with AsyncScreener(settings=settings, store=store, integrations=[fake]) as screener:
+            one, two = await asyncio.gather(
+                screener.screen(lead()), screener.screen(lead(campaign_id="other"))
+            )
+            return one, two
+
+    one, two = asyncio.run(go())
+    assert fake.calls == ["a", "a"]
+    assert (one.campaign_id, two.campaign_id) == ("c", "other")
+
+
+class Buggy(Scripted):
+    """Answers once (billed), then raises a host bug on the next integration."""
+
+    async def screen(
+        self, lead: Lead, settings: IntegrationSettings, *, deadline: float
+    ) -> IntegrationAnswer:
+        if settings.id == "b" and len(self.calls) < 2:
+            self.calls.append(settings.id)
+            raise RuntimeError("host bug")
+        return await super().screen(lead, settings, deadline=deadline)
+
+
+def test_a_host_bug_after_a_billed_call_keeps_the_claim_and_flags_the_retry() -> None:
+    """A host bug after a call left: raised, the claim kept, the next screening flagged."""
+    fake = Buggy()
+    store = InMemoryResultStore()
+    settings = campaigns(scripted("a"), scripted("b", sort=2))
+
+    async def go() -> ScreeningRecord:
+        async with AsyncScreener(settings=settings, store=store, integrations=[fake]) as screener:
+            with pytest.raises(RuntimeError, match="host bug"):
+                await screener.screen(lead())
+            assert await store.load("c", "L1") is None
+            # Another worker cannot take the lead while the claim's lease runs.
+            other = await store.claim("c", "L1", owner="other", lease=30, seen_version=0)
+            assert not other.granted
+            return await screener.screen(lead())
+
+    record = asyncio.run(go())
+    assert record.outcome_unknown is True
+    assert fake.calls.count("a") == 2
+
+
+@pytest.mark.parametrize("lead_id", ["x" * 257, "bad\ud800id", "nul\x00id"])
+def test_a_lead_id_no_database_can_key_is_an_invalid_lead(lead_id: str) -> None:
+    """Too long, a lone surrogate, a NUL: refused before any call."""
+    fake = Scripted()
+
+    async def go() -> None:
+        settings = campaigns(scripted("a"))
+        store = InMemoryResultStore()
+        async with AsyncScreener(settings=settings, store=store, integrations=[fake]) as screener:
+            await screener.screen(Lead(lead_id=lead_id, campaign_id="c", fields={}))
+
+    with pytest.raises(InvalidLeadError):
+        asyncio.run(go())
+    assert fake.calls == []

@@ -321,3 +321,74 @@ def test_sqlite_files_opened_by_many_processes_at_once(tmp_path: Path) -> None:
     for worker in workers:
         worker.join(60)
         assert worker.exitcode == 0
+
+
+def test_text_no_database_can_hold_is_saved_replaced(open_store: Any) -> None:
+    """A lone surrogate (legal in JSON, refused by UTF-8 databases) saves as U+FFFD anywhere."""
+
+    async def go() -> None:
+        async with open_store() as store:
+            saved = attrs.evolve(record("L1"), note="odd \ud83d text", reasons=("x\udc80",))
+            await store.save(saved)
+            loaded = await store.load("c", "L1")
+            assert loaded.note == "odd \ufffd text"
+            assert loaded.reasons == ("x\ufffd",)
+
+    run(go())
+
+
+def test_a_late_save_after_a_takeover_is_kept_and_says_so(open_store: Any) -> None:
+    """An owner saving after its claim was taken over: its record is kept, flagged."""
+
+    async def go() -> None:
+        async with open_store() as store:
+            assert (await store.claim("c", "L1", owner="a", lease=0.2, seen_version=0)).granted
+            await asyncio.sleep(0.35)
+            assert (await store.claim("c", "L1", owner="b", lease=30, seen_version=0)).taken_over
+            late = await store.save(record("L1"), owner="a")
+            assert late.outcome_unknown is True
+            assert late.note is not None
+            assert "took the lead over" in late.note
+            mine = await store.save(attrs.evolve(record("L1"), outcome_unknown=True), owner="b")
+            assert [r.version for r in await store.history("c", "L1")] == [1, 2]
+            assert mine.version == 2
+
+    run(go())
+
+
+def test_a_time_without_a_zone_is_utc_in_every_store(open_store: Any) -> None:
+    """RecordQuery reads a naive since/until as UTC, whatever the store."""
+    base = datetime(2026, 11, 1, 12, tzinfo=UTC)
+
+    async def go() -> None:
+        async with open_store() as store:
+            await store.save(record("L1", finished_at=base))
+            naive = base.replace(tzinfo=None)
+            assert len(await store.find(RecordQuery(since=naive - timedelta(minutes=1)))) == 1
+            assert await store.find(RecordQuery(since=naive + timedelta(minutes=1))) == []
+
+    run(go())
+
+
+def test_sqlite_upgrade_reads_naive_and_broken_times(tmp_path: Path) -> None:
+    """A version 1 file with a naive or unreadable finish time still opens, every row kept."""
+    path = tmp_path / "old.db"
+    text = json.dumps(
+        {k: v for k, v in converter.unstructure(record("L1")).items()
+         if k not in {"phone", "outcome_unknown", "version"}}
+    )  # fmt: skip
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE screening_records (lead_id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL,"
+            " decision TEXT NOT NULL, finished_at TEXT NOT NULL, record TEXT NOT NULL)"
+        )
+        db.execute("INSERT INTO screening_records VALUES ('L1', 'c', 'accept',"
+                   " '2026-11-01T12:00:00', ?)", (text,))  # fmt: skip
+        db.execute("INSERT INTO screening_records VALUES ('L2', 'c', 'accept', 'garbage', ?)",
+                   (text.replace('"L1"', '"L2"'),))  # fmt: skip
+    store = SQLiteResultStore(path)
+    naive = datetime(2026, 11, 1, 11, 59, tzinfo=UTC).replace(tzinfo=None)  # as a v1 file wrote
+    window = RecordQuery(since=naive, until=naive + timedelta(minutes=2))
+    assert [r.lead_id for r in asyncio.run(store.find(window))] == ["L1"]
+    assert store.count() == 2
+    store.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import functools
 import importlib.metadata
 import logging
@@ -121,12 +122,15 @@ class AsyncScreener:
                 f"claim_lease must be a number of seconds > 0, not {claim_lease!r}"
             )
         self._claim_lease = claim_lease
-        self._owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Always unique: two screeners given one name would both hold a lead's claim.
+        name = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self._owner = f"{name}:{uuid.uuid4().hex[:8]}"
         self._checked: dict[str, list[str]] = {}
         # (Campaign id, lead id) -> (the screening task, whether it was forced).
         self._in_flight: dict[tuple[str, str], tuple[asyncio.Future[ScreeningRecord], bool]] = {}
-        # Lead id -> exceptions raised by the observer during that lead's screening.
-        self._hook_failures: dict[str, list[Exception]] = {}
+        # Leads whose claim this screener holds without a record (a host bug, a cancellation or
+        # a failed save after calls may have left): screening one again is a takeover.
+        self._unsettled: set[tuple[str, str]] = set()
         self._plan = PlanRunner(
             kinds=self._kinds,
             guards=self._guarded,
@@ -183,16 +187,20 @@ class AsyncScreener:
         claim = await self._claim(lead, campaign, seen)
         if isinstance(claim, ScreeningRecord):
             return claim  # another worker screened the lead meanwhile: its record stands
+        key = (lead.campaign_id, lead.lead_id)
+        taken_over = claim.taken_over or key in self._unsettled
         failures: list[Exception] = []
-        self._hook_failures[lead.lead_id] = failures
+        # Until the record is saved the claim is kept whatever happens: a host bug or a
+        # cancellation may come after a billed call, and the claim's expiry (or this
+        # screener's next attempt) then screens the lead with the doubt recorded.
+        self._unsettled.add(key)
+        token = _HOOK_FAILURES.set(failures)
         try:
-            record = await self._screen(lead, campaign, note, taken_over=claim.taken_over)
-        except BaseException:
-            await self._release(lead)
-            raise
+            record = await self._screen(lead, campaign, note, taken_over=taken_over)
         finally:
-            del self._hook_failures[lead.lead_id]
+            _HOOK_FAILURES.reset(token)
         record = await self._save(record)
+        self._unsettled.discard(key)
         if failures:
             # A host bug in an observer hook surfaces, but only once the record is saved.
             raise failures[0]
@@ -216,7 +224,10 @@ class AsyncScreener:
         Returns the granted claim, or the newer record another worker saved meanwhile. A
         holder that dies leaves its claim to expire: the wait then ends in a takeover.
         """
-        lease = self._claim_lease or (_CLAIM_MARGIN + (campaign.deadline if campaign else 0.0))
+        deadline = campaign.deadline if campaign else 0.0
+        lease = self._claim_lease or (_CLAIM_MARGIN + deadline)
+        # A lease the screening can outlive would hand a live lead to another worker.
+        lease = max(lease, deadline + _LEASE_OVER_DEADLINE)
         give_up = self._clock() + 2 * lease
         pause = _FIRST_POLL
         while True:
@@ -244,12 +255,6 @@ class AsyncScreener:
             wait = pause if claim.expires_in is None else min(pause, claim.expires_in + 0.01)
             await asyncio.sleep(max(wait, 0.0))
             pause = min(pause * 2, _LAST_POLL)
-
-    async def _release(self, lead: Lead) -> None:
-        try:
-            await self._store.release(lead.campaign_id, lead.lead_id, owner=self._owner)
-        except Exception:  # the claim expires on its own; the host bug being raised matters more
-            logger.exception("lead %s: could not release its claim", lead.lead_id)
 
     async def _save(self, record: ScreeningRecord) -> ScreeningRecord:
         try:
@@ -326,9 +331,9 @@ class AsyncScreener:
             )
         return self._guards
 
-    def _hook_failed(self, lead_id: str, exc: Exception) -> None:
+    def _hook_failed(self, lead_id: str, exc: Exception) -> None:  # noqa: ARG002 - the guards' hook
         """Hold an observer hook's exception; it is raised once the lead's record is saved."""
-        failures = self._hook_failures.get(lead_id)
+        failures = _HOOK_FAILURES.get()
         if failures is not None:
             failures.append(exc)
 
@@ -402,6 +407,14 @@ class AsyncScreener:
 
 _CLAIM_MARGIN: Final = 30.0
 """Seconds a claim's default lease adds to the campaign's deadline (saving, clock skew)."""
+_LEASE_OVER_DEADLINE: Final = 1.0
+"""Seconds a lease lasts at least past the campaign's deadline, whatever was asked."""
+_MAX_ID: Final = 256
+"""Characters of a lead or campaign id at most (databases index them)."""
+_HOOK_FAILURES: Final[contextvars.ContextVar[list[Exception] | None]] = contextvars.ContextVar(
+    "purecallerid_hook_failures", default=None
+)
+"""The observer hook exceptions of the screening running in this context (and its tasks)."""
 _FIRST_POLL: Final = 0.01
 _LAST_POLL: Final = 0.25
 _TAKEN_OVER: Final = (
@@ -438,9 +451,18 @@ def _check_lead(lead: object) -> None:
         raise InvalidLeadError("the lead has no lead_id; a screening record needs one")
     if not isinstance(campaign_id, str):
         raise InvalidLeadError("the lead's campaign_id must be a string")
-    if "\x00" in lead_id or "\x00" in campaign_id:
-        # No database keeps a NUL in a key (PostgreSQL refuses it in text).
-        raise InvalidLeadError("the lead's lead_id and campaign_id cannot hold a NUL character")
+    for name, value in (("lead_id", lead_id), ("campaign_id", campaign_id)):
+        if "\x00" in value or len(value) > _MAX_ID:
+            # No database keeps a NUL in a key, and an index entry has a size limit.
+            raise InvalidLeadError(
+                f"the lead's {name} must be at most {_MAX_ID} characters, without NUL"
+            )
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidLeadError(
+                f"the lead's {name} is not valid text (a lone surrogate)"
+            ) from None
 
 
 @functools.cache

@@ -21,7 +21,7 @@ Reference implementations: :class:`purecallerid.InMemorySettings`,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from attrs import field, frozen
@@ -169,7 +169,9 @@ class ResultStore(Protocol):
        refused caller waits for the owner's record (polling :meth:`load`), or takes over
        once the owner's lease has run out;
     3. screen, then :meth:`save` the record, which appends a new version and ends the claim
-       in one transaction; :meth:`release` ends a claim without a record (a host bug).
+       in one transaction. A screening that ends without a record (a host bug, a
+       cancellation) keeps its claim: a call may have left, so the lead goes to the next
+       screening only as a takeover. :meth:`release` is for a host's own tools.
 
     Nothing is ever overwritten: a forced or expired re-screening appends a version.
     Every method must be atomic across every process and machine sharing the store. Raise any
@@ -194,13 +196,22 @@ class ResultStore(Protocol):
     async def save(self, record: ScreeningRecord, *, owner: str | None = None) -> ScreeningRecord:
         """Append *record* as the lead's next version, ending *owner*'s claim, atomically.
 
-        Returns the record with its ``version`` set.
+        Returns the record as stored, its ``version`` set. When another owner holds the
+        claim (it took the lead over from *owner*, whose lease had run out), the record is
+        still appended, with ``outcome_unknown`` set and a note: the lead was screened twice.
         """
         ...
 
     async def release(self, campaign_id: str, lead_id: str, *, owner: str) -> None:
         """End *owner*'s claim on the lead without a record (nothing else changes)."""
         ...
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # Every store reads a naive time the same way: as UTC (not each its own local time).
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 @frozen(kw_only=True)
@@ -211,8 +222,8 @@ class RecordQuery:
         phone: The lead's phone in E.164 (``+12125550102``).
         campaign_id: The host's campaign.
         decision: ``accept``, ``flag``, ``qa`` or ``reject``.
-        since: Records finished at or after this time (UTC).
-        until: Records finished before this time (UTC).
+        since: Records finished at or after this time (a time without a zone is UTC).
+        until: Records finished before this time (a time without a zone is UTC).
         latest_only: Only the latest version of each lead (the default), or every version.
         limit: At most this many records, oldest first; ``None`` for all.
     """
@@ -220,8 +231,8 @@ class RecordQuery:
     phone: str | None = None
     campaign_id: str | None = None
     decision: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: datetime | None = field(default=None, converter=_utc)
+    until: datetime | None = field(default=None, converter=_utc)
     latest_only: bool = True
     limit: int | None = None
 

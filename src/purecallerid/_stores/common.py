@@ -25,12 +25,35 @@ _NUL_ESCAPE: Final = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 def to_json(record: ScreeningRecord, *, for_jsonb: bool = False) -> str:
     """The record as JSON text (its ``version`` left to the store's own column).
 
-    *for_jsonb* replaces NUL characters (which PostgreSQL's JSONB refuses) with U+FFFD.
+    A lone surrogate (which no UTF-8 database can hold) becomes U+FFFD in every store, so
+    that a record saves the same everywhere; *for_jsonb* also replaces NUL characters, which
+    PostgreSQL's JSONB refuses.
     """
-    text = json.dumps(converter.unstructure(attrs.evolve(record, version=0)))
+    text = json.dumps(converter.unstructure(attrs.evolve(record, version=0)), ensure_ascii=False)
+    if not text.isascii():
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     if for_jsonb and "\\u0000" in text:
         text = _NUL_ESCAPE.sub(r"\1\\ufffd", text)
     return text
+
+
+def superseded(record: ScreeningRecord, holder: str | None, owner: str | None) -> ScreeningRecord:
+    """*record* as saved by *owner* while *holder* holds the lead's claim.
+
+    An owner whose lease ran out while it still lived (a paused process) saves after another
+    worker took the lead over: both called the vendor. Its record is kept (evidence is never
+    lost) and says so.
+    """
+    if owner is None or holder is None or holder == owner:
+        return record
+    note = " ".join(filter(None, [record.note, _LATE]))
+    return attrs.evolve(record, outcome_unknown=True, note=note)
+
+
+_LATE: Final = (
+    "Saved after another worker took the lead over (this worker's claim had expired): the"
+    " lead was screened twice and may have been billed twice."
+)
 
 
 def from_json(text: str | bytes, version: int) -> ScreeningRecord:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ..typing import Claim
-from .common import from_json, matches, to_json
+from .common import from_json, matches, superseded, to_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -70,6 +70,8 @@ class InMemoryResultStore:
         """Append *record* as the lead's next version and end *owner*'s claim."""
         key = (record.campaign_id, record.lead_id)
         versions = self._records.setdefault(key, [])
+        held = self._claims.get(key)
+        record = superseded(record, None if held is None else held[0], owner)
         if self._check_json:
             record = from_json(to_json(record), 0)
         record = attrs.evolve(record, version=len(versions) + 1)

@@ -21,7 +21,7 @@ import attrs
 
 from .._errors import ConfigurationError
 from ..typing import Claim
-from .common import from_json, to_json
+from .common import from_json, superseded, to_json
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -164,10 +164,16 @@ class PostgresResultStore:
     async def save(self, record: ScreeningRecord, *, owner: str | None = None) -> ScreeningRecord:
         """Append *record* as the lead's next version and end *owner*'s claim, atomically."""
         key = (record.campaign_id, record.lead_id)
-        text = to_json(record, for_jsonb=True)
         pool = await self._connection()
         async with pool.connection() as db, db.transaction():
             await db.execute(_LEAD_LOCK, key)
+            cursor = await db.execute(
+                "SELECT owner FROM purecallerid_claims WHERE campaign_id = %s AND lead_id = %s",
+                key,
+            )
+            held = await cursor.fetchone()
+            record = superseded(record, None if held is None else held[0], owner)
+            text = to_json(record, for_jsonb=True)
             version = await _scalar(db, _LATEST, key) + 1
             await db.execute(
                 "INSERT INTO purecallerid_records VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)",

@@ -15,14 +15,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
 from .._sqlite import open_shared
 from ..typing import Claim
-from .common import from_json, time_key, to_json
+from .common import from_json, superseded, time_key, to_json
 
 if TYPE_CHECKING:
     import sqlite3
@@ -152,20 +152,23 @@ class SQLiteResultStore:
 
     async def save(self, record: ScreeningRecord, *, owner: str | None = None) -> ScreeningRecord:
         """Append *record* as the lead's next version and end *owner*'s claim, atomically."""
-        text = to_json(record)
 
-        def append(db: sqlite3.Connection) -> int:
+        def append(db: sqlite3.Connection) -> ScreeningRecord:
             key = (record.campaign_id, record.lead_id)
+            held = db.execute(
+                "SELECT owner FROM lead_claims WHERE campaign_id = ? AND lead_id = ?", key
+            ).fetchone()
+            saved = superseded(record, None if held is None else held[0], owner)
             version = int(db.execute(_LATEST, key).fetchone()[0]) + 1
             db.execute(
                 "INSERT INTO lead_records VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (*key, version, record.decision.value, record.phone,
-                 time_key(record.finished_at), text),
+                (*key, version, saved.decision.value, saved.phone,
+                 time_key(saved.finished_at), to_json(saved)),
             )  # fmt: skip
             _end_claim(db, key, owner)
-            return version
+            return attrs.evolve(saved, version=version)
 
-        return attrs.evolve(record, version=await self._run(append))
+        return await self._run(append)
 
     async def release(self, campaign_id: str, lead_id: str, *, owner: str) -> None:
         """End *owner*'s claim on the lead."""
@@ -266,13 +269,22 @@ def _migrate(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO purecallerid_schema VALUES (?)", (SCHEMA_VERSION,))
 
 
+def _as_utc(text: str) -> datetime:
+    """A stored finish time; naive means UTC (as the library wrote it), unreadable means now."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return datetime.now(UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _upgrade_from_v1(db: sqlite3.Connection) -> None:
     """Every record of a version 1 file becomes version 1 of its (campaign, lead)."""
     rows = db.execute(
         "SELECT campaign_id, lead_id, decision, finished_at, record FROM screening_records"
     ).fetchall()
     for campaign_id, lead_id, decision, finished_at, text in rows:
-        moment = time_key(datetime.fromisoformat(finished_at))
+        moment = time_key(_as_utc(finished_at))
         db.execute(
             "INSERT OR IGNORE INTO lead_records VALUES (?, ?, 1, ?, NULL, ?, ?)",
             (campaign_id, lead_id, decision, moment, text),
