@@ -9,6 +9,7 @@ import statistics
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,6 +43,7 @@ from purecallerid import (
     RequestRecord,
     ScreeningRecord,
     ServerError,
+    SQLiteStateBackend,
     StateUnavailableError,
     ThrottledError,
     converter,
@@ -323,6 +325,25 @@ def test_max_wait_bounds_the_wait() -> None:
         concurrent=True,
     )
     assert sorted(classes(records), key=str) == [None, "throttled"]
+
+
+def test_a_wall_clock_step_back_throttles_nothing_on_sqlite(tmp_path: Path) -> None:
+    """Issue 13: the wall clock steps back an hour between two batches on a SQLite state.
+
+    Rate-limited calls go on at the rate: none throttled, none sent to the failure policy
+    (before, every one was ``throttled``, then ``qa``, until the clock caught up).
+    """
+    wall = [time.time()]
+    state = SQLiteStateBackend(tmp_path / "state.db", wall_clock=lambda: wall[0])
+    settings = guarded(rate_limit=RateLimitSettings(per_second=20, burst=2, max_wait=1))
+    counting = Counting()
+    records = screen(settings, [lead(i) for i in range(3)], counting, state=state)
+    wall[0] -= 3600
+    later = [lead(i) for i in range(3, 9)]
+    records += screen(settings, later, counting, concurrent=True, state=state)
+    asyncio.run(state.aclose())
+    assert classes(records) == [None] * 9
+    assert len(counting.calls) == 9
 
 
 def test_vendor_429_slows_the_limiter() -> None:

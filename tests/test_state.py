@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
+import redis.asyncio
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,6 +25,7 @@ from purecallerid._guards.algorithms import (
     BreakerState,
     breaker_admit,
     breaker_record,
+    clock_stepped_back,
     gcra_reserve,
     gcra_slow_down,
 )
@@ -89,6 +93,76 @@ def test_gcra_slow_down_holds_every_turn_back() -> None:
     _, second = gcra_reserve(tat, 100.0, rate=10, burst=5, max_wait=10)
     assert first == pytest.approx(2.0)
     assert second == pytest.approx(2.1)
+
+
+# -- a clock that steps back ------------------------------------------------------------
+
+
+@given(
+    rate=st.floats(min_value=0.5, max_value=200),
+    burst=st.integers(min_value=1, max_value=10),
+    max_wait=st.floats(min_value=0, max_value=2),
+    steps=st.lists(
+        st.tuples(
+            st.floats(min_value=0, max_value=0.2),
+            st.one_of(st.just(0.0), st.floats(min_value=0, max_value=7200)),
+        ),
+        min_size=1,
+        max_size=80,
+    ),
+)
+def test_gcra_on_a_clock_stepping_back_keeps_the_rate_and_holds_nothing_up(
+    rate: float, burst: int, max_wait: float, steps: list[tuple[float, float]]
+) -> None:
+    """Undoing steps back as a backend does, the rate holds and a step holds nothing up.
+
+    A Redis server's clock may step back between two calls (by *back* seconds). With the rule
+    of ``clock_stepped_back``, and the moved state written back at once: no turn comes earlier
+    than on a clock that never stepped (the rate holds in real time), and a step delays the
+    limiter by the state's age when the step is found (the time not counted), never by the
+    step itself; a step shorter than that age counts against the wait. Without a step, every
+    wait is the true one.
+    """
+    interval = 1.0 / rate
+    real = offset = 0.0
+    tat = at = written = 0.0  # the state, when (clock) it was written, and when (real)
+    turns = []
+    for gap, back in steps:
+        real += gap
+        offset -= back
+        now = real + offset
+        moved = clock_stepped_back(at, now)
+        if moved > 0:
+            # On the real timeline, the state's tat moves later by the age not counted.
+            delay = (tat - moved - now) - (tat - at + written - real)
+            assert -1e-6 <= delay <= real - written + 1e-6
+            tat, at, written = tat - moved, now, real
+        # The true wait: the state's tat on the real timeline, as a clock that never stepped.
+        true_tat = tat - at + written
+        true_wait = max(0.0, max(true_tat, real) + interval - burst * interval - real)
+        new_tat, wait = gcra_reserve(tat, now, rate=rate, burst=burst, max_wait=max_wait)
+        # A step shorter than the state's age is not seen: it counts against the wait. A
+        # longer one is always seen (never an hour against a wait).
+        unseen = at - written - offset
+        assert unseen <= real - written + 1e-6
+        if wait is None:  # refused: its wait would have been beyond max_wait
+            assert true_wait + unseen > max_wait - 1e-6
+            continue
+        assert true_wait - 1e-6 <= wait <= true_wait + unseen + 1e-6
+        tat, at, written = new_tat, now, real
+        turns.append(real + wait)
+    turns.sort()
+    for i, start in enumerate(turns):
+        for j in range(i, len(turns)):
+            assert j - i + 1 <= burst + rate * (turns[j] - start) + 1e-6
+
+
+def test_a_step_back_keeps_every_time_as_far_ahead_as_when_written() -> None:
+    """A state written an hour "in the future" keeps its 30 s, neither 3630 s nor 0."""
+    written_at, now = 5_000.0, 5_000.0 - 3_600
+    open_until = written_at + 30
+    assert open_until - clock_stepped_back(written_at, now) - now == pytest.approx(30)
+    assert clock_stepped_back(written_at, written_at + 10) == 0.0  # time went on: nothing
 
 
 # -- breaker ---------------------------------------------------------------------------
@@ -178,13 +252,40 @@ def test_breaker_never_has_two_probes_out(steps: list[tuple[str, float]]) -> Non
 Factory = Callable[[], StateBackend]
 
 
+def wall_now() -> float:
+    """The process's wall clock, looked up at each call: a test may step it (``stepped``)."""
+    return time.time()
+
+
+class SteppedWall:
+    """``time.time`` moved by whole steps, as NTP or an operator setting the clock does."""
+
+    def __init__(self, real: Callable[[], float]) -> None:
+        self.real = real
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self.real() + self.offset
+
+    def step(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+def stepped(monkeypatch: pytest.MonkeyPatch) -> SteppedWall:
+    """The process's wall clock (``time.time``), for the test to step back and forward."""
+    wall = SteppedWall(time.time)
+    monkeypatch.setattr(time, "time", wall)
+    return wall
+
+
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 def make_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
     """Makes each backend in turn (Redis on a real server, skipped without one)."""
     if request.param == "memory":
         return InMemoryStateBackend
     if request.param == "sqlite":
-        return lambda: SQLiteStateBackend(tmp_path / "state.db")
+        return lambda: SQLiteStateBackend(tmp_path / "state.db", wall_clock=wall_now)
     server: RedisServer = request.getfixturevalue("redis_server")
     prefix = f"t-{uuid.uuid4().hex}"
     return lambda: RedisStateBackend(server.url, prefix=prefix)
@@ -322,6 +423,221 @@ def test_cache_entries_expire(make_backend: Factory) -> None:
         assert await state.cache_get("c") is None
 
     use(make_backend, body)
+
+
+# A wall clock stepping back an hour (then forward two): every backend measures intervals
+# on another clock (memory: the process's monotonic one; SQLite: the host's, plus the file's
+# base; Redis: the server's), so nothing moves. Intervals here are seconds apart, so that a
+# slow machine cannot fail them.
+
+
+async def turn(state: StateBackend, key: str = "r") -> float | None:
+    """A turn of limiter *key*: 2 at once, then one every 10 s, waiting up to a minute."""
+    return await state.acquire_rate(key, rate=0.1, burst=2, max_wait=60.0)
+
+
+async def open_breaker(state: StateBackend, key: str) -> None:
+    """Open breaker *key* (a failure, threshold 1) for a cool-down of 30 s."""
+    change = await state.breaker_record(
+        key, outcome="failure", probe=False, threshold=1, cooldown=30
+    )
+    assert change == "opened"
+
+
+def test_a_wall_clock_step_holds_no_turn_back(make_backend: Factory, stepped: SteppedWall) -> None:
+    """After a step back of an hour the next turn is one interval away, not an hour or none.
+
+    Nor is it free: the step lets no more turns through than the rate.
+    """
+
+    async def body(state: StateBackend) -> None:
+        assert [await turn(state) for _ in range(2)] == [0.0, 0.0]
+        stepped.step(-3600)
+        third = await turn(state)
+        assert third is not None
+        assert 5 < third <= 10
+        stepped.step(+7200)
+        fourth = await turn(state)
+        assert fourth is not None
+        assert 15 < fourth <= 20
+
+    use(make_backend, body)
+
+
+def test_a_wall_clock_step_holds_no_breaker_open(
+    make_backend: Factory, stepped: SteppedWall
+) -> None:
+    """An open breaker keeps its cool-down: an hour back is not an hour more, nor less."""
+
+    async def body(state: StateBackend) -> None:
+        await open_breaker(state, "b")
+        for step in (-3600, +7200):
+            stepped.step(step)
+            admission = await state.breaker_admit("b", probe_lease=5)
+            assert admission.decision == "reject"
+            assert 20 < admission.retry_in <= 30
+
+    use(make_backend, body)
+
+
+def test_a_wall_clock_step_keeps_cache_ttls(make_backend: Factory, stepped: SteppedWall) -> None:
+    """A cached answer lives its TTL: a step back adds no hour to it, a step forward takes none."""
+
+    async def body(state: StateBackend) -> None:
+        await state.cache_put("short", "s", ttl=0.2)
+        await state.cache_put("long", "l", ttl=600)
+        stepped.step(-3600)
+        await asyncio.sleep(0.3)
+        assert await state.cache_get("short") is None
+        assert await state.cache_get("long") == "l"
+        stepped.step(+7200)
+        assert await state.cache_get("long") == "l"
+
+    use(make_backend, body)
+
+
+# SQLite across processes and reboots: the host's monotonic clock (injected here) plus the
+# file's base.
+
+WALL: Final = 1_700_000_000.0
+
+
+def sqlite_at(path: Path, *, boot: str, host: Clock, wall: float) -> SQLiteStateBackend:
+    """A process of one boot: its host's monotonic clock, and a wall clock that stays put."""
+    return SQLiteStateBackend(path, clock=host, wall_clock=Clock(wall), boot_id=boot)
+
+
+async def fill(state: StateBackend) -> None:
+    """The limiter's burst taken (next turn 10 s away), a breaker opened, two cached answers."""
+    assert [await turn(state) for _ in range(2)] == [0.0, 0.0]
+    await open_breaker(state, "b")
+    await state.cache_put("short", "s", ttl=100)
+    await state.cache_put("long", "l", ttl=864_000)
+
+
+def test_sqlite_processes_of_one_boot_share_the_state_clock(tmp_path: Path) -> None:
+    """A process started after the wall clock stepped back an hour sees the same state time."""
+    host = Clock(50_000.0)
+
+    async def go() -> None:
+        first = sqlite_at(tmp_path / "s.db", boot="boot-1", host=host, wall=WALL)
+        await fill(first)
+        host.now += 4
+        second = sqlite_at(tmp_path / "s.db", boot="boot-1", host=host, wall=WALL - 3600)
+        assert await turn(second) == pytest.approx(6)
+        assert await turn(first) == pytest.approx(16)
+        assert (await second.breaker_admit("b", probe_lease=5)).retry_in == pytest.approx(26)
+        await first.aclose()
+        await second.aclose()
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("boot", ["boot-2", "boot-1"])
+def test_sqlite_state_goes_on_after_a_reboot_with_the_wall_clock_behind(
+    tmp_path: Path, boot: str
+) -> None:
+    """A reboot restarts the monotonic clock; a wall clock an hour behind then holds nothing.
+
+    State time goes on from the latest it recorded: the turn is one interval away (less the
+    time that passed before the reboot), the cool-down what was left of it, the cache intact.
+    Without a boot id ("boot-1" again, as where the system tells none) the restarted clock,
+    reading less than the latest state time, gives the reboot away.
+    """
+
+    async def go() -> None:
+        before = Clock(50_000.0)
+        first = sqlite_at(tmp_path / "s.db", boot="boot-1", host=before, wall=WALL)
+        await fill(first)
+        before.now += 2  # a write 2 s later records the latest state time
+        await open_breaker(first, "x")
+        await first.aclose()
+        after = Clock(5.0)
+        state = sqlite_at(tmp_path / "s.db", boot=boot, host=after, wall=WALL - 3600)
+        assert await turn(state) == pytest.approx(8)
+        assert (await state.breaker_admit("b", probe_lease=5)).retry_in == pytest.approx(28)
+        assert await state.cache_get("short") == "s"
+        after.now += 98
+        assert await state.cache_get("short") is None
+        assert await state.cache_get("long") == "l"
+        assert (await state.breaker_admit("b", probe_lease=5)).decision == "probe"
+        await state.aclose()
+
+    asyncio.run(go())
+
+
+def test_sqlite_a_reboot_counts_its_downtime(tmp_path: Path) -> None:
+    """Back a day later on the wall clock, a limiter and a breaker are idle, a TTL has run."""
+
+    async def go() -> None:
+        first = sqlite_at(tmp_path / "s.db", boot="boot-1", host=Clock(50_000.0), wall=WALL)
+        await fill(first)
+        await first.aclose()
+        state = sqlite_at(tmp_path / "s.db", boot="boot-2", host=Clock(5.0), wall=WALL + 86_400)
+        assert [await turn(state) for _ in range(3)] == [0, 0, 10]
+        assert (await state.breaker_admit("b", probe_lease=5)).decision == "probe"
+        assert await state.cache_get("short") is None
+        assert await state.cache_get("long") == "l"
+        await state.aclose()
+
+    asyncio.run(go())
+
+
+# Redis: the server's clock is a wall clock too. A state written "in the future" is one
+# written before that clock stepped back; planted here, as the server would have left it.
+
+
+def test_redis_undoes_a_step_back_of_the_servers_clock(redis_server: RedisServer) -> None:
+    """States written an hour before the server's clock stepped back keep their own waits.
+
+    A turn 10 s away, a cool-down of 30 s, a probe's lease of 0.2 s: not an hour more each,
+    nor for ever the same (a refused caller gets its turn once the 0.4 s it was told are over).
+    """
+    prefix = f"t-{uuid.uuid4().hex}"
+
+    def breaker(state: str, open_until: float, probe_until: float, at: float) -> list[str]:
+        """A breaker's hash as field, value, field, value..."""
+        times = {"open_until": open_until, "probe_until": probe_until, "at": at}
+        fields = {"state": state, "failures": "1", **{k: f"{v:.6f}" for k, v in times.items()}}
+        return [text for pair in fields.items() for text in pair]
+
+    async def go() -> None:
+        client = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
+        seconds, micros = await client.time()
+        now = seconds + micros / 1e6
+        ahead = now + 3600  # the server's clock when they were written
+        # The limiter's burst taken: its tat two intervals ahead, as written.
+        await client.set(f"{prefix}:rate:r", f"{ahead + 20:.6f} {ahead:.6f}")
+        await client.set(f"{prefix}:rate:bare", f"{now + 20:.6f}")  # as before "at" was kept
+        await client.set(f"{prefix}:rate:near", f"{ahead + 0.4:.6f} {ahead:.6f}")
+        await client.hset(f"{prefix}:breaker:open", items=breaker("open", ahead + 30, 0, ahead))
+        probing = breaker("half_open", 0, ahead + 0.2, ahead)
+        await client.hset(f"{prefix}:breaker:probing", items=probing)
+        await client.aclose()
+        state = RedisStateBackend(redis_server.url, prefix=prefix)
+        try:
+            third, fourth, bare = await turn(state), await turn(state), await turn(state, "bare")
+            assert third is not None
+            assert 5 < third <= 10
+            assert fourth is not None
+            assert 15 < fourth <= 20  # the rewritten state counts from the server's time now
+            assert bare is not None
+            assert 5 < bare <= 10
+            admission = await state.breaker_admit("open", probe_lease=5)
+            assert admission.decision == "reject"
+            assert 20 < admission.retry_in <= 30
+            # Refused and rejected now, each a while later: a state read but not otherwise
+            # changed still ages from its first read after the step.
+            near = functools.partial(state.acquire_rate, "near", rate=5.0, burst=1, max_wait=0.1)
+            assert await near() is None
+            assert (await state.breaker_admit("probing", probe_lease=5)).decision == "reject"
+            await asyncio.sleep(0.5)
+            assert await near() == 0
+            assert (await state.breaker_admit("probing", probe_lease=5)).decision == "probe"
+        finally:
+            await state.aclose()
+
+    asyncio.run(go())
 
 
 def test_memory_cache_is_bounded() -> None:

@@ -332,7 +332,10 @@ class StateBackend(Protocol):
     Every method must be atomic across every process sharing the backend: two workers
     reserving the last unit of a quota at once must not both get it. Keys are opaque texts
     built by the screener (hashed: never a token, never a phone). Time is the backend's own
-    clock (a shared one, for a backend shared by hosts).
+    clock (a shared one, for a backend shared by hosts), and turns, cool-downs, leases and
+    cache TTLs are intervals on it: a step back of the wall clock must not hold calls up for
+    the length of the step. Use a monotonic clock, or store with each state when it was
+    written and undo a step back as the library's Redis backend does.
 
     Raise any exception on failure: before the call, the screener turns it into a
     :class:`purecallerid.StateUnavailableError` (class ``state_unavailable``) and the

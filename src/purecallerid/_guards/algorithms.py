@@ -13,6 +13,11 @@ section; the Redis backend runs the same steps in Lua scripts (``redis.py``).
 - **Breaker**: closed -> open after *threshold* consecutive failures; open -> one probe after
   the cool-down (the probe's slot is leased, so a crashed worker cannot keep it); the probe's
   success closes, its failure reopens.
+- **Clock**: every time above is a point on the backend's clock, and intervals are measured on
+  it, so that clock must not step back with the wall clock (memory: the process's monotonic
+  clock; SQLite: the host's, with a base kept in the file). A backend whose clock is a wall
+  clock (Redis: the server's ``TIME``) stores with each state when it was written and undoes a
+  step back with :func:`clock_stepped_back`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ __all__ = [
     "BreakerState",
     "breaker_admit",
     "breaker_record",
+    "clock_stepped_back",
     "gcra_reserve",
     "gcra_slow_down",
 ]
@@ -58,6 +64,24 @@ def gcra_slow_down(tat: float, now: float, *, rate: float, burst: int, wait: flo
     """The ``tat`` after which no turn starts before ``now + wait`` (and no burst follows)."""
     interval = 1.0 / rate
     return max(tat, now + wait + (burst - 1) * interval)
+
+
+def clock_stepped_back(written_at: float, now: float) -> float:
+    """How far a wall clock has stepped back since a state was written at *written_at*.
+
+    A state written "in the future" proves that the clock went back at least that far since.
+    Moving the state's times (``tat``, ``open_until``, ``probe_until``) back by the result
+    keeps each exactly as far ahead of *now* as it was when written: no wait grows by the
+    step (a step back of an hour does not hold calls for an hour), and no turn or probe comes
+    earlier than it would have. The time that passed between the write and the step is not
+    counted: the rule errs toward waiting, by at most the state's own interval. ``0.0`` when
+    the clock did not go back.
+
+    The moved times are written back at once, with *now* as their written time, even by a
+    call that changes nothing else (a refused turn, a rejected call): left as written, each
+    later read would find them as far ahead again, until the clock caught up.
+    """
+    return max(0.0, written_at - now)
 
 
 @define

@@ -30,7 +30,8 @@ class InMemoryStateBackend:
     :class:`RedisStateBackend` (many hosts) when several share a quota.
 
     Args:
-        clock: Seconds, monotonic (injectable for tests).
+        clock: Seconds on a monotonic clock, which a step of the wall clock does not move:
+            turns, cool-downs, leases and cache TTLs are intervals (injectable for tests).
         max_cache_entries: Cached answers kept at most; the oldest go first.
     """
 

@@ -4,8 +4,11 @@ Every operation that reads and then writes is one Lua script, which Redis runs a
 no other client's command runs in between, so two workers cannot both take the last unit of
 a quota or the same rate-limiter turn. The scripts follow the rules of ``algorithms.py`` step by
 step. Time inside the scripts is the Redis server's (``TIME``), the one clock every host
-shares. Quota counters expire after their vendor day; limiter and breaker keys expire once
-idle.
+shares: a worker's clock never measures an interval. The server's clock is a wall clock, so
+each limiter and breaker state stores when it was written; one written "in the future" shows
+that the server's clock stepped back, and its times move back as far
+(``algorithms.clock_stepped_back``): no wait grows by the step. Quota counters expire after
+their vendor day; limiter and breaker keys expire once idle.
 """
 
 from __future__ import annotations
@@ -29,6 +32,25 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local function num(text) return tonumber(text) or 0 end
 local function fmt(x) return string.format('%.6f', x) end
 local function ms(x) return string.format('%d', math.ceil(x * 1000)) end
+-- How far the server's clock stepped back since a state was written at `at`, 0 if it did not
+-- (algorithms.clock_stepped_back): that state's times move back as far.
+local function back(at) return math.max(0, num(at) - now) end
+-- A limiter is '<tat> <written at>'.
+local function write_tat(key, tat)
+  redis.call('SET', key, fmt(tat) .. ' ' .. fmt(now), 'PX', ms(tat - now + 1))
+end
+-- The limiter's tat as if the server's clock never stepped back. A moved tat is written back
+-- at once, refused turn or not: left as written, the next read would find it as far ahead
+-- again, and refuse again, until the clock caught up.
+local function read_tat(key)
+  local value = redis.call('GET', key)
+  if not value then return 0 end
+  local tat, at = string.match(value, '^(%S+) (%S+)$')
+  if not tat then return num(value) end  -- a bare tat, written before the time was kept
+  local moved = num(tat) - back(at)
+  if moved < num(tat) then write_tat(key, moved) end
+  return moved
+end
 """
 
 _RESERVE_QUOTA: Final = """
@@ -48,30 +70,37 @@ return 1
 _ACQUIRE_RATE: Final = """
 -- KEYS[1]: the limiter's theoretical arrival time (GCRA). ARGV: rate, burst, max_wait.
 local interval = 1 / tonumber(ARGV[1])
-local tat = math.max(num(redis.call('GET', KEYS[1])), now) + interval
+local tat = math.max(read_tat(KEYS[1]), now) + interval
 local wait = math.max(0, tat - tonumber(ARGV[2]) * interval - now)
 if wait > tonumber(ARGV[3]) then return {0, fmt(wait)} end
-redis.call('SET', KEYS[1], fmt(tat), 'PX', ms(tat - now + 1))
+write_tat(KEYS[1], tat)
 return {1, fmt(wait)}
 """
 
 _SLOW_DOWN: Final = """
 -- KEYS[1]: the limiter. ARGV: rate, burst, wait: no turn before now + wait, no burst after.
 local interval = 1 / tonumber(ARGV[1])
-local tat = math.max(num(redis.call('GET', KEYS[1])), now + tonumber(ARGV[3])
+local tat = math.max(read_tat(KEYS[1]), now + tonumber(ARGV[3])
   + (tonumber(ARGV[2]) - 1) * interval)
-redis.call('SET', KEYS[1], fmt(tat), 'PX', ms(tat - now + 1))
+write_tat(KEYS[1], tat)
 return 1
 """
 
 _BREAKER_ADMIT: Final = """
 -- KEYS[1]: the breaker's hash. ARGV: probe_lease, idle expiry (s).
-local h = redis.call('HMGET', KEYS[1], 'state', 'open_until', 'probe_until')
+local h = redis.call('HMGET', KEYS[1], 'state', 'open_until', 'probe_until', 'at')
 local state = h[1] or 'closed'
 if state == 'closed' then return {'call', '0'} end
-if state == 'open' and now < num(h[2]) then return {'reject', fmt(num(h[2]) - now)} end
-if state == 'half_open' and now < num(h[3]) then return {'reject', '0'} end
-redis.call('HSET', KEYS[1], 'state', 'half_open', 'probe_until', fmt(now + tonumber(ARGV[1])))
+local moved = back(h[4])
+local open_until, probe_until = num(h[2]) - moved, num(h[3]) - moved
+if moved > 0 then  -- written back at once, as a limiter's tat (a rejection writes nothing)
+  redis.call('HSET', KEYS[1], 'open_until', fmt(open_until), 'probe_until', fmt(probe_until),
+    'at', fmt(now))
+end
+if state == 'open' and now < open_until then return {'reject', fmt(open_until - now)} end
+if state == 'half_open' and now < probe_until then return {'reject', '0'} end
+redis.call('HSET', KEYS[1], 'state', 'half_open', 'probe_until', fmt(now + tonumber(ARGV[1])),
+  'at', fmt(now))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return {'probe', '0'}
 """
@@ -81,8 +110,10 @@ _BREAKER_RECORD: Final = """
 local h = redis.call('HMGET', KEYS[1], 'state', 'failures')
 local state, failures = h[1] or 'closed', num(h[2])
 local outcome, probe = ARGV[1], ARGV[2] == '1'
+-- Every save writes the time that the state it leaves needs (open_until when open,
+-- probe_until when half open): each stored time that counts is as of the new 'at'.
 local function save(...)
-  redis.call('HSET', KEYS[1], ...)
+  redis.call('HSET', KEYS[1], 'at', fmt(now), ...)
   redis.call('EXPIRE', KEYS[1], ARGV[5])
 end
 if outcome == 'neutral' then
@@ -122,7 +153,10 @@ class RedisStateBackend:
     """Guard state on Redis, shared by every worker on every host that uses the same server.
 
     Quota reservation, rate-limiter turns and breaker transitions are each one Lua script,
-    atomic on the server; their clock is the server's. Needs the ``redis`` extra
+    atomic on the server; their clock is the server's, so a step of a worker's clock changes
+    nothing, and a step back of the server's own holds no call up (each state keeps when it was
+    written). Cached answers expire by the server's own expiry: a step back of its clock by
+    *d* keeps one up to *d* past its TTL. Needs the ``redis`` extra
     (``pip install 'purecallerid[redis]'``).
 
     Connection errors and timeouts are raised to the screener, which records the integration

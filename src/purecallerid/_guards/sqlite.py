@@ -3,7 +3,18 @@
 Each operation is one ``BEGIN IMMEDIATE`` transaction: the write lock is taken before the
 state is read, so two processes cannot both read "one unit left" and both take it. The rules
 are those of ``algorithms.py`` (the same functions), applied to the rows read inside the
-transaction. Time is the wall clock, which every process on the host shares.
+transaction.
+
+Intervals (limiter turns, cool-downs, probe leases, cache TTLs) are measured on the file's
+*state clock*, never on the wall clock, which NTP or an operator may step back (an hour back
+held every rate-limited call for an hour) or forward. State time is the host's monotonic clock
+(``CLOCK_BOOTTIME`` on Linux: one clock for every process of the host, counting suspend) plus
+a *base* kept in the file. The monotonic clock restarts at each boot, so the first process of a
+boot picks the base that makes state time go on from the wall clock, but never from before the
+latest state time the file recorded: a reboot's downtime counts as time passed, and a wall
+clock found behind at boot holds nothing up. A new boot is known by Linux's boot id, or by the
+monotonic clock reading less than the latest state time (elsewhere). The vendor day of the
+quota is a calendar day: its counters expire on the wall clock.
 """
 
 from __future__ import annotations
@@ -11,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .._sqlite import open_shared
@@ -20,7 +32,6 @@ from .algorithms import BreakerState, breaker_admit, breaker_record, gcra_reserv
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Callable
-    from pathlib import Path
 
     from ..typing import BreakerChange, BreakerOutcome
 
@@ -39,7 +50,37 @@ _SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS guard_cache (
         key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS guard_cache_expiry ON guard_cache (expires_at)",
+    # One row: the boot whose monotonic clock is in use, the base added to it, and the latest
+    # state time recorded (at most _LATEST_EVERY behind).
+    """CREATE TABLE IF NOT EXISTS guard_clock (
+        id INTEGER PRIMARY KEY CHECK (id = 1), boot TEXT NOT NULL,
+        base REAL NOT NULL, latest REAL NOT NULL)""",
 )
+
+_LATEST_EVERY: Final = 1.0
+"""Seconds between two records of the latest state time: a page written per second, not per
+operation. After a reboot with the wall clock behind, a wait is at most this much longer."""
+
+_BOOT_ID: Final = Path("/proc/sys/kernel/random/boot_id")
+
+# CLOCK_BOOTTIME (Linux) is CLOCK_MONOTONIC plus the time spent suspended: a cool-down or a
+# TTL is real time, and a suspended host should not find its cache an hour younger.
+_BOOTTIME: Final[int | None] = getattr(time, "CLOCK_BOOTTIME", None)
+
+
+def host_clock() -> float:
+    """The host's monotonic clock, the same in every process of the host, in seconds."""
+    if _BOOTTIME is None:  # pragma: no cover - the tests run on Linux
+        return time.monotonic()
+    return time.clock_gettime(_BOOTTIME)
+
+
+def current_boot() -> str:
+    """This boot's id (Linux), or ``""`` where the system tells none."""
+    try:
+        return _BOOT_ID.read_text(encoding="ascii").strip()
+    except OSError:  # pragma: no cover - the tests run on Linux
+        return ""
 
 
 class SQLiteStateBackend:
@@ -50,10 +91,18 @@ class SQLiteStateBackend:
     thread, off the event loop. On a network file system SQLite's locks are not reliable: use
     :class:`RedisStateBackend` across hosts.
 
+    Intervals are measured on the host's monotonic clock plus a base kept in the file, so a
+    step of the wall clock, back or forward, moves no turn, cool-down or cache expiry; the
+    state carries over reboots (*Clocks* in the guide "Operating under quota" has the rule).
+
     Args:
         path: The database file (created with its tables when missing).
         busy_timeout: Seconds an operation waits for another process's lock.
-        clock: Wall-clock seconds shared by the processes (injectable for tests).
+        clock: The host's monotonic clock in seconds, shared by every process using the file
+            (injectable for tests). Every process of the host must use the same one: the
+            default.
+        wall_clock: Unix time, for the quota's vendor day and a new boot's state time.
+        boot_id: This boot's id; by default Linux's ``/proc/sys/kernel/random/boot_id``.
     """
 
     def __init__(
@@ -61,17 +110,43 @@ class SQLiteStateBackend:
         path: str | Path,
         *,
         busy_timeout: float = 5.0,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = host_clock,
+        wall_clock: Callable[[], float] = time.time,
+        boot_id: str | None = None,
     ) -> None:
         """Open (and create if needed) the database at *path*."""
         self.path = str(path)
         self._clock = clock
+        self._wall = wall_clock
+        self._boot = current_boot() if boot_id is None else boot_id
         self._lock = threading.Lock()
         self._db = open_shared(
             self.path,
             busy_timeout=busy_timeout,
             setup=["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", *_SCHEMA],
         )
+
+    def _now(self, db: sqlite3.Connection, *, write: bool) -> float:
+        """State time now (see the module docstring); *write* records it, in a transaction."""
+        host = self._clock()
+        row = db.execute("SELECT boot, base, latest FROM guard_clock WHERE id = 1").fetchone()
+        latest = 0.0 if row is None else float(row[2])
+        # Within one boot the monotonic clock only goes on: a reading below the latest state
+        # time means it restarted (a reboot, where there is no boot id to tell).
+        if row is not None and row[0] == self._boot and host + float(row[1]) >= latest:
+            now = host + float(row[1])
+            if write and now >= latest + _LATEST_EVERY:
+                db.execute("UPDATE guard_clock SET latest = ? WHERE id = 1", (now,))
+            return now
+        # A new file or a new boot: go on from the wall clock, never from before the latest
+        # state time (a wall clock behind would push every stored time further away).
+        base = max(self._wall(), latest) - host
+        now = host + base  # as the next reading computes it, to the last bit
+        if write:
+            db.execute(
+                "INSERT OR REPLACE INTO guard_clock VALUES (1, ?, ?, ?)", (self._boot, base, now)
+            )
+        return now
 
     async def _run(self, operation: Callable[[sqlite3.Connection, float], _T]) -> _T:
         return await asyncio.to_thread(self._transaction, operation)
@@ -80,7 +155,7 @@ class SQLiteStateBackend:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                result = operation(self._db, self._clock())
+                result = operation(self._db, self._now(self._db, write=True))
                 self._db.execute("COMMIT")
             except BaseException:
                 # Also after a failed COMMIT: a transaction left open would hold the write
@@ -95,8 +170,11 @@ class SQLiteStateBackend:
     ) -> QuotaReservation:
         """Count one call for *key* in *period* unless *limit* is reached."""
 
-        def reserve(db: sqlite3.Connection, now: float) -> QuotaReservation:
-            db.execute("DELETE FROM guard_quota WHERE key = ? AND expires_at < ?", (key, now))
+        def reserve(db: sqlite3.Connection, _: float) -> QuotaReservation:
+            # expires_at is the end of a calendar day (Unix time): compared with the wall clock.
+            db.execute(
+                "DELETE FROM guard_quota WHERE key = ? AND expires_at < ?", (key, self._wall())
+            )
             row = db.execute(
                 "SELECT used FROM guard_quota WHERE key = ? AND period = ?", (key, period)
             ).fetchone()
@@ -226,7 +304,7 @@ class SQLiteStateBackend:
     def _read(self, operation: Callable[[sqlite3.Connection, float], _T]) -> _T:
         # A single SELECT is atomic on its own: no write lock needed.
         with self._lock:
-            return operation(self._db, self._clock())
+            return operation(self._db, self._now(self._db, write=False))
 
     async def cache_put(self, key: str, value: str, *, ttl: float) -> None:
         """Keep *value* under *key* for *ttl* seconds (and drop expired entries)."""
