@@ -18,6 +18,7 @@ import logging
 import re
 import socket
 import threading
+import time
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -402,3 +403,38 @@ def test_a_gzip_bomb_over_a_real_socket_is_refused(mode: str, gzip_bomb: bytes) 
         server.close()
     assert info.value.error_class == "invalid_response", repr(info.value.__cause__)
     assert peak < 100 * (1 << 20)
+
+
+def test_the_sync_client_keeps_its_deadline_while_headers_trickle() -> None:
+    """A vendor sending its status line a byte a second: the call ends at its deadline."""
+    stop = threading.Event()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(4)
+
+    def trickle() -> None:
+        conn, _ = sock.accept()
+        with conn:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+                if stop.wait(0.25):
+                    return
+                with contextlib.suppress(OSError):
+                    conn.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    request = ScreeningRequest(phone="2125550100", campaign_id="C", list_name="L")
+    started = time.monotonic()
+    try:
+        with (
+            PureCallerIDClient(base_url=url, api_token=CANARY, timeout=5) as client,
+            pytest.raises(APIError) as info,
+        ):
+            client.screen(request, deadline=1.0)
+    finally:
+        stop.set()
+        sock.close()
+    took = time.monotonic() - started
+    assert info.value.error_class == "timeout"
+    assert took < 3

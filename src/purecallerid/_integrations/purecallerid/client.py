@@ -15,6 +15,7 @@ import logging
 import math
 import random as _random
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Generator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
@@ -37,6 +38,7 @@ from ..._errors import (
 )
 from ..._models import Attempt, Exchange, RequestRecord
 from ..._secrets import Secret, mask_phone, redact, redact_text, register_secret
+from .deadline import DeadlineTransport, deadline
 from .dialects import Dialect, dialect_named
 from .received import Received, ResponseLimits, body_text, too_deep
 from .retry import (
@@ -339,6 +341,12 @@ def _call(
 
 
 _SUCCESS: Final = range(200, 300)
+
+
+def _proxied() -> bool:
+    """Whether the environment names an HTTP(S) proxy (``HTTP_PROXY``, ``HTTPS_PROXY``...)."""
+    proxies = urllib.request.getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
 
 
 def _already_read(response: httpx.Response, limit: int) -> Received | None:
@@ -663,6 +671,10 @@ class PureCallerIDClient:
         )
         limits = _limits(max_connections)
         self._owns_http = http_client is None
+        if http_client is None and transport is None and not _proxied():
+            # Without a proxy from the environment (httpx's default transport reads it, and
+            # an explicit transport would lose it), the deadline bounds every socket operation.
+            transport = DeadlineTransport(limits=limits)
         self._http = http_client or httpx.Client(transport=transport, limits=limits)
         self._sleep = sleep
 
@@ -706,16 +718,19 @@ class PureCallerIDClient:
             json=action.json,
             timeout=action.timeout,
         )
-        try:
-            response = self._http.send(request, stream=True)
-        except httpx.RequestError as exc:
-            return exc
-        try:
-            return self._read_within(response, action.time_left)
-        except httpx.RequestError as exc:
-            return exc
-        finally:
-            response.close()
+        # The deadline bounds every socket operation (the default transport's), connect and
+        # headers included; the body's read is bounded between chunks for any transport.
+        with deadline(action.time_left):
+            try:
+                response = self._http.send(request, stream=True)
+            except httpx.RequestError as exc:
+                return exc
+            try:
+                return self._read_within(response, action.time_left)
+            except httpx.RequestError as exc:
+                return exc
+            finally:
+                response.close()
 
     def _read_within(self, response: httpx.Response, time_left: float | None) -> Received:
         """Read *response*'s body as sent, within the wire limit and the call's deadline.
