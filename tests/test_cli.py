@@ -182,14 +182,20 @@ def test_screen_without_lead_id_column(tmp_path: Path, capsys: pytest.CaptureFix
     assert not (tmp_path / "out.csv").exists()
 
 
-def test_screen_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A leads file that is not UTF-8 is one line and exit 1."""
+def test_screen_header_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A header that is not UTF-8 is one line and exit 1 (a row that is not is an invalid row)."""
     settings = settings_file(tmp_path)
     leads = tmp_path / "leads.csv"
-    leads.write_bytes(b"lead_id,phone\nL1,\xff\xfe\n")
+    leads.write_bytes(b"lead_id,ph\xf4ne\nL1,2125550150\n")
     argv = ["screen", str(leads), "--settings", str(settings), "--campaign", "c"]
     assert main([*argv, "--out", str(tmp_path / "out.csv")]) == 1
-    assert error_lines(capsys) == [f"error: {leads} is not UTF-8 text; save it as CSV UTF-8"]
+    assert error_lines(capsys) == [
+        (
+            f"error: {leads}, line 1: the header is not readable: not UTF-8: byte 0xf4 on line 1; "
+            "save the file as CSV UTF-8"
+        )
+    ]
+    assert not (tmp_path / "out.csv").exists()
 
 
 def test_screen_bad_rows_become_output_rows(

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, TextIO
+from typing import TYPE_CHECKING, Final
 
 from attrs import field, frozen
 from rich.progress import (
@@ -34,11 +34,12 @@ from .._errors import InvalidLeadError, StorageError
 from .._models import Lead
 from .._records import IntegrationStatus, ScreeningRecord
 from .common import CLIError, load_settings_file
+from .leads import LeadsFile, Unreadable
 from .records import is_url, open_records, shown
 from .summary import Tally
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from rich.console import Console
     from rich.progress import Task
@@ -157,64 +158,6 @@ def _invalid_row(line: int, lead_id: str, error: str, ids: list[str]) -> list[st
     )
 
 
-class _LeadsFile:
-    """The input CSV, read one row at a time."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        if not path.is_file():
-            raise CLIError(f"leads file not found: {path}")
-        with self._open() as file:
-            try:
-                header = next(csv.reader(file), None)
-            except UnicodeDecodeError:
-                raise self._not_utf8() from None
-            except csv.Error as exc:
-                raise CLIError(f"{path}, line 1: not readable CSV: {exc}") from None
-        if not header:
-            raise CLIError(f"{path} is empty: it needs a header row with a lead_id column")
-        self.header = [name.strip() for name in header]
-        if "lead_id" not in self.header:
-            raise CLIError(
-                f"{path} has no lead_id column (columns: {', '.join(self.header)}); "
-                "every lead needs an id for its record"
-            )
-        repeated = sorted({n for n in self.header if self.header.count(n) > 1})
-        if repeated:
-            raise CLIError(f"{path}: repeated column(s): {', '.join(repeated)}")
-        self.lead_index = self.header.index("lead_id")
-
-    def _not_utf8(self) -> CLIError:
-        return CLIError(f"{self.path} is not UTF-8 text; save it as CSV UTF-8")
-
-    def _open(self) -> TextIO:
-        # utf-8-sig: spreadsheets often start a CSV with a byte order mark.
-        return self.path.open(newline="", encoding="utf-8-sig")
-
-    def count(self) -> int:
-        """Data rows in the file (a quick streaming pass, for the progress bar's total)."""
-        with self._open() as file:
-            try:
-                return max(0, sum(1 for row in csv.reader(file) if row) - 1)
-            except (csv.Error, UnicodeDecodeError):
-                return 0  # the real pass reports the problem with its line
-
-    def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """Each non-blank data row with its line number."""
-        with self._open() as file:
-            reader = csv.reader(file)
-            try:
-                next(reader, None)
-                for row in reader:
-                    if row:
-                        yield reader.line_num, row
-            except UnicodeDecodeError:
-                raise self._not_utf8() from None
-            except csv.Error as exc:
-                line = reader.line_num
-                raise CLIError(f"{self.path}, line {line}: not readable CSV: {exc}") from None
-
-
 class _RateColumn(ProgressColumn):
     """Leads per second, over rich's recent samples."""
 
@@ -243,7 +186,7 @@ class _Run:
         job: ScreenJob,
         screener: AsyncScreener,
         columns: tuple[list[str], list[str]],
-        leads: _LeadsFile,
+        leads: LeadsFile,
     ) -> None:
         self.job = job
         self.screener = screener
@@ -253,8 +196,11 @@ class _Run:
         # Lead id -> the line that first named it, and that line's record (when screened).
         self.first: dict[str, tuple[int, asyncio.Future[ScreeningRecord | None]]] = {}
 
-    async def screen_row(self, line: int, values: list[str]) -> _Outcome:
+    async def screen_row(self, line: int, values: list[str] | Unreadable) -> _Outcome:
         """The output row of one input row (screened, a duplicate, or invalid)."""
+        if isinstance(values, Unreadable):
+            row = _invalid_row(line, values.lead_id, values.error, self.ids)
+            return _Outcome(line=line, row=row, error=values.error)
         outcome = self._check_row(line, values)
         if isinstance(outcome, _Outcome):
             return outcome
@@ -334,7 +280,7 @@ async def run_screen(
     Raises:
         CLIError: Unusable input, settings, output or database (one line each).
     """
-    leads = _LeadsFile(job.leads)
+    leads = LeadsFile(job.leads)
     db = job.db or default_db(job.out)
     _check_paths(job, db)
     loaded = load_settings_file(job.settings, environ=job.environ, max_connections=job.concurrency)
@@ -401,8 +347,8 @@ async def _screen_in_order(run: _Run, emit: Callable[[_Outcome], None]) -> None:
     window = run.job.concurrency * _WINDOW_PER_SLOT
     pending: deque[asyncio.Task[_Outcome]] = deque()
     try:
-        for line, values in run.leads.rows():
-            pending.append(asyncio.create_task(run.screen_row(line, values)))
+        for row in run.leads.rows():
+            pending.append(asyncio.create_task(run.screen_row(row.line, row.values)))
             if len(pending) >= window:
                 emit(await pending.popleft())
         while pending:

@@ -32,7 +32,8 @@ class ScreenSummary:
         by_decision: Leads by decision.
         by_reason: Leads by reason text (capped at 1,000 distinct reasons).
         errors: Integration errors by ``"<integration id> <error class>"``.
-        invalid: Rows that could not be screened (wrong column count, no lead id).
+        invalid: Rows that could not be screened (wrong column count, no lead id, not
+            UTF-8, over the size limit, an unterminated quote).
         invalid_lines: The first few of those problems, one line each.
         earlier: Leads whose record came from an earlier run (no vendor call).
         duplicates: Rows repeating an earlier row's lead id (given that row's decision).
