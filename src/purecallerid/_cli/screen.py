@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .._records import IntegrationRecord
     from .._screener import AsyncScreener
     from .._settings import CampaignSettings
+    from ..typing import ResultStore
     from .summary import ScreenSummary
 
 __all__ = [
@@ -187,14 +188,18 @@ class _Run:
         screener: AsyncScreener,
         columns: tuple[list[str], list[str]],
         leads: LeadsFile,
+        store: ResultStore,
     ) -> None:
         self.job = job
         self.screener = screener
+        self.store = store
         self.header, self.ids = columns
         self.leads = leads
         self.slots = asyncio.Semaphore(job.concurrency)
-        # Lead id -> the line that first named it, and that line's record (when screened).
-        self.first: dict[str, tuple[int, asyncio.Future[ScreeningRecord | None]]] = {}
+        # Lead id -> the line that first named it, and whether that line got a record. Only
+        # that, for every lead of the file: a duplicate row reads the record from the store
+        # (memory stays flat however long the file).
+        self.first: dict[str, tuple[int, asyncio.Future[bool]]] = {}
 
     async def screen_row(self, line: int, values: list[str] | Unreadable) -> _Outcome:
         """The output row of one input row (screened, a duplicate, or invalid)."""
@@ -208,22 +213,23 @@ class _Run:
         earlier = self.first.get(lead_id)
         if earlier is not None:
             return await self._duplicate(line, lead_id, *earlier)
-        done: asyncio.Future[ScreeningRecord | None] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.first[lead_id] = (line, done)
-        record: ScreeningRecord | None = None
+        recorded = False
         try:
             result = await self._screen(line, lead_id, fields)
-            record = result.record
+            recorded = result.record is not None
         finally:
             # Set even when screening raised, so that no duplicate row waits for ever.
-            done.set_result(record)
+            done.set_result(recorded)
         return result
 
     async def _duplicate(
-        self, line: int, lead_id: str, first: int, done: asyncio.Future[ScreeningRecord | None]
+        self, line: int, lead_id: str, first: int, done: asyncio.Future[bool]
     ) -> _Outcome:
         """A row repeating an earlier row's lead id: that row's decision, said so."""
-        record = await asyncio.shield(done)
+        recorded = await asyncio.shield(done)
+        record = await self.store.load(self.job.campaign, lead_id) if recorded else None
         error = f"duplicate of line {first}"
         if record is None:
             row = _invalid_row(line, lead_id, error, self.ids)
@@ -289,7 +295,7 @@ async def run_screen(
         async with open_records(db) as store:
             screener = loaded.screener(store, claim_lease=job.claim_lease)
             try:
-                run = _Run(job, screener, _columns(campaign), leads)
+                run = _Run(job, screener, _columns(campaign), leads, store)
                 return await _write_output(run, db, console, on_row)
             finally:
                 # Interrupted or not, screenings already under way end recorded (a call that
