@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -201,10 +203,61 @@ def test_answer_from_response() -> None:
     assert answer["extra"] == {"k": 1}
 
 
-def test_non_mapping_answer_is_treated_as_missing() -> None:
-    """An answer that is not a mapping makes answer conditions unknown instead of failing."""
-    result = purecallerid_preset().evaluate(["not", "a", "mapping"])  # type: ignore[arg-type]
-    assert {t.outcome for t in result.trace} == {RuleOutcome.UNKNOWN}
+# This used to read any other answer as "no answer" (every condition unknown, the lead let
+# through): a caller passing the vendor's JSON body unparsed never noticed that its rules saw
+# nothing (issue 13). A wrong type is now the caller's error, named.
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        ('{"status": "Rejected", "reason": "DNC"}', "not str (39 characters); a JSON text?"),
+        (b'{"status": "Rejected"}', "not bytes (22 bytes); a JSON text?"),
+        (["not", "a", "mapping"], "not list"),
+        (("status", "Rejected"), "not tuple"),
+        (42, "not int"),
+        (object(), "not object"),
+    ],
+)
+def test_an_answer_of_another_type_is_a_type_error(answer: object, named: str) -> None:
+    """An answer that is neither a mapping, None nor SupportsAnswer is a TypeError naming it."""
+    with pytest.raises(TypeError, match="the answer must be a mapping") as info:
+        purecallerid_preset().evaluate(answer)  # type: ignore[arg-type]
+    assert named in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("lead", "named"),
+    [('{"state": "TX"}', "not str (15 characters)"), ([("state", "TX")], "not list")],
+)
+def test_a_lead_of_another_type_is_a_type_error(lead: object, named: str) -> None:
+    """A lead that is neither a mapping, a Lead nor None is a TypeError naming it."""
+    with pytest.raises(TypeError, match="the lead must be a mapping, a Lead or None") as info:
+        purecallerid_preset().evaluate({}, lead)  # type: ignore[arg-type]
+    assert named in str(info.value)
+
+
+def test_type_errors_do_not_show_the_value() -> None:
+    """The message names the type, never the content (a lead holds personal data)."""
+    with pytest.raises(TypeError) as info:
+        purecallerid_preset().evaluate({}, "5125550100 ann@example.com")  # type: ignore[arg-type]
+    assert "5125550100" not in str(info.value)
+
+
+class _BadAnswer:
+    def as_answer(self) -> Any:
+        return '{"status": "Rejected"}'
+
+
+def test_an_as_answer_that_gives_no_mapping_is_a_type_error() -> None:
+    """A SupportsAnswer whose as_answer() returns something else is named too."""
+    with pytest.raises(TypeError, match=r"_BadAnswer.as_answer\(\) must return a mapping"):
+        purecallerid_preset().evaluate(_BadAnswer())
+
+
+@pytest.mark.parametrize("answer", [None, {}, MappingProxyType({"status": "Rejected"})])
+def test_mappings_and_none_are_answers(answer: Mapping[str, Any] | None) -> None:
+    """Any mapping (not only a dict) and None are still accepted as the answer and the lead."""
+    result = purecallerid_preset().evaluate(answer, MappingProxyType({"x": 1}))
+    assert result.action is Action.ACCEPT
 
 
 @pytest.mark.parametrize(

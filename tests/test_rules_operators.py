@@ -14,6 +14,8 @@ import pytest
 from purecallerid import (
     PURECALLERID_FIELDS,
     Action,
+    FieldRegistry,
+    FieldSpec,
     Operator,
     RuleOutcome,
     RuleSet,
@@ -91,7 +93,20 @@ NUMBERS = [
     ("less_than", 40, 39.5, True),
     ("less_than", 40, 40, False),
     ("less_than", 40, float("nan"), None),
-    ("less_than", 40, float("-inf"), True),
+    # Non-finite numbers are unknown, not compared (issue 13): -inf < 40 was true, and inf or
+    # an overflowing "1e400" from a hostile answer fired "> 40".
+    ("less_than", 40, float("-inf"), None),
+    ("greater_than", 40, float("inf"), None),
+    ("greater_than", 40, "1e400", None),
+    ("less_than", 40, "-1e400", None),
+    ("at_least", 40, Decimal("Infinity"), None),
+    ("equals", 40, float("inf"), None),
+    ("not_equals", 40, float("inf"), None),
+    ("in", [10, 20], float("inf"), None),
+    ("not_in", [10, 20], "1e400", None),
+    ("between", [0, 100], float("nan"), None),
+    ("not_between", [0, 100], float("-inf"), None),
+    ("less_than", 40, "1e-400", True),
     ("at_most", 40, 40, True),
     ("at_most", 40, 41, False),
     ("greater_than", 40, 41, True),
@@ -317,3 +332,66 @@ def test_the_preset_reads_padded_vendor_values() -> None:
     preset = purecallerid_preset()
     assert preset.evaluate({"status": "Rejected ", "reason": " DNC"}).action is Action.REJECT
     assert preset.evaluate({"status": "Accepted ", "reason": "SUPPRESSED "}).action is Action.QA
+
+
+_NFC = "Caf\u00e9 M\u00fcller"  # é and ü as one character each
+_NFD = "Cafe\u0301 Mu\u0308ller"  # the same text with combining accents
+
+UNICODE_FORMS = [
+    ("equals", _NFC, _NFD, True),
+    ("equals", _NFD, _NFC, True),
+    ("equals", _NFC.upper(), _NFD, True),
+    ("not_equals", _NFC, _NFD, False),
+    ("in", ["x", _NFD], _NFC, True),
+    ("not_in", [_NFC], _NFD, False),
+    ("contains", "\u00e9 M", _NFD, True),
+    ("contains", "e\u0301 m", _NFC, True),
+    ("not_contains", "\u00fcll", _NFD, False),
+    ("starts_with", "cafe\u0301", _NFC, True),
+    ("matches", "^caf\u00e9 ", _NFD, True),
+    ("matches", "^cafe\u0301 ", _NFC, True),
+    ("matches", r"\u00e9", _NFD, True),
+    ("not_matches", "M\u00fc", _NFD, False),
+    # A canonical singleton: the Angstrom sign is the letter A with a ring.
+    ("equals", "\u212b", "\u00c5", True),
+]
+
+EXACT_UNICODE_FORMS = [
+    ("equals", _NFC, _NFD, True),
+    ("equals", _NFD, _NFC, True),
+    ("equals", _NFC.upper(), _NFD, False),
+    ("in", [_NFD], _NFC, True),
+    ("contains", "\u00e9 M", _NFD, True),
+    ("starts_with", "Cafe\u0301", _NFC, True),
+    ("matches", "^Caf\u00e9 ", _NFD, True),
+    ("equals", "\u212b", "\u00c5", True),
+    # Only canonical equivalence is applied: a compatibility ligature stays itself.
+    ("equals", "\ufb01", "fi", False),
+]
+
+
+@pytest.mark.parametrize(("op", "value", "actual", "expected"), UNICODE_FORMS)
+def test_text_is_compared_in_nfc(op: str, value: Any, actual: Any, expected: bool) -> None:
+    """Composed and decomposed forms of one text are one value, on either side of a rule."""
+    assert outcome(op, value, actual) is _OUTCOME[expected]
+
+
+@pytest.mark.parametrize(("op", "value", "actual", "expected"), EXACT_UNICODE_FORMS)
+def test_exact_case_text_is_compared_in_nfc(
+    op: str, value: Any, actual: Any, expected: bool
+) -> None:
+    """With exact case too, the NFC forms are compared."""
+    assert outcome(op, value, actual, case_sensitive=True) is _OUTCOME[expected]
+
+
+def test_known_values_are_compared_in_nfc() -> None:
+    """A rule value in another normal form of a known value is that known value."""
+    fields = FieldRegistry(
+        integration="t",
+        fields=[FieldSpec(name="city", type="string", values=[_NFC], open_values=False)],
+    )
+    for exact in (False, True):
+        condition = {"field": "city", "op": "equals", "value": _NFD, "case_sensitive": exact}
+        rules = RuleSet.load({"rules": [{"action": "flag", "when": condition}]}, fields)
+        assert rules.warnings == ()
+        assert rules.evaluate({"city": _NFC}).action is Action.FLAG

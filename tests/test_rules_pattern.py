@@ -14,6 +14,7 @@ from purecallerid._rules import pattern as _rules_pattern
 from purecallerid._rules.pattern import (
     MAX_INPUT_LENGTH,
     MAX_MATCH_STEPS,
+    MAX_REPEAT,
     PatternError,
     compile_pattern,
 )
@@ -237,7 +238,7 @@ def test_ordinary_patterns_stay_well_within_the_budget(pattern: str) -> None:
     """Usual patterns on 10,000 characters of prose need a fraction of the budget."""
     prose = ("The quick brown fox jumps over the lazy dog, call 512-789-1111! " * 160)[:10_000]
     assert compile_pattern(pattern, ignore_case=True).search(prose) is not None
-    assert _steps_needed(pattern, prose) < MAX_MATCH_STEPS // 2
+    assert _steps_needed(pattern, prose) < MAX_MATCH_STEPS // 5
 
 
 def test_short_values_are_never_counted() -> None:
@@ -245,3 +246,211 @@ def test_short_values_are_never_counted() -> None:
     compiled = compile_pattern("(mobile|voip)", ignore_case=True)
     assert len("mobile phone") * compiled._worst_steps <= MAX_MATCH_STEPS
     assert compiled.search("mobile phone") is True
+
+
+# -- case pairs ------------------------------------------------------------------------------
+
+
+def _case_groups() -> list[list[str]]:
+    """Every BMP character with a case partner, grouped by case: the pairs re may equate.
+
+    Characters are joined to the first character of their lower, upper, case-folded and title
+    forms (the first only: re's one-character case mapping of "İ" is "i", its lower "i̇" has
+    two); every pair re calls equal under IGNORECASE lies within one group.
+    """
+    parent: dict[str, str] = {}
+
+    def find(ch: str) -> str:
+        while parent.get(ch, ch) != ch:
+            ch = parent[ch]
+        return ch
+
+    bmp = [chr(code) for code in range(0x10000) if not 0xD800 <= code <= 0xDFFF]
+    for ch in bmp:
+        for mapped in (ch.lower(), ch.upper(), ch.casefold(), ch.title()):
+            if mapped and mapped[0] != ch and ord(mapped[0]) < 0x10000:
+                a, b = find(ch), find(mapped[0])
+                if a != b:
+                    parent[a] = b
+    groups: dict[str, list[str]] = {}
+    for ch in bmp:
+        groups.setdefault(find(ch), []).append(ch)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def test_every_bmp_case_pair_agrees_with_re() -> None:
+    """Ignoring case, a literal, a class and a negated class of each cased BMP character
+    accept exactly the characters re accepts, over every pair of case partners (3,076 pairs:
+    the Kelvin sign and k, long s and s, final sigma, micro sign and mu, dotless i...)."""
+    groups = _case_groups()
+    pairs = [(a, b) for group in groups for a in group for b in group if a != b]
+    assert len(pairs) > 3_000
+    disagreements = []
+    for a, b in pairs:
+        escaped = f"\\u{ord(a):04x}"
+        for pattern in (escaped, f"[{escaped}]", f"[^{escaped}]", f"[{escaped}-{escaped}]"):
+            expected = re.search(pattern, b, re.IGNORECASE) is not None
+            if search(pattern, b, ignore_case=True) is not expected:
+                disagreements.append((pattern, b))
+    assert disagreements == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        ("k", "\u212a"),  # KELVIN SIGN
+        ("\u212a", "K"),
+        ("s", "\u017f"),  # LATIN SMALL LETTER LONG S
+        ("[a-z]+", "\u017f\u212a"),
+        ("\u03c3", "\u03c2"),  # sigma, final sigma
+        ("\u00b5", "\u03bc"),  # MICRO SIGN, GREEK SMALL LETTER MU
+        ("\u00b5", "\u039c"),
+        ("i", "\u0130"),  # LATIN CAPITAL LETTER I WITH DOT ABOVE
+        ("i", "\u0131"),  # LATIN SMALL LETTER DOTLESS I
+        ("\u00df", "\u1e9e"),  # sharp s, capital sharp s
+    ],
+)
+def test_unicode_case_partners_match_like_re(pattern: str, text: str) -> None:
+    """The case pairs that str.lower/str.upper miss match, as they do in re."""
+    assert re.search(pattern, text, re.IGNORECASE) is not None
+    assert search(pattern, text, ignore_case=True) is True
+    if len(pattern) == 1:
+        assert search(f"[^{pattern}]", text, ignore_case=True) is False
+
+
+_CASED = (
+    "kK\u212a sS\u017f \u03c3\u03c2\u03a3 \u00b5\u03bc\u039c iI\u0130\u0131 \u00df\u1e9e "
+    "\u01c4\u01c5\u01c6"
+).replace(" ", "")
+_CASED_ATOMS = st.one_of(
+    st.sampled_from(list(_CASED)),
+    st.sampled_from(list(_CASED)).map(lambda ch: f"[{ch}]"),
+    st.sampled_from(list(_CASED)).map(lambda ch: f"[^{ch}]"),
+    st.tuples(st.sampled_from(list(_CASED)), st.sampled_from(list(_CASED)))
+    .map(sorted)
+    .map(lambda pair: f"[{pair[0]}-{pair[1]}]"),
+    st.sampled_from(["[a-z]", "[A-Z]", "[^a-z]", r"[\w]", r"[a\W]", "[\u0370-\u03ff]", "."]),
+)
+
+
+@given(
+    pattern=st.recursive(_CASED_ATOMS, _grow, max_leaves=6),
+    text=st.text(alphabet=_CASED + "az1 ", max_size=12),
+    ignore_case=st.booleans(),
+)
+def test_agrees_with_python_re_on_unicode_case(pattern: str, text: str, ignore_case: bool) -> None:
+    """On text made of Unicode case partners, the matcher answers exactly what re.search does."""
+    expected = re.search(pattern, text, re.IGNORECASE if ignore_case else 0) is not None
+    assert search(pattern, text, ignore_case=ignore_case) is expected
+
+
+# -- counted repeats -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern", [".{100}", r"\w{90}", "[a-z]{100}", "[a-z]{100}$"])
+def test_counted_repeats_decide_on_a_short_value(pattern: str) -> None:
+    """The largest counted repeats match a 110-character value (they came out unknown)."""
+    assert search(pattern, "a" * 110, ignore_case=True) is True
+    assert search(pattern, "a" * 110, ignore_case=False) is True
+    assert search(pattern, "a" * 50, ignore_case=True) is False
+
+
+_DISTINCT = "".join(chr(0x4E00 + i) for i in range(MAX_INPUT_LENGTH))  # CJK: all \w
+
+
+def _runs(letters: str, separator: str) -> str:
+    """Runs of 1, 2, ... 99 letters, each ended by the separator, up to the input cap."""
+    chunks: list[str] = []
+    size = 0
+    length = 1
+    while size < MAX_INPUT_LENGTH:
+        chunk = (letters * 100)[:length] + separator
+        chunks.append(chunk)
+        size += len(chunk)
+        length = length % 99 + 1
+    return "".join(chunks)[:MAX_INPUT_LENGTH]
+
+
+_HARD_VALUES = {
+    "distinct": _DISTINCT,
+    "distinct runs": "".join(ch if i % 100 else "\n" for i, ch in enumerate(_DISTINCT)),
+    "letter runs": _runs("abcdefghij", " "),
+    "line runs": _runs("abcdefghij", "\n"),
+    "prose": ("The quick brown fox jumps over the lazy dog, call 512-789-1111! " * 160)[
+        :MAX_INPUT_LENGTH
+    ],
+}
+
+
+@pytest.mark.parametrize("value", _HARD_VALUES.values(), ids=list(_HARD_VALUES))
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        ".{100}",
+        ".{100}$",
+        r"\w{90}",
+        r"\w{90}$",
+        "[a-z]{100}",
+        "[a-z]{1,100}$",
+        r"^\w{0,100}$",
+        r"[^\n]{100,}$",
+    ],
+)
+def test_counted_repeats_decide_on_values_up_to_the_cap(pattern: str, value: str) -> None:
+    """A counted repeat of one atom, up to the largest count, decides on any value up to
+    MAX_INPUT_LENGTH characters: never unknown for lack of budget, and as re answers."""
+    for ignore_case in (True, False):
+        expected = re.search(pattern, value, re.IGNORECASE if ignore_case else 0) is not None
+        assert search(pattern, value, ignore_case=ignore_case) is expected
+
+
+def _whole_dfa_steps(pattern: str, *, ignore_case: bool) -> tuple[int, int]:
+    """The steps of building every transition of the pattern's DFA, and its most tests a state.
+
+    Every DFA state is reached with every combination of its tests' answers, each transition
+    built once: no search on any value can build more than this.
+    """
+    compiled = compile_pattern(pattern, ignore_case=ignore_case)
+    start = compiled._start_state
+    seen = {start.nfa}
+    todo = [start]
+    total = most_tests = 0
+    while todo:
+        state = todo.pop()
+        if state.dead or (state.accepts and not compiled._anchored_end):
+            continue  # the search ends here
+        most_tests = max(most_tests, len(state.groups))
+        classes = {0}
+        for bit, _, _ in state.groups:
+            classes |= {cls | bit for cls in classes}
+        for cls in classes:
+            nxt, steps = compiled._advance(state, cls, {})
+            total += steps
+            if nxt.nfa not in seen:
+                seen.add(nxt.nfa)
+                todo.append(nxt)
+    return total, most_tests
+
+
+@pytest.mark.parametrize("atom", [".", r"\w", r"\d", "[a-z]", "[^a-c]", "x", "\u00e9"])
+@pytest.mark.parametrize("anchors", ["{}", "^{}", "{}$", "^{}$"])
+@pytest.mark.parametrize(
+    "counts", ["{100}", "{0,100}", "{1,100}", "{50,100}", "{99,100}", "{100,}", "{,100}", "{0,}"]
+)
+def test_one_counted_atom_always_fits_the_budget(atom: str, anchors: str, counts: str) -> None:
+    """The budget covers a counted repeat of one atom on any value up to the input cap: one
+    test per character (MAX_INPUT_LENGTH steps) plus its whole DFA (at most 11,198 steps)."""
+    pattern = anchors.format(atom + counts)
+    for ignore_case in (True, False):
+        whole, most_tests = _whole_dfa_steps(pattern, ignore_case=ignore_case)
+        assert most_tests <= 1
+        assert whole <= 11_198
+        assert MAX_INPUT_LENGTH * most_tests + whole <= MAX_MATCH_STEPS
+
+
+def test_the_largest_count_is_the_parsers() -> None:
+    """Counts up to MAX_REPEAT are accepted, one more is refused."""
+    compile_pattern(f"a{{{MAX_REPEAT}}}", ignore_case=True)
+    compile_pattern(f"a{{0,{MAX_REPEAT}}}", ignore_case=True)
+    with pytest.raises(PatternError, match=f"limited to {MAX_REPEAT}"):
+        compile_pattern(f"a{{{MAX_REPEAT + 1}}}", ignore_case=True)

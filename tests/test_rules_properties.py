@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -311,9 +313,14 @@ def test_random_text_loads_or_raises_validation_error(text: str) -> None:
         assert problem.column >= 1
 
 
-@given(rules=rule_lists(), answer=_JSON, lead=_JSON)
+# Any JSON value used to be accepted as an answer or a lead, a non-object read as "none"
+# (issue 13): JSON objects and null are what evaluation takes; anything else is a TypeError.
+_JSON_OBJECT = st.one_of(st.none(), st.dictionaries(st.text(max_size=8), _JSON, max_size=4))
+
+
+@given(rules=rule_lists(), answer=_JSON_OBJECT, lead=_JSON_OBJECT)
 def test_evaluation_never_raises(rules: list[Rule], answer: Any, lead: Any) -> None:
-    """Evaluation of a loaded rule set returns a decision for any answer and lead."""
+    """Evaluation of a loaded rule set returns a decision for any JSON object or null."""
     rule_set = RuleSet(rules, FIELDS)
     result = rule_set.evaluate(answer, lead)
     assert len(result.trace) == len(rules)
@@ -335,3 +342,42 @@ def test_evaluation_never_raises_on_answer_shaped_data(
     assert (result.decided_by is None) == (
         result.action is Action.ACCEPT and not any(t.fired for t in result.trace)
     )
+
+
+@given(
+    value=_JSON.filter(lambda v: v is not None and not isinstance(v, dict)),
+    as_lead=st.booleans(),
+)
+def test_a_json_value_that_is_no_object_is_a_type_error(value: Any, *, as_lead: bool) -> None:
+    """A JSON array, text, number or boolean as the answer or the lead is a TypeError."""
+    rule_set = RuleSet.load("flag when status is blank and lead.x is blank\n", FIELDS)
+    answer, lead = ({}, value) if as_lead else (value, None)
+    with pytest.raises(TypeError, match="must be a mapping"):
+        rule_set.evaluate(answer, lead)
+
+
+_UNICODE_TEXT = st.text(
+    alphabet=st.characters(codec="utf-8", categories=["L", "M", "N", "P", "Zs"]),
+    min_size=1,
+    max_size=12,
+).filter(str.strip)
+
+
+@given(text=_UNICODE_TEXT, composed_rule=st.booleans(), exact=st.booleans())
+def test_normal_forms_of_a_text_are_one_value(
+    text: str, *, composed_rule: bool, exact: bool
+) -> None:
+    """A rule value in one normal form equals, is in, contains and starts the answer's text in
+    the other."""
+    composed, decomposed = unicodedata.normalize("NFC", text), unicodedata.normalize("NFD", text)
+    value, actual = (composed, decomposed) if composed_rule else (decomposed, composed)
+    condition: dict[str, Any] = {"field": "lead.x", "case_sensitive": exact}
+    for op, rule_value in [
+        ("equals", value),
+        ("in", [value]),
+        ("contains", value),
+        ("starts_with", value.strip()),
+    ]:
+        when = {**condition, "op": op, "value": rule_value}
+        rules = RuleSet.load({"rules": [{"action": "flag", "when": when}]}, FIELDS)
+        assert rules.evaluate({}, {"x": actual}).action is Action.FLAG, op

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from purecallerid import (
@@ -19,6 +21,7 @@ from purecallerid import (
     UnknownPolicy,
     format_condition,
     format_rules,
+    operator_table,
     parse_rules,
 )
 
@@ -210,11 +213,22 @@ def test_canonical_text_round_trips() -> None:
             36,
             "expected a field name, 'not' or '(', found the end of the line",
         ),
+        # "rejct when ..." was this syntax error; a word before "when" is now read as an
+        # action and named by the checker with a suggestion (test_misspelled_actions...).
         (
-            "rejct when status is blank\n",
+            "rejct status is blank\n",
             1,
             1,
-            "expected an action (accept, flag, qa or reject), found 'rejct'",
+            (
+                "expected an action (accept, flag, qa or reject), found 'rejct'; "
+                "did you mean 'reject'?"
+            ),
+        ),
+        (
+            "= when status is blank\n",
+            1,
+            1,
+            "expected an action (accept, flag, qa or reject), found '='",
         ),
         ("reject status is blank\n", 1, 8, "expected 'when', found 'status'"),
         ('reject when status = "Rejected\n', 1, 22, "the string is not closed"),
@@ -267,6 +281,122 @@ def test_syntax_errors_give_line_and_column(
 ) -> None:
     """Each syntax error names what was expected and where, 1-based."""
     assert syntax_error(text) == (line, column, message)
+
+
+@pytest.mark.parametrize(
+    ("text", "column", "code", "message", "suggestion"),
+    [
+        (
+            'qc when status = "Accepted"\n',
+            1,
+            "unknown_action",
+            'unknown action "qc"; did you mean "qa"?',
+            "qa",
+        ),
+        (
+            'dnc: QC when status = "Accepted"\n',
+            6,
+            "unknown_action",
+            'unknown action "QC"; did you mean "qa"?',
+            "qa",
+        ),
+        (
+            "rejct when status is blank\n",
+            1,
+            "unknown_action",
+            'unknown action "rejct"; did you mean "reject"?',
+            "reject",
+        ),
+        (
+            "disabled review when status is blank\n",
+            10,
+            "unknown_action",
+            'unknown action "review"; did you mean "qa"?',
+            "qa",
+        ),
+        (
+            "qc status is blank\n",
+            1,
+            "syntax_error",
+            "expected an action (accept, flag, qa or reject), found 'qc'; did you mean 'qa'?",
+            "qa",
+        ),
+        (
+            "zzz when status is blank\n",
+            1,
+            "unknown_action",
+            'unknown action "zzz" (accept, flag, qa or reject)',
+            None,
+        ),
+    ],
+)
+def test_misspelled_actions_get_a_suggestion(
+    text: str, column: int, code: str, message: str, suggestion: str | None
+) -> None:
+    """A wrong action in the text form is named with the likely one (qc: did you mean qa)."""
+    with pytest.raises(RuleValidationError) as info:
+        parse_rules(text, PURECALLERID_FIELDS)
+    [problem] = info.value.problems
+    assert (problem.line, problem.column, problem.code) == (1, column, code)
+    assert (problem.message, problem.suggestion) == (message, suggestion)
+
+
+@pytest.mark.parametrize(
+    ("phrase", "label", "spelling"),
+    [
+        ('status is equal to "Rejected"', "is equal to", "="),
+        ('status IS NOT EQUAL TO "Rejected"', "is not equal to", "!="),
+        ('reason is one of ("DNC")', "is one of", "in"),
+        ('reason is not one of ("DNC")', "is not one of", "not in"),
+        ("activity_score is less than 40", "is less than", "<"),
+        ("activity_score is at most 40", "is at most", "<="),
+        ("activity_score is greater than 40", "is greater than", ">"),
+        ("activity_score is at least 40", "is at least", ">="),
+        ("activity_score is between 1 and 40", "is between", "between"),
+        ("activity_score is not between 1 and 40", "is not between", "not between"),
+        ('message matches pattern "^a"', "matches pattern", "matches"),
+        ('message does not match pattern "^a"', "does not match pattern", "does not match"),
+    ],
+)
+def test_operator_labels_get_their_spelling(phrase: str, label: str, spelling: str) -> None:
+    """An operator's UI label typed in the text form names the spelling to write."""
+    text = f"flag when {phrase}\n"
+    with pytest.raises(RuleValidationError) as info:
+        parse_rules(text, PURECALLERID_FIELDS)
+    [problem] = info.value.problems
+    assert (problem.code, problem.suggestion) == ("unknown_operator", spelling)
+    assert problem.column == text.index(phrase.split()[1]) + 1
+    assert problem.message == (
+        f"{label!r} is how the operator is labelled, not how it is written; "
+        f"did you mean {spelling!r}?"
+    )
+    # The suggestion, put in place of the label, loads.
+    fixed = text[: problem.column - 1] + spelling + text[problem.column - 1 + len(label) :]
+    assert len(parse_rules(fixed, PURECALLERID_FIELDS)) == 1
+
+
+_SAMPLE_VALUE = {
+    "none": "",
+    "list": ' ("a")',
+    "range": " 1 and 2",
+    "number": " 1",
+    "text": ' "a"',
+    "pattern": ' "a"',
+    "scalar": ' "a"',
+}
+
+
+@pytest.mark.parametrize("row", operator_table(), ids=lambda row: row["name"])
+def test_every_label_is_read_or_suggested(row: dict[str, Any]) -> None:
+    """Each operator's label, in the text form, is a spelling or names the spelling to use."""
+    text = f"flag when lead.x {row['label']}{_SAMPLE_VALUE[row['value']]}\n"
+    if row["label"] in [row["text"], *row["aliases"]]:
+        assert only_condition(text).op is Operator(row["name"])  # type: ignore[attr-defined]
+        return
+    with pytest.raises(RuleValidationError) as info:
+        parse_rules(text)
+    [problem] = info.value.problems
+    assert (problem.code, problem.suggestion) == ("unknown_operator", row["text"])
 
 
 def test_semantic_problems_in_text_carry_columns() -> None:

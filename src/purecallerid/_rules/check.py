@@ -37,6 +37,7 @@ from .model import (
     UnknownPolicy,
     default_rule_id,
 )
+from .normalize import caseless_key, nfc
 from .pattern import CompiledPattern, PatternError, compile_pattern
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "parse_template",
     "pointer",
     "resolve_field",
+    "suggest_action",
 ]
 
 LIMITS: Final[Mapping[str, int]] = {
@@ -185,6 +187,14 @@ def _closest(word: str, candidates: Sequence[str]) -> tuple[str | None, float]:
         return None, 0.0
     ratio = difflib.SequenceMatcher(None, word.casefold(), best[0]).ratio()
     return folded[best[0]], ratio
+
+
+def suggest_action(word: str) -> str | None:
+    """The action *word* was likely meant to be (``qc`` and ``review`` are ``qa``), or None."""
+    best = _ACTION_SYNONYMS.get(word.casefold().replace(" ", "_"))
+    if best is None:
+        best, _ = _closest(word, [a.value for a in Action])
+    return best
 
 
 def _quote(value: object) -> str:
@@ -422,9 +432,7 @@ class Checker:
         if isinstance(raw, str) and raw in Action.__members__.values():
             return Action(raw)
         shown = raw if isinstance(raw, str) else repr(raw)
-        best = _ACTION_SYNONYMS.get(shown.casefold().replace(" ", "_"))
-        if best is None:
-            best, _ = _closest(shown, [a.value for a in Action])
+        best = suggest_action(shown)
         hint = f"; did you mean {_quote(best)}?" if best else " (accept, flag, qa or reject)"
         self.report(
             _append(path, "action"), "unknown_action", f"unknown action {_quote(shown)}{hint}", best
@@ -695,8 +703,10 @@ class Checker:
                 return None
             return raw if self._string_length(raw, at) else None
         try:
+            # Compiled in NFC, the form evaluation reads values in (ASCII patterns, nearly all,
+            # are unchanged; a composed or decomposed accent in one meets either in the value).
             self.patterns[raw, not case_sensitive] = compile_pattern(
-                raw, ignore_case=not case_sensitive
+                nfc(raw), ignore_case=not case_sensitive
             )
         except PatternError as exc:
             self.report(at, "bad_pattern", f"bad pattern: {exc}")
@@ -706,15 +716,16 @@ class Checker:
     def _known(self, value: str, at: str, spec: FieldSpec, *, case_sensitive: bool) -> None:
         if not spec.values:
             return
-        folded = value.casefold()
+        # Known values are compared as evaluation compares text: NFC, folded unless exact case.
+        folded = caseless_key(value)
         if (
-            (value in spec.values)
+            any(nfc(v) == nfc(value) for v in spec.values)
             if case_sensitive
-            else any(v.casefold() == folded for v in spec.values)
+            else any(caseless_key(v) == folded for v in spec.values)
         ):
             return
         label = spec.name.replace("_", " ")
-        same = next((v for v in spec.values if v.casefold() == folded), None)
+        same = next((v for v in spec.values if caseless_key(v) == folded), None)
         if same is not None:
             self.report(
                 at,

@@ -19,6 +19,7 @@ from typing import Any, Final, TypeAlias
 
 from .check import TemplatePart, parse_template
 from .model import AllOf, Comparison, Condition, Not, Operator
+from .normalize import caseless_key, nfc
 from .pattern import CompiledPattern, compile_pattern
 
 __all__ = [
@@ -75,20 +76,27 @@ def as_text(value: Any) -> str | None:  # noqa: PLR0911 - one return per type
 
 
 def as_number(value: Any) -> int | float | Decimal | None:  # noqa: PLR0911 - one per type
-    """A value as a number: numbers (not booleans, not NaN) and numeric strings (``" 42 "``)."""
+    """A value as a number: finite numbers (not booleans) and numeric strings (``" 42 "``).
+
+    Infinities and NaN are no number a rule can compare (``inf > 40`` would fire a rule on a
+    vendor's overflow), and neither is a numeric string past the float range (``"1e400"``).
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return None if math.isnan(value) else value
+        return value if math.isfinite(value) else None
     if isinstance(value, Decimal):
         return value if value.is_finite() else None
     if isinstance(value, str):
         text = value.strip()
         if _NUMERIC_TEXT.fullmatch(text) is None:
             return None
-        return float(text) if any(c in text for c in ".eE") else int(text)
+        if not any(c in text for c in ".eE"):
+            return int(text)
+        number = float(text)
+        return number if math.isfinite(number) else None
     return None
 
 
@@ -108,7 +116,8 @@ def compared_text(value: Any) -> str | None:
 
     Vendors pad values (``"Accepted "``, ``" DNC"``); surrounding whitespace never carries
     meaning in a status or a reason, so it is removed here, the one place these comparisons
-    read text. ``contains`` and patterns see the text as it is.
+    read text. ``contains`` and patterns see the text as it is. Every text comparison then
+    takes the NFC form (``normalize.py``), case folded unless case counts.
     """
     if isinstance(value, str):  # the usual case, first: this runs for every comparison
         return value.strip()
@@ -188,7 +197,9 @@ def _reader(path: str) -> _Reader:
 
 
 def _fold(case_sensitive: bool) -> Callable[[str], str]:
-    return (lambda s: s) if case_sensitive else str.casefold
+    # Both sides of a text comparison go through the same key: NFC, and case folded unless
+    # case counts, so that "é" composed and decomposed are one value.
+    return nfc if case_sensitive else caseless_key
 
 
 def _equals_test(expected: Any, *, case_sensitive: bool) -> _Test:
@@ -255,7 +266,9 @@ def _starts_test(expected: str, *, case_sensitive: bool) -> _Test:
 
 
 def _pattern_test(pattern: CompiledPattern) -> _Test:
-    return lambda value: None if (t := as_text(value)) is None else pattern.search(t)
+    # The pattern was compiled from its NFC form; the value is read in NFC too, so that a
+    # decomposed "é" in either meets a composed one in the other.
+    return lambda value: None if (t := as_text(value)) is None else pattern.search(nfc(t))
 
 
 def _number_test(op: Operator, expected: Any) -> _Test:
@@ -289,7 +302,7 @@ def _positive_test(  # noqa: PLR0911 - one return per operator family
         return _starts_test(str(value), case_sensitive=exact)
     if op in {Operator.MATCHES, Operator.NOT_MATCHES}:
         key = (str(value), not exact)
-        pattern = patterns.get(key) or compile_pattern(key[0], ignore_case=key[1])
+        pattern = patterns.get(key) or compile_pattern(nfc(key[0]), ignore_case=key[1])
         return _pattern_test(pattern)
     if op in {Operator.IS_BLANK, Operator.IS_NOT_BLANK}:
         return is_blank

@@ -2,24 +2,34 @@ r"""Patterns for ``matches`` / ``does not match``: a safe regex subset, run in l
 
 Python's ``re`` backtracks: ``(a+)+$`` on a long line of ``a`` followed by ``b`` never returns,
 and even ``\\d*\\d*x`` takes half a second on 1,000 digits. A rule is written by an admin
-and run on every lead, so patterns do not go to ``re`` at all. They are parsed here into a
-small syntax tree (refusing what cannot be run without backtracking), turned into a Thompson
-NFA once at load, and matched by following every NFA path at the same time. The sets of NFA
+and run on every lead, so patterns are not run by ``re``. They are parsed here into a small
+syntax tree (refusing what cannot be run without backtracking), turned into a Thompson NFA
+once at load, and matched by following every NFA path at the same time. The sets of NFA
 states met are cached as DFA states with their transitions, so the usual cost is one dict
 lookup per character; building a new transition costs up to the NFA size. No input can make
 a match take more than linear time, and a step budget (:data:`MAX_MATCH_STEPS`) bounds the
 linear term too: a match that would need more work is unknown.
 
+Case: when case is ignored, whether one character of the value fits one atom of the pattern
+(a literal or a class) is asked of ``re`` with ``re.IGNORECASE``, on a pattern of that one
+atom; so case pairs are exactly ``re``'s (``k`` and the Kelvin sign U+212A, ``s`` and the
+long s U+017F, sigma U+03C3 and final sigma U+03C2, the micro sign U+00B5 and mu U+03BC...),
+which ``str.lower`` and ``str.upper`` do not give. ``re`` never sees more than one atom and
+one character, so it has nothing to backtrack over.
+
 Supported: literals, ``.``, ``[...]`` classes with ranges and negation, ``\\d \\w \\s`` and their
 negations, ``\\t \\n \\r \\f \\v \\xhh \\uhhhh``, escaped punctuation, groups ``( )`` and ``(?: )``,
-alternation ``|``, quantifiers ``* + ? {m} {m,} {m,n}`` (a trailing ``?`` is accepted and
-means nothing, since only "is there a match" is asked), ``^`` as the first character and ``$``
-as the last. Refused: backreferences, lookaround, word boundaries, inline flags, named groups,
-possessive quantifiers. Matching is a search (anywhere in the value), like ``re.search``.
+alternation ``|``, quantifiers ``* + ? {m} {m,} {m,n}`` with counts up to :data:`MAX_REPEAT`
+(a trailing ``?`` is accepted and means nothing, since only "is there a match" is asked),
+``^`` as the first character and ``$`` as the last. Refused: backreferences, lookaround, word
+boundaries, inline flags, named groups, possessive quantifiers. Matching is a search
+(anywhere in the value), like ``re.search``.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
 from typing import Final, TypeAlias
 
@@ -29,6 +39,7 @@ __all__ = [
     "MAX_INPUT_LENGTH",
     "MAX_MATCH_STEPS",
     "MAX_PATTERN_LENGTH",
+    "MAX_REPEAT",
     "CompiledPattern",
     "PatternError",
     "compile_pattern",
@@ -37,30 +48,40 @@ __all__ = [
 MAX_PATTERN_LENGTH: Final = 256
 """Longest pattern accepted, in characters."""
 
+MAX_REPEAT: Final = 100
+"""Largest count a quantifier may give (``{100}``, ``{0,100}``); a larger one is refused."""
+
 MAX_INPUT_LENGTH: Final = 10_000
 """Longest value a pattern is matched against; a longer value makes the condition unknown."""
 
-MAX_MATCH_STEPS: Final = 10_000
+MAX_MATCH_STEPS: Final = 25_000
 """Most work one match may take, in steps; a match that needs more is unknown.
 
-A step is one NFA state tested or visited while building a DFA transition (plus a fixed four
-per transition), and each distinct transition a search takes is counted once, as if nothing
-were cached, so the outcome never depends on earlier searches. Ordinary patterns need a few
-hundred to a few thousand steps even on 10,000 characters, since their DFA is small and each
-transition is paid once; patterns whose DFA keeps growing with the input, such as
-``(a|b)*a(a|b){99}x``, and text of thousands of distinct characters reach the limit. A step
-costs about 0.3 µs and a cached character about 0.1 µs, so one match takes at most a few
-milliseconds.
+A step is one test of a character (a character new to a DFA state is tested once against
+each distinct atom that state can use) or one NFA state visited while building a DFA
+transition (plus a fixed four per transition). Each distinct (state, character) pair and each
+distinct transition a search takes is counted once, as if nothing were cached, so the outcome
+never depends on earlier searches.
+
+The budget is sized so that a counted repeat of one character atom (``.{100}``, ``\\w{90}``,
+``[a-z]{0,100}``, with or without ``^`` and ``$``) always decides on a value of up to
+:data:`MAX_INPUT_LENGTH` characters: such a pattern tests at most one atom per character
+(10,000 steps) and its whole DFA, every transition built, costs at most 11,198 steps (a test
+builds it). Ordinary patterns need a few hundred to a few thousand steps on 10,000 characters
+of prose; what reaches the limit is a DFA that keeps growing with the input, such as
+``(a|b)*a(a|b){99}x`` (a repeat that may start at many places at once). A step costs about
+0.3 µs and a cached character about 0.1 µs, so one match takes at most about 10 ms.
 """
 
-_MAX_REPEAT: Final = 100
 # The fixed cost of building one DFA transition, in steps (one step is one NFA state tested or
 # visited): measured, the bookkeeping of a transition costs about as much as four states.
 _TRANSITION_STEPS: Final = 4
 _MAX_NFA_STATES: Final = 1_000
 _MAX_CACHED: Final = 10_000
 
-_Test = Callable[[str], bool]
+# A test of one character: anything true means the character is accepted (re's fullmatch
+# gives a match or None).
+_Test: TypeAlias = Callable[[str], object]
 
 
 class PatternError(ValueError):
@@ -79,10 +100,9 @@ class PatternError(ValueError):
 
 @frozen
 class _Set:
-    # A negated class keeps its positive test: under ignore-case, [^a] must refuse "A" too,
-    # so case variants are tried against the positive set before negating.
+    # One character: a literal, ".", an escape or a class, as a test of one character (case
+    # and negation already applied).
     test: _Test
-    negate: bool = False
 
 
 @frozen
@@ -126,12 +146,21 @@ _REFUSED_ESCAPES: Final = {
 
 
 class _Parser:
-    def __init__(self, pattern: str) -> None:
+    def __init__(self, pattern: str, *, ignore_case: bool) -> None:
         self.src = pattern
         self.pos = 0
         self.anchored_start = False
         self.anchored_end = False
         self.top_alternatives = False
+        self.ignore_case = ignore_case
+        # One test per distinct literal: a character is classified once per distinct test.
+        self.literals: dict[str, _Test] = {}
+
+    def literal(self, ch: str) -> _Test:
+        test = self.literals.get(ch)
+        if test is None:
+            test = self.literals[ch] = _caseless(_re_char(ch)) if self.ignore_case else ch.__eq__
+        return test
 
     def error(self, message: str, at: int | None = None) -> PatternError:
         return PatternError(message, (self.pos if at is None else at) + 1)
@@ -183,7 +212,7 @@ class _Parser:
             self.pos += 1
             return _Set(_not_newline)
         if ch == "\\":
-            return _Set(self.escape(end, in_class=False))
+            return _Set(self.escape(end))
         if ch in "*+?":
             raise self.error("nothing to repeat")
         if ch == "{" and _quantifier_end(self.src, self.pos, end) is not None:
@@ -195,7 +224,7 @@ class _Parser:
         if ch == "$":
             raise self.error("'$' is only allowed as the last character")
         self.pos += 1
-        return _Set(_literal(ch))
+        return _Set(self.literal(ch))
 
     def group(self, end: int, depth: int) -> _Node:
         open_at = self.pos
@@ -241,21 +270,22 @@ class _Parser:
         low_text, comma, high_text = body.partition(",")
         low = int(low_text) if low_text else 0
         high = (int(high_text) if high_text else None) if comma else low
-        if low > _MAX_REPEAT or (high is not None and high > _MAX_REPEAT):
-            raise self.error(f"repeat counts are limited to {_MAX_REPEAT}")
+        if low > MAX_REPEAT or (high is not None and high > MAX_REPEAT):
+            raise self.error(f"repeat counts are limited to {MAX_REPEAT}")
         if high is not None and high < low:
             raise self.error("min repeat greater than max repeat")
         return low, high
 
-    def escape(self, end: int, *, in_class: bool) -> _Test:
+    def escape(self, end: int) -> _Test:
         at = self.pos
         if self.pos + 1 >= end:
             raise self.error("bad escape at the end of the pattern")
         ch = self.src[self.pos + 1]
         self.pos += 2
         if ch in _CLASS_TESTS:
+            # \d, \w, \s and their negations mean the same in either case, as in re.
             return _CLASS_TESTS[ch]
-        return _literal(self.escaped_char(ch, at, end, in_class=in_class))
+        return self.literal(self.escaped_char(ch, at, end, in_class=False))
 
     def escaped_char(self, ch: str, at: int, end: int, *, in_class: bool) -> str:
         if ch in _CONTROL_ESCAPES:
@@ -284,7 +314,7 @@ class _Parser:
         negate = self.pos < end and self.src[self.pos] == "^"
         if negate:
             self.pos += 1
-        tests: list[_Test] = []
+        codes: list[str] = []
         ranges: list[tuple[str, str]] = []
         first = True
         while True:
@@ -297,7 +327,7 @@ class _Parser:
             first = False
             if ch == "[":
                 raise self.error("write a literal '[' inside a class as \\[")
-            low = self.class_member(end, tests)
+            low = self.class_member(end, codes)
             if low is None:
                 continue
             if self.src.startswith("-", self.pos) and self.pos + 1 < end:
@@ -305,7 +335,7 @@ class _Parser:
                     ranges.append((low, low))
                     continue
                 self.pos += 1
-                high = self.class_member(end, tests)
+                high = self.class_member(end, codes)
                 if high is None:
                     raise self.error("bad character range", self.pos - 1)
                 if high < low:
@@ -313,9 +343,9 @@ class _Parser:
                 ranges.append((low, high))
             else:
                 ranges.append((low, low))
-        return _Set(_class_test(tuple(ranges), tuple(tests)), negate=negate)
+        return _Set(_class_test(ranges, codes, negate=negate, ignore_case=self.ignore_case))
 
-    def class_member(self, end: int, tests: list[_Test]) -> str | None:
+    def class_member(self, end: int, codes: list[str]) -> str | None:
         ch = self.src[self.pos]
         if ch != "\\":
             self.pos += 1
@@ -325,7 +355,7 @@ class _Parser:
         code = self.src[self.pos + 1]
         if code in _CLASS_TESTS:
             self.pos += 2
-            tests.append(_CLASS_TESTS[code])
+            codes.append(code)
             return None
         if code == "b":
             raise self.error("\\b inside a class is not supported")
@@ -368,17 +398,37 @@ def _not_newline(ch: str) -> bool:
     return ch != "\n"
 
 
-def _literal(expected: str) -> _Test:
-    return expected.__eq__
+def _re_char(ch: str) -> str:
+    # Every character written as an escape: safe inside and outside a class.
+    return f"\\U{ord(ch):08x}"
 
 
-def _class_test(ranges: tuple[tuple[str, str], ...], tests: tuple[_Test, ...]) -> _Test:
+@functools.lru_cache(maxsize=4096)
+def _caseless(source: str) -> _Test:
+    # Under ignore-case, one character is tested by re itself, on a pattern of one literal or
+    # one class: re's case pairs are not those of str.lower/str.upper (U+212A KELVIN SIGN and
+    # "k", U+0131 DOTLESS I and "i", final and plain sigma...), and only re knows them exactly.
+    # A one-character pattern on one character cannot backtrack.
+    return re.compile(source, re.IGNORECASE).fullmatch
+
+
+def _class_test(
+    ranges: list[tuple[str, str]], codes: list[str], *, negate: bool, ignore_case: bool
+) -> _Test:
+    if ignore_case:
+        members = "".join(
+            _re_char(low) if low == high else f"{_re_char(low)}-{_re_char(high)}"
+            for low, high in ranges
+        )
+        escapes = "".join("\\" + code for code in codes)
+        return _caseless(f"[{'^' if negate else ''}{members}{escapes}]")
     singles = frozenset(low for low, high in ranges if low == high)
     spans = tuple((low, high) for low, high in ranges if low != high)
+    tests = tuple(_CLASS_TESTS[code] for code in codes)
 
     def test(ch: str) -> bool:
         hit = ch in singles or any(low <= ch <= high for low, high in spans)
-        return hit or any(t(ch) for t in tests)
+        return (hit or any(t(ch) for t in tests)) != negate
 
     return test
 
@@ -392,25 +442,21 @@ class _Builder:
     def __init__(self) -> None:
         self.kind: list[int] = []
         self.test: list[_Test] = []
-        self.negate: list[bool] = []
         self.out1: list[int] = []
         self.out2: list[int] = []
 
-    def new(
-        self, kind: int, test: _Test, out1: int = -1, out2: int = -1, *, negate: bool = False
-    ) -> int:
+    def new(self, kind: int, test: _Test, out1: int = -1, out2: int = -1) -> int:
         if len(self.kind) >= _MAX_NFA_STATES:
             raise PatternError("the pattern is too complex (too many states)", 1)
         self.kind.append(kind)
         self.test.append(test)
-        self.negate.append(negate)
         self.out1.append(out1)
         self.out2.append(out2)
         return len(self.kind) - 1
 
     def build(self, node: _Node, nxt: int) -> int:
         if isinstance(node, _Set):
-            return self.new(_CHAR, node.test, nxt, negate=node.negate)
+            return self.new(_CHAR, node.test, nxt)
         if isinstance(node, _Cat):
             for item in reversed(node.items):
                 nxt = self.build(item, nxt)
@@ -436,17 +482,42 @@ class _Builder:
             tail = self.build(body, tail)
         return tail
 
+    def alphabet(self) -> tuple[tuple[_Test, ...], list[int]]:
+        # The distinct tests, and for each state the bit of its test (0 for split and match).
+        # A repeat's copies share their atom's test, so ".{100}" has one test, not 100.
+        tests: list[_Test] = []
+        index: dict[int, int] = {}
+        bits = [0] * len(self.kind)
+        for state, kind in enumerate(self.kind):
+            if kind == _CHAR:
+                test = self.test[state]
+                position = index.setdefault(id(test), len(tests))
+                if position == len(tests):
+                    tests.append(test)
+                bits[state] = 1 << position
+        return tuple(tests), bits
+
+
+_Group: TypeAlias = tuple[int, _Test, tuple[int, ...]]
+
 
 class _DState:
-    __slots__ = ("accepts", "dead", "next", "nfa", "steps")
+    __slots__ = ("accepts", "by_class", "dead", "groups", "next", "nfa", "steps")
 
-    def __init__(self, nfa: frozenset[int], accepts: bool) -> None:
+    def __init__(self, nfa: frozenset[int], accepts: bool, groups: tuple[_Group, ...]) -> None:
         self.nfa = nfa
         self.accepts = accepts
         self.dead = not nfa
+        # The char states grouped by test: (the test's bit, the test, the states they lead to).
+        # A character is tested once per distinct test of this state, however many copies of
+        # an atom a repeat made, and only against the tests this state can use.
+        self.groups = groups
+        # Transitions by character (the fast path) and by class, the bits of the tests the
+        # character passed: a new character of a known class needs no transition built.
         self.next: dict[str, _DState] = {}
-        # The steps each cached transition took to build, charged by counted searches.
-        self.steps: dict[str, int] = {}
+        self.by_class: dict[int, _DState] = {}
+        # The steps each cached class transition took to build, charged by counted searches.
+        self.steps: dict[int, int] = {}
 
 
 class CompiledPattern:
@@ -454,22 +525,22 @@ class CompiledPattern:
 
     Attributes:
         pattern: The pattern as written.
-        ignore_case: Whether letters match in either case.
+        ignore_case: Whether letters match in either case (the case pairs of ``re``).
     """
 
     __slots__ = (
         "_anchored_end",
         "_anchored_start",
+        "_bits",
         "_budget",
         "_kind",
-        "_negate",
         "_out1",
         "_out2",
         "_restart",
         "_start",
         "_start_state",
         "_states",
-        "_test",
+        "_tests",
         "_worst_steps",
         "ignore_case",
         "pattern",
@@ -488,25 +559,24 @@ class CompiledPattern:
                 f"the pattern is longer than {MAX_PATTERN_LENGTH} characters",
                 MAX_PATTERN_LENGTH + 1,
             )
-        parser = _Parser(pattern)
+        parser = _Parser(pattern, ignore_case=ignore_case)
         tree = parser.parse()
         builder = _Builder()
         match = builder.new(_MATCH, _never)
         self._start = builder.build(tree, match)
         self._kind = builder.kind
-        self._test = builder.test
-        self._negate = builder.negate
         self._out1 = builder.out1
         self._out2 = builder.out2
+        tests, self._bits = builder.alphabet()
+        self._tests = tests
         self._anchored_start = parser.anchored_start
         self._anchored_end = parser.anchored_end
         self.pattern = pattern
         self.ignore_case = ignore_case
         self._budget = _MAX_CACHED
-        # The most steps one transition can take: every state tested (three times when case
-        # is ignored: the character, its lower and its upper case) and visited.
-        size = len(builder.kind)
-        self._worst_steps = _TRANSITION_STEPS + size * (3 if ignore_case else 1) + size
+        # The most steps one character can take: testing it (every distinct test), then
+        # building its transition (every state visited).
+        self._worst_steps = len(tests) + _TRANSITION_STEPS + len(builder.kind)
         self._states: dict[frozenset[int], _DState] = {}
         self._start_state = self._state(self._closure([self._start])[0], {})
         # Where a character that no state accepts leads: the start again (the search goes on
@@ -538,7 +608,7 @@ class CompiledPattern:
         if state is None and local is not None:
             state = local.get(nfa)
         if state is None:
-            state = _DState(nfa, any(self._kind[s] == _MATCH for s in nfa))
+            state = _DState(nfa, any(self._kind[s] == _MATCH for s in nfa), self._groups(nfa))
             if self._budget > 0:
                 self._budget -= 1
                 # setdefault: two threads building the same state end up sharing one object.
@@ -547,21 +617,29 @@ class CompiledPattern:
                 local[nfa] = state
         return state
 
+    def _groups(self, nfa: frozenset[int]) -> tuple[_Group, ...]:
+        grouped: dict[int, list[int]] = {}
+        for s in sorted(nfa):
+            if self._kind[s] == _CHAR:
+                grouped.setdefault(self._bits[s], []).append(self._out1[s])
+        return tuple(
+            (bit, self._tests[bit.bit_length() - 1], tuple(outs)) for bit, outs in grouped.items()
+        )
+
+    @staticmethod
+    def _class(state: _DState, ch: str) -> int:
+        # The bits of the tests of *state* that *ch* passes; one step per test.
+        cls = 0
+        for bit, test, _ in state.groups:
+            if test(ch):
+                cls |= bit
+        return cls
+
     def _advance(
-        self, state: _DState, ch: str, local: dict[frozenset[int], _DState] | None
+        self, state: _DState, cls: int, local: dict[frozenset[int], _DState] | None
     ) -> tuple[_DState, int]:
-        if self.ignore_case:
-            variants = {ch, ch.lower(), ch.upper()}
-            candidates = [v for v in variants if len(v) == 1]
-        else:
-            candidates = [ch]
-        seeds = [
-            self._out1[s]
-            for s in state.nfa
-            if self._kind[s] == _CHAR
-            and any(self._test[s](c) for c in candidates) != self._negate[s]
-        ]
-        steps = _TRANSITION_STEPS + len(state.nfa) * len(candidates)
+        seeds = [out for bit, _, outs in state.groups if bit & cls for out in outs]
+        steps = _TRANSITION_STEPS
         if seeds:
             if not self._anchored_start:
                 seeds.append(self._start)
@@ -577,23 +655,57 @@ class CompiledPattern:
         # search alone would hand that private object to other searches.
         if self._budget > 0 and self._states.get(nfa) is nxt:
             self._budget -= 1
-            state.steps[ch] = steps
-            state.next[ch] = nxt  # last: a thread that finds it also finds its steps
+            state.steps[cls] = steps
+            state.by_class[cls] = nxt  # last: a thread that finds it also finds its steps
         return nxt, steps
+
+    def _step(self, state: _DState, ch: str) -> _DState:
+        # An uncounted step on a character without a cached transition from *state*.
+        cls = self._class(state, ch)
+        nxt = state.by_class.get(cls)
+        if nxt is None:
+            nxt = self._advance(state, cls, None)[0]
+        if self._budget > 0 and self._states.get(nxt.nfa) is nxt:
+            self._budget -= 1
+            state.next[ch] = nxt
+        return nxt
+
+    def _paid_step(
+        self,
+        state: _DState,
+        ch: str,
+        paid: dict[tuple[_DState, int], _DState],
+        local: dict[frozenset[int], _DState],
+        spent: int,
+    ) -> tuple[_DState, int]:
+        # A counted step on a character new to *state* in this search: its tests, then the
+        # transition of its class unless this search already paid for it.
+        cls = self._class(state, ch)
+        spent += len(state.groups)
+        nxt = paid.get((state, cls))
+        if nxt is None:
+            cached = state.by_class.get(cls)
+            if cached is None:
+                nxt, steps = self._advance(state, cls, local)
+            else:
+                nxt, steps = cached, state.steps[cls]
+            spent += steps
+            paid[state, cls] = nxt
+        return nxt, spent
 
     def search(self, text: str) -> bool | None:
         """Whether the pattern matches anywhere in *text*.
 
         ``None`` (unknown) when *text* is longer than :data:`MAX_INPUT_LENGTH`, or when the
         match would take more than :data:`MAX_MATCH_STEPS` steps. The step count is the work
-        of building, from scratch, each distinct transition the search takes (NFA states
-        tested and visited), whether or not an earlier search left it cached: so the outcome
-        depends only on the pattern and the text, never on what ran before.
+        of classifying each distinct character and of building, from scratch, each distinct
+        transition the search takes, whether or not an earlier search left it cached: so the
+        outcome depends only on the pattern and the text, never on what ran before.
         """
         if len(text) > MAX_INPUT_LENGTH:
             return None
-        # When even the costliest transition at every character stays within the budget,
-        # no count is needed (the usual case: a short value); otherwise count exactly.
+        # When even the costliest character at every position stays within the budget, no
+        # count is needed (the usual case: a short value); otherwise count exactly.
         if len(text) * self._worst_steps <= MAX_MATCH_STEPS:
             return self._plain(text)
         return self._counted(text)
@@ -609,7 +721,7 @@ class CompiledPattern:
             if anchored_end and index == last and ch == "\n" and state.accepts:
                 return True
             nxt = state.next.get(ch)
-            state = self._advance(state, ch, None)[0] if nxt is None else nxt
+            state = self._step(state, ch) if nxt is None else nxt
             if state.dead:
                 return False
             if state.accepts and not anchored_end:
@@ -617,30 +729,26 @@ class CompiledPattern:
         return state.accepts
 
     def _counted(self, text: str) -> bool | None:
-        # The same walk as _plain, charging each distinct transition once.
+        # The same walk as _plain, charging the tests of each distinct (state, character) and
+        # the building of each distinct (state, class) transition once.
         state = self._start_state
         anchored_end = self._anchored_end
         if state.accepts and not anchored_end:
             return True
-        paid: dict[tuple[_DState, str], _DState] = {}
+        seen: dict[tuple[_DState, str], _DState] = {}
+        paid: dict[tuple[_DState, int], _DState] = {}
         local: dict[frozenset[int], _DState] = {}
         spent = 0
         last = len(text) - 1
         for index, ch in enumerate(text):
             if anchored_end and index == last and ch == "\n" and state.accepts:
                 return True
-            key = (state, ch)
-            nxt = paid.get(key)
+            nxt = seen.get((state, ch))
             if nxt is None:
-                cached = state.next.get(ch)
-                if cached is None:
-                    nxt, steps = self._advance(state, ch, local)
-                else:
-                    nxt, steps = cached, state.steps[ch]
-                spent += steps
+                nxt, spent = self._paid_step(state, ch, paid, local, spent)
                 if spent > MAX_MATCH_STEPS:
                     return None
-                paid[key] = nxt
+                seen[state, ch] = nxt
             state = nxt
             if state.dead:
                 return False

@@ -133,14 +133,64 @@ class SupportsAnswer(Protocol):
 
 
 def _facts(answer: object) -> Mapping[str, Any] | None:
-    """The answer as a mapping; ``None`` (every answer field unknown) for anything else."""
-    # Cheapest checks first: a mapping or None is what the screener passes on every lead, and
-    # an isinstance against a runtime protocol costs microseconds.
-    if answer is None or isinstance(answer, Mapping):
+    """The answer as a mapping (``None``: every answer field unknown).
+
+    Raises:
+        TypeError: *answer* is neither a mapping, ``None``, nor a :class:`SupportsAnswer`.
+    """
+    # Cheapest checks first: a dict or None is what the screener passes on every lead, and an
+    # isinstance against an ABC or a runtime protocol costs far more than a type check.
+    if answer is None or type(answer) is dict:
+        return answer
+    if isinstance(answer, Mapping):
         return answer
     if isinstance(answer, SupportsAnswer):
-        return answer.as_answer()
-    return None
+        facts = answer.as_answer()
+        if not isinstance(facts, Mapping):
+            raise TypeError(
+                f"{type(answer).__name__}.as_answer() must return a mapping, "
+                f"not {_described(facts)}"
+            )
+        return facts
+    # Reading anything else as "no answer" would turn a caller's mistake (a JSON body not yet
+    # parsed, a list) into rules that silently never see the vendor's answer.
+    raise TypeError(
+        "the answer must be a mapping, None, or an object with as_answer() "
+        f"(SupportsAnswer), not {_described(answer)}{_hint(answer)}"
+    )
+
+
+def _lead_facts(lead: object) -> Mapping[str, Any] | None:
+    """The lead's fields as a mapping, or ``None`` when there is no lead.
+
+    Raises:
+        TypeError: *lead* is neither a mapping, ``None``, nor a :class:`Lead`.
+    """
+    if lead is None or type(lead) is dict:
+        return lead
+    if isinstance(lead, Lead):
+        return lead.fields
+    if isinstance(lead, Mapping):
+        return lead
+    raise TypeError(
+        f"the lead must be a mapping, a Lead or None, not {_described(lead)}{_hint(lead)}"
+    )
+
+
+def _described(value: object) -> str:
+    # The type only (and a text's length): an answer or a lead may hold personal data, and
+    # this message may end up in a log.
+    if isinstance(value, str):
+        return f"str ({len(value)} characters)"
+    if isinstance(value, bytes | bytearray):
+        return f"{type(value).__name__} ({len(value)} bytes)"
+    return type(value).__name__
+
+
+def _hint(value: object) -> str:
+    if isinstance(value, str | bytes | bytearray):
+        return "; a JSON text? parse it first, with json.loads"
+    return ""
 
 
 _Render = Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], str]
@@ -266,12 +316,14 @@ class RuleSet:
                 unknown).
             lead: The lead's fields (a mapping, or a :class:`Lead`), read by ``lead.<path>``.
 
-        Never raises for any JSON-shaped answer or lead.
+        Never raises for any mapping (whatever its values) or ``None``.
+
+        Raises:
+            TypeError: *answer* or *lead* is of another type, such as a JSON text not yet
+                parsed or a list; the message names what was passed.
         """
         facts = _facts(answer)
-        if isinstance(lead, Lead):
-            lead = lead.fields
-        lead_facts = lead if isinstance(lead, Mapping) else None
+        lead_facts = _lead_facts(lead)
         traces: list[RuleTrace] = []
         fired_rules: list[tuple[Rule, str]] = []
         decided: Rule | None = None

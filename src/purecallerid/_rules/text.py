@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from attrs import frozen
 
 from .._errors import RuleValidationError
-from .check import LIMITS, Checker, RuleProblem, pointer
+from .check import LIMITS, Checker, RuleProblem, pointer, suggest_action
 from .fields import FieldRegistry, is_word, is_word_char, is_word_start, operator_spec
 from .model import (
     Action,
@@ -53,8 +53,11 @@ class _Vocabulary:
     # For each proper prefix of a word spelling, the words that may follow it, in table order:
     # what a syntax error names after "is not" or "does not".
     next_words: dict[tuple[str, ...], tuple[str, ...]]
-    longest: int  # the most words a spelling has
+    longest: int  # the most words a spelling or a label has
     tokens: tuple[str, ...]  # every symbol the tokenizer reads, longest first ("<=" before "<")
+    # The labels an admin sees in a UI that are not spellings ("is equal to"), each with the
+    # spelling to write instead: people type what they read, so these get a suggestion.
+    labels: dict[tuple[str, ...], str]
 
 
 def _vocabulary() -> _Vocabulary:
@@ -82,7 +85,13 @@ def _vocabulary() -> _Vocabulary:
             if parts[size] not in following:
                 next_words[parts[:size]] = (*following, parts[size])
     tokens = (*sorted(symbols, key=len, reverse=True), *_PUNCTUATION)
-    return _Vocabulary(symbols, words, next_words, max(map(len, words)), tokens)
+    labels = {
+        parts: operator_spec(op).text
+        for op in Operator
+        if (parts := tuple(operator_spec(op).label.lower().split())) not in words
+    }
+    longest = max(map(len, [*words, *labels]))
+    return _Vocabulary(symbols, words, next_words, longest, tokens, labels)
 
 
 _VOCABULARY: Final = _vocabulary()
@@ -95,11 +104,18 @@ _MAX_NESTING: Final = LIMITS["depth"]
 
 
 class _SyntaxError(Exception):
-    def __init__(self, message: str, column: int, code: str = "syntax_error") -> None:
+    def __init__(
+        self,
+        message: str,
+        column: int,
+        code: str = "syntax_error",
+        suggestion: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.column = column
         self.code = code
+        self.suggestion = suggestion
 
 
 @frozen
@@ -265,10 +281,13 @@ class _LineParser:
             raw["id"] = self.take().text
             self.take()
         action = self.tok
-        if action.kind != "word" or action.text.lower() not in _ACTIONS:
-            raise self.fail("an action (accept, flag, qa or reject)")
+        known = action.kind == "word" and action.text.lower() in _ACTIONS
+        if not known and not (action.kind == "word" and self.peek().is_word("when")):
+            raise self.action_error(action)
         self.take()
-        raw["action"] = action.text.lower()
+        # A word in the action's place, before "when", is taken as written: the checker names
+        # it as an unknown action with a suggestion ("qc" is "qa"), like in the dict form.
+        raw["action"] = action.text.lower() if known else action.text
         cols["action"] = action.column
         self.expect_word("when")
         node = self.disjunction(top=True)
@@ -285,6 +304,14 @@ class _LineParser:
         if self.tok.kind != "end":
             raise self.fail("'and', 'or', 'because' or the end of the line")
         return raw, cols, node
+
+    def action_error(self, token: _Token) -> _SyntaxError:
+        error = self.fail("an action (accept, flag, qa or reject)")
+        best = suggest_action(token.text) if token.kind == "word" else None
+        if best is not None:
+            error.message += f"; did you mean {best!r}?"
+            error.suggestion = best
+        return error
 
     def disjunction(self, *, top: bool) -> _Node:
         column = self.tok.column
@@ -376,12 +403,14 @@ class _LineParser:
             self.take()
             return _VOCABULARY.symbols[token.text]
         words = self.words_ahead(_VOCABULARY.longest)
-        for size in range(len(words), 0, -1):
-            op = _VOCABULARY.words.get(words[:size])
-            if op is not None:
-                for _ in range(size):
-                    self.take()
-                return op
+        spelled = next(
+            (size for size in range(len(words), 0, -1) if words[:size] in _VOCABULARY.words), 0
+        )
+        self.refuse_label(words, spelled)
+        if spelled:
+            for _ in range(spelled):
+                self.take()
+            return _VOCABULARY.words[words[:spelled]]
         # Two words of a longer spelling ("is not", "does not") commit to it: name the words
         # that may follow rather than every operator.
         for size in range(len(words), 1, -1):
@@ -389,6 +418,21 @@ class _LineParser:
             if expected is not None:
                 raise self.fail(_alternatives(expected), self.peek(size))
         raise self.fail("an operator (=, !=, <, <=, >, >=, in, between, contains, ...)")
+
+    def refuse_label(self, words: tuple[str, ...], spelled: int) -> None:
+        # An operator's label ("is equal to", "matches pattern") longer than any spelling the
+        # words begin with: the admin copied what a UI shows. Name the spelling to write.
+        for size in range(len(words), spelled, -1):
+            text = _VOCABULARY.labels.get(words[:size])
+            if text is not None:
+                label = " ".join(words[:size])
+                raise _SyntaxError(
+                    f"{label!r} is how the operator is labelled, not how it is written; "
+                    f"did you mean {text!r}?",
+                    self.tok.column,
+                    "unknown_operator",
+                    text,
+                )
 
     def words_ahead(self, limit: int) -> tuple[str, ...]:
         words: list[str] = []
@@ -478,6 +522,7 @@ def parse_document(
                     path=path,
                     code=exc.code,
                     message=exc.message,
+                    suggestion=exc.suggestion,
                     line=number,
                     column=exc.column,
                 )
