@@ -22,6 +22,7 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -40,6 +41,7 @@ from purecallerid import (
     converter,
 )
 from purecallerid._secrets import redact_text, secret_forms
+from purecallerid.cli import main
 from purecallerid.testing import TEST_NUMBERS, FakePureCallerID
 
 CANARY = "cAnArY/t0k+en=x7Q"
@@ -438,3 +440,42 @@ def test_the_sync_client_keeps_its_deadline_while_headers_trickle() -> None:
     took = time.monotonic() - started
     assert info.value.error_class == "timeout"
     assert took < 3
+
+
+@pytest.mark.parametrize(
+    "server_mode", ["header", "status_line", "bad_status", "huge_header", "utf16"]
+)
+def test_the_command_line_never_shows_the_token(
+    echo_server: EchoServer,
+    server_mode: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`check` and `screen` against an echoing vendor: terminal, output file and records clean."""
+    echo_server.mode = server_mode
+    monkeypatch.setenv("CANARY_TOKEN", CANARY)
+    settings = tmp_path / "settings.toml"
+    settings.write_text(
+        f"""
+[campaigns.c]
+[[campaigns.c.integrations]]
+id = "pcid"
+kind = "purecallerid"
+base_url = "{echo_server.url}"
+credentials = {{ api_token = "${{CANARY_TOKEN}}", campaign_id = "C", list_name = "L" }}
+"""
+    )
+    (tmp_path / "leads.csv").write_text("lead_id,phone,zip\nL1,2125550100,10001\n")
+    with every_log_line() as lines:
+        main(["check", "--settings", str(settings), "--campaign", "c", "--phone", "2125550100",
+              "--zip", "10001"])  # fmt: skip
+        main(["screen", str(tmp_path / "leads.csv"), "--settings", str(settings), "--campaign",
+              "c", "--out", str(tmp_path / "out.csv"), "--no-progress"])  # fmt: skip
+        main(["records", "show", "L1", "--db", str(tmp_path / "out.records.db")])
+    captured = capsys.readouterr()
+    written = [p for p in tmp_path.iterdir() if p.is_file() and p.name != "settings.toml"]
+    files = "".join(path.read_bytes().decode("utf-8", "replace") for path in written)
+    assert "decision" in captured.out  # the commands ran: check printed its decision
+    assert (tmp_path / "out.csv").is_file()
+    assert leaked(captured.out + captured.err + "\n".join(lines) + files) == []
