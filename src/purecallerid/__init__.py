@@ -133,7 +133,7 @@ from ._rules.text import (
     parse_rules,
 )
 from ._screener import AsyncScreener, Screener
-from ._secrets import Secret, mask_phone
+from ._secrets import Secret, SecretFilter, mask_phone
 from ._settings import (
     CacheSettings,
     CampaignSettings,
@@ -243,6 +243,7 @@ __all__ = [
     "ScreeningRequest",
     "ScreeningResponse",
     "Secret",
+    "SecretFilter",
     "ServerError",
     "SettingsError",
     "SettingsProblem",
