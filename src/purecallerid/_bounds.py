@@ -80,6 +80,8 @@ def bound_answer(
     Raises:
         UnrecordableAnswerError: A value is of a type no record can hold.
     """
+    if _small(answer, bounds):
+        return (answer if isinstance(answer, dict) else dict(answer)), None
     budget = _Budget(bounds)
     root: dict[str, Any] = {}
     # Each entry: (the source container, the copy being filled, its depth).
@@ -99,6 +101,51 @@ def bound_answer(
                 target.append(copied)
     said = "; ".join(f"{what}: {count}" for what, count in budget.cut.items())
     return root, (f"answer cut to the record bounds: {said}" if said else None)
+
+
+def _plain(value: Any, bounds: RecordBounds) -> int | None:
+    """The text size of a scalar within bounds, or ``None`` when it needs the full walk."""
+    if value is None or isinstance(value, bool | int):
+        return 0
+    if isinstance(value, str):
+        return len(value) if len(value) <= bounds.max_string and "\x00" not in value else None
+    if isinstance(value, float) and math.isfinite(value):
+        return 0
+    return None
+
+
+def _small(answer: Mapping[str, Any], bounds: RecordBounds) -> bool:
+    """Whether *answer* is two levels of plain values within every bound (the usual answer).
+
+    Checked in one pass without copying, so that a vendor's ordinary answer costs little.
+    """
+    count = text = 0
+    for key, value in answer.items():
+        typed: object = key  # typed as text, but a host's integration may send anything
+        if not isinstance(typed, str) or _plain(key, bounds) is None:
+            return False
+        items = (
+            value.values()
+            if isinstance(value, dict)
+            else value
+            if isinstance(value, list)
+            else None
+        )
+        if items is None:
+            size = _plain(value, bounds)
+            if size is None:
+                return False
+            count, text = count + 1, text + size + len(key)
+            continue
+        if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
+            return False
+        for item in items:
+            size = _plain(item, bounds)
+            if size is None:
+                return False
+            count, text = count + 1, text + size
+        count += 1
+    return count <= bounds.max_values and text <= bounds.max_text and bounds.max_depth >= 2  # noqa: PLR2004
 
 
 def _copy(value: Any, depth: int, budget: _Budget, stack: list[tuple[Any, Any, int]]) -> Any:

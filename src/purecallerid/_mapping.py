@@ -623,15 +623,24 @@ class FieldMapping:
         step = next((s for s in self._plan if s.target == "phone"), None)
         if step is None:
             return None
-        out: dict[str, Any] = {}
-        if step.constant is not _ABSENT:
-            out["phone"] = step.constant
-        else:
-            _resolve(step, fields, out)
-        try:
-            return normalize_phone(out["phone"], region=self.phone_region)
-        except (KeyError, InvalidPhoneError):
-            return None
+        values = (
+            [step.constant]
+            if step.constant is not _ABSENT
+            else (
+                fields.get(path) if steps is None else _walk(fields, path, steps)
+                for path, steps in step.lookups
+            )
+        )
+        for value in values:
+            if value is None or value is _ABSENT:
+                continue
+            # One parse per lead: the first source that holds a valid phone, as the mapping
+            # reads it, straight to E.164.
+            try:
+                return normalize_phone(value, region=self.phone_region)
+            except (InvalidPhoneError, ConfigurationError, TypeError, ValueError):
+                continue
+        return None
 
     def map_payload(self, lead: Lead | Mapping[str, Any]) -> dict[str, Any]:
         """Map *lead* to the generic payload: target name to cleaned value.

@@ -30,8 +30,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
-import attrs
-
 from ._bounds import RecordBounds
 from ._errors import ConfigurationError, InvalidLeadError, SettingsError, StorageError
 from ._guards.guards import Guards
@@ -294,18 +292,16 @@ class AsyncScreener:
     ) -> ScreeningRecord:
         started_at = datetime.now(UTC)
         started = self._clock()
+        extra: dict[str, Any] = {"phone": _phone(lead, campaign)}
+        if taken_over:  # said in the note, not in the reasons: it is not why the lead was decided
+            extra.update(taken_over_note=_TAKEN_OVER, outcome_unknown=True)
         if campaign is None:
             # Without settings nothing can vouch for the lead: hold it for a person.
-            record = self._record(lead, started_at, started, (), Action.QA, note, settings_hash="")
-        else:
-            records = await self._plan.run(lead, campaign, started)
-            record = self._record(
-                lead, started_at, started, records, None, note, settings_hash=campaign.settings_hash
-            )
-        if taken_over:  # said in the note, not in the reasons: it is not why the lead was decided
-            note = " ".join(filter(None, [record.note, _TAKEN_OVER]))
-            record = attrs.evolve(record, note=note, outcome_unknown=True)
-        return attrs.evolve(record, phone=_phone(lead, campaign))
+            return self._record(lead, started_at, started, (), Action.QA, note, settings_hash="",
+                                **extra)  # fmt: skip
+        records = await self._plan.run(lead, campaign, started)
+        return self._record(lead, started_at, started, records, None, note,
+                            settings_hash=campaign.settings_hash, **extra)  # fmt: skip
 
     def _check(self, campaign: CampaignSettings) -> str | None:
         """Check a campaign's settings against the integrations, once per settings version."""
@@ -358,10 +354,15 @@ class AsyncScreener:
         note: str | None,
         *,
         settings_hash: str,
+        phone: str | None = None,
+        outcome_unknown: bool = False,
+        taken_over_note: str | None = None,
     ) -> ScreeningRecord:
         records = tuple(records)
         decision = decide(records, forced=forced, note=note)
         return ScreeningRecord(
+            phone=phone,
+            outcome_unknown=outcome_unknown,
             lead_id=lead.lead_id,
             campaign_id=lead.campaign_id,
             decision=decision.action,
@@ -369,7 +370,7 @@ class AsyncScreener:
             flags=decision.flags,
             decided_by=decision.decided_by,
             integrations=records,
-            note=note,
+            note=" ".join(filter(None, [note, taken_over_note])) or None,
             started_at=started_at,
             finished_at=datetime.now(UTC),
             duration=self._clock() - started,

@@ -84,6 +84,8 @@ def _bounded(
     raw, raw_cut = bound_text(answer.raw, bounds)
     if raw_cut:
         truncated = "; ".join(filter(None, [truncated, "raw body cut to the record bounds"]))
+    if facts is answer.answer and not raw_cut:
+        return answer, None, None  # within every bound: nothing to copy
     return attrs.evolve(answer, answer=facts, raw=raw), truncated, None
 
 
