@@ -21,7 +21,7 @@ import threading
 import time
 import tracemalloc
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -43,6 +43,7 @@ from purecallerid import (
 from purecallerid._secrets import redact_text, secret_forms
 from purecallerid.cli import main
 from purecallerid.testing import TEST_NUMBERS, FakePureCallerID
+from purecallerid.testing._fake import _AsSent as _Streamed
 
 CANARY = "cAnArY/t0k+en=x7Q"
 
@@ -113,19 +114,6 @@ def every_log_line() -> Iterator[list[str]]:
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class _Streamed(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A body handed to httpx as a stream: it reaches the client as sent (not inflated)."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self.body
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        yield self.body
 
 
 def _answer(status: int, **response: Any) -> Handler:
