@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import copy
 import json
 import logging
+import pickle
 import re
 import socket
 import threading
@@ -46,6 +48,9 @@ from purecallerid.testing import TEST_NUMBERS, FakePureCallerID
 from purecallerid.testing._fake import _AsSent as _Streamed
 
 CANARY = "cAnArY/t0k+en=x7Q"
+# Quotes and a backslash: Python's repr (in the HTTP layers' log lines and messages) escapes them.
+QUOTED = "cAn'ArY\"/t0k\\en=x7Q"
+TOKENS = [pytest.param(CANARY, id="plain-token"), pytest.param(QUOTED, id="quoted-token")]
 
 
 def encodings(token: str) -> dict[str, str]:
@@ -62,11 +67,19 @@ def encodings(token: str) -> dict[str, str]:
         "b64": base64.b64encode(token.encode()).decode(),
         "b64url": base64.urlsafe_b64encode(token.encode()).decode().rstrip("="),
         "b64_in_basic": base64.b64encode(f"user:{token}".encode()).decode(),
+        "repr_str": repr(token)[1:-1],
+        "repr_bytes": repr(token.encode())[2:-1],
+        "repr_twice": repr(repr(token.encode())[2:-1])[1:-1],
     }
 
 
 def leaked(text: str, token: str = CANARY) -> list[str]:
-    """Which forms of *token* occur in *text* (its decoded forms included)."""
+    """Which forms of *token* occur in *text* (its decoded forms included).
+
+    Also looked for once NULs (and their ``repr``, ``\\x00``) and replacement characters are
+    dropped: a UTF-16 text read as UTF-8 holds the token with a NUL between its characters.
+    """
+    text += "\n" + text.replace("\x00", "").replace("\\x00", "").replace("\ufffd", "")
     found = [name for name, form in encodings(token).items() if form in text and len(form) >= 6]
     found.extend(form for form in secret_forms(token) if form in text)
     return found
@@ -153,12 +166,12 @@ def echo_answers(token: str) -> list[Handler]:
     return answers
 
 
-def _screen_with(handler: Handler, mode: str, dialect: str) -> Any:
+def _screen_with(handler: Handler, mode: str, dialect: str, token: str = CANARY) -> Any:
     request = ScreeningRequest(phone="2125550100", campaign_id="C", list_name="L",
                                dialer_list_id="9")  # fmt: skip
     options: dict[str, Any] = {
         "base_url": "https://vendor.test",
-        "api_token": CANARY,
+        "api_token": token,
         "dialect": dialect,
         "retry_policy": RetryPolicy(max_attempts=1),
     }
@@ -177,18 +190,19 @@ def _screen_with(handler: Handler, mode: str, dialect: str) -> Any:
         return error
 
 
+@pytest.mark.parametrize("token", TOKENS)
 @pytest.mark.parametrize("dialect", ["leadexec", "public"])
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_a_vendor_echoing_the_token_every_way_never_shows_it(
-    mode: str, dialect: str, capsys: pytest.CaptureFixture[str]
+    mode: str, dialect: str, token: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Every echo form, in bodies, headers and status lines: the token shows nowhere."""
     with every_log_line() as lines:
-        outcomes = [_screen_with(answer, mode, dialect) for answer in echo_answers(CANARY)]
+        outcomes = [_screen_with(answer, mode, dialect, token) for answer in echo_answers(token)]
     everything = "\n".join(shown(o) for o in outcomes) + "\n".join(lines)
     captured = capsys.readouterr()
     everything += captured.out + captured.err
-    assert leaked(everything) == []
+    assert leaked(everything, token) == []
 
 
 @pytest.mark.parametrize("dialect", ["leadexec", "public"])
@@ -222,6 +236,7 @@ class EchoServer:
 
     def __init__(self) -> None:
         self.mode = "header"
+        self.token = CANARY
         self.gzip = b""
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -256,17 +271,25 @@ class EchoServer:
             if not chunk:
                 return
             missing -= len(chunk)
-        token = CANARY.encode()
-        body = json.dumps({"status": "Accepted", "echo": CANARY}).encode()
+        token = self.token.encode()
+        body = json.dumps({"status": "Accepted", "echo": self.token}).encode()
         answers = {
             "header": b"HTTP/1.1 200 OK\r\nX-Echo: " + token + b"\r\n",
             "status_line": b"HTTP/1.1 200 " + token + b"\r\n",
             "bad_status": b"HTTP/1.1 2OO " + token + b"\r\n",
             "huge_header": b"HTTP/1.1 200 OK\r\nX-Big: " + token * 700 + b"\r\n",
+            "many_headers": b"HTTP/1.1 200 OK\r\n"
+            + b"".join(b"X-H%d: v\r\n" % n for n in range(200)),
             "utf16": b"HTTP/1.1 200 OK\r\n",
         }
         if self.mode == "utf16":
-            body = json.dumps({"status": "Accepted", "echo": CANARY}).encode("utf-16")
+            body = json.dumps({"status": "Accepted", "echo": self.token}).encode("utf-16")
+        if self.mode == "utf16_nobom":
+            # No byte order mark and a non-ASCII first character: JSON's rules guess UTF-8.
+            answers["utf16_nobom"] = (
+                b"HTTP/1.1 500 Oops\r\nContent-Type: text/plain; charset=utf-16\r\n"
+            )
+            body = f"\u4e2d error for token {self.token}".encode("utf-16-le")
         if self.mode == "gzip":
             answers["gzip"] = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
             body = self.gzip
@@ -284,19 +307,26 @@ def echo_server() -> Iterator[EchoServer]:
     server.close()
 
 
+@pytest.mark.parametrize("token", TOKENS)
 @pytest.mark.parametrize("dialect", ["leadexec", "public"])
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_real_http_layers_never_show_the_token(
-    echo_server: EchoServer, mode: str, dialect: str, capsys: pytest.CaptureFixture[str]
+    echo_server: EchoServer,
+    mode: str,
+    dialect: str,
+    token: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Over real sockets (httpcore, aiohttp): malformed and echoing answers leak nothing."""
     request = ScreeningRequest(phone="2125550100", campaign_id="C", list_name="L",
                                dialer_list_id="9")  # fmt: skip
-    options: dict[str, Any] = {"base_url": echo_server.url, "api_token": CANARY,
+    options: dict[str, Any] = {"base_url": echo_server.url, "api_token": token,
                                "dialect": dialect, "timeout": 2}  # fmt: skip
+    echo_server.token = token
     outcomes: list[Any] = []
+    modes = ("header", "status_line", "bad_status", "huge_header", "utf16", "utf16_nobom")
     with every_log_line() as lines:
-        for server_mode in ("header", "status_line", "bad_status", "huge_header", "utf16"):
+        for server_mode in modes:
             echo_server.mode = server_mode
             try:
                 if mode == "sync":
@@ -313,7 +343,7 @@ def test_real_http_layers_never_show_the_token(
                 outcomes.append(error)
     everything = "\n".join(shown(o) for o in outcomes) + "\n".join(lines)
     captured = capsys.readouterr()
-    assert leaked(everything + captured.out + captured.err) == []
+    assert leaked(everything + captured.out + captured.err, token) == []
 
 
 _TOKEN_CHARS = st.characters(min_codepoint=33, max_codepoint=126)
@@ -467,3 +497,50 @@ credentials = {{ api_token = "${{CANARY_TOKEN}}", campaign_id = "C", list_name =
     assert "decision" in captured.out  # the commands ran: check printed its decision
     assert (tmp_path / "out.csv").is_file()
     assert leaked(captured.out + captured.err + "\n".join(lines) + files) == []
+
+
+def test_an_echo_decoded_in_place_cannot_change_the_answer() -> None:
+    """A percent-encoded echo that decodes into JSON syntax: the vendor's own structure stands."""
+    echo = quote(CANARY, safe="/")  # Python's default quote: '/' left as it is
+    body = (
+        '{"status": "Rejected", "reason": "DNC", "note": "' + echo
+        + '%22,%22status%22:%22Accepted", "phone": "+12125550100"}'
+    )  # fmt: skip
+    for mode in ("sync", "async"):
+        outcome = _screen_with(_answer(200, text=body), mode, "leadexec")
+        assert isinstance(outcome, ScreeningResponse)
+        assert (outcome.status, outcome.reason) == ("Rejected", "DNC")
+        assert outcome.extra["phone"] == "+12125550100"
+        assert leaked(shown(outcome)) == []
+
+
+def test_errors_pickle_and_copy() -> None:
+    """Every vendor error survives pickle and copy (a process pool, a queue)."""
+    outcome = _screen_with(_answer(503, text="down"), "sync", "leadexec")
+    assert isinstance(outcome, APIError)
+    pickled = pickle.loads(pickle.dumps(outcome))  # noqa: S301 - our own bytes
+    for clone in (pickled, copy.copy(outcome), copy.deepcopy(outcome)):
+        assert type(clone) is type(outcome)
+        assert (clone.message, clone.outcome_unknown) == (outcome.message, outcome.outcome_unknown)
+
+
+def test_a_token_that_starts_another_is_redacted_whole() -> None:
+    """Two live tokens, one the start of the other: neither leaves a tail."""
+    short, long = "abcdefgh12", "abcdefgh12XYZ99"
+    for secrets in ((short, long), (long, short)):
+        assert redact_text(f"a {long} b {short}", secrets) == "a *** b ***"
+
+
+def test_many_headers_are_read_alike_by_both_clients(echo_server: EchoServer) -> None:
+    """A 2xx with 200 small header lines is an answer for both clients (the limit is bytes)."""
+    echo_server.mode = "many_headers"
+    request = ScreeningRequest(phone="2125550100", campaign_id="C", list_name="L")
+    options: dict[str, Any] = {"base_url": echo_server.url, "api_token": CANARY, "timeout": 2}
+    with PureCallerIDClient(**options) as client:
+        assert client.screen(request).status == "Accepted"
+
+    async def go() -> ScreeningResponse:
+        async with AsyncPureCallerIDClient(**options) as client:
+            return await client.screen(request)
+
+    assert asyncio.run(go()).status == "Accepted"

@@ -228,6 +228,20 @@ class PureCallerIDError(Exception):
     error_class: ClassVar[ErrorClass] = ErrorClass.ERROR
     outcome_unknown: bool | None = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors cannot be replayed from `args`: rebuild from the state,
+        # so that an error pickles and copies (a process pool, a queue).
+        return (_rebuilt, (type(self), self.args, self.__dict__))
+
+
+def _rebuilt(
+    cls: type[PureCallerIDError], args: tuple[Any, ...], state: dict[str, Any]
+) -> PureCallerIDError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigurationError(PureCallerIDError, ValueError):
     """A constructor argument or setting is invalid; the message says what to pass instead."""

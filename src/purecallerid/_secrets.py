@@ -29,6 +29,7 @@ __all__ = [
     "mask_phone",
     "redact",
     "redact_text",
+    "redact_values",
     "register_secret",
     "secret_forms",
 ]
@@ -150,6 +151,7 @@ def secret_forms(secret: str) -> tuple[str, ...]:
         plus,
         _PERCENT.sub(lambda m: m[0].lower(), plus),
         *_base64_forms(secret.encode()),
+        *_python_escaped(secret),
     }
     return tuple(sorted((f for f in forms if len(f) >= _MIN_FORM), key=len, reverse=True))
 
@@ -183,6 +185,40 @@ def _unescaped(text: str) -> str:
     return plain.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
+def redact_values(value: Any, secrets: tuple[str, ...]) -> Any:
+    """JSON-shaped *value* with every secret masked, in any form, in every text and key.
+
+    The structure is left as it is: only texts change. This is how a parsed answer is
+    redacted (a redaction of its text could change what the text parses to).
+    """
+    live = tuple(s for s in secrets if s)
+    if not live:
+        return value
+    if isinstance(value, str):
+        return redact_text(value, live)
+    if isinstance(value, Mapping):
+        return {redact_values(k, live): redact_values(v, live) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_values(v, live) for v in value)
+    return value
+
+
+def _python_escaped(secret: str) -> set[str]:
+    r"""*secret* as Python's ``repr`` of it writes it, once and twice over (``\'``, ``\\``).
+
+    The HTTP layers put ``repr`` of bytes in their log lines and exception messages, and some
+    quote those once more.
+    """
+    once = {
+        repr(secret)[1:-1],
+        repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
+        secret.replace("\\", "\\\\").replace("'", "\\'"),
+        secret.replace("\\", "\\\\").replace('"', '\\"'),
+    }
+    twice = {form.replace("\\", "\\\\").replace("'", "\\'") for form in once}
+    return once | twice
+
+
 def _contains(value: Any, secrets: tuple[str, ...]) -> bool:
     if isinstance(value, str):
         return any(secret in value for secret in secrets)
@@ -206,10 +242,11 @@ def redact_text(text: str, secrets: tuple[str, ...]) -> str:
     live = tuple(s for s in secrets if s)
     if not live or not text:
         return text
-    for secret in live:
-        for form in secret_forms(secret):
-            if form in text:
-                text = text.replace(form, MASK)
+    # Every form of every secret, longest first: a secret that starts another cannot leave
+    # the other's tail behind.
+    for form in _all_forms(live):
+        if form in text:
+            text = text.replace(form, MASK)
     if "\\" in text:
         text = _redact_escaped(text, live)
     if "%" in text or "+" in text:
@@ -217,6 +254,13 @@ def redact_text(text: str, secrets: tuple[str, ...]) -> str:
         if decoded != text and any(secret in decoded for secret in live):
             text = redact_text(decoded, live)
     return text
+
+
+def _all_forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    if len(secrets) == 1:
+        return secret_forms(secrets[0])
+    forms = {form for secret in secrets for form in secret_forms(secret)}
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def _redact_escaped(text: str, secrets: tuple[str, ...]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import ipaddress
+import json
 import logging
 import math
 import random as _random
@@ -37,7 +38,14 @@ from ..._errors import (
     status_error_class,
 )
 from ..._models import Attempt, Exchange, RequestRecord
-from ..._secrets import Secret, mask_phone, redact, redact_text, register_secret
+from ..._secrets import (
+    Secret,
+    mask_phone,
+    redact,
+    redact_text,
+    redact_values,
+    register_secret,
+)
 from .deadline import DeadlineTransport, deadline
 from .dialects import Dialect, dialect_named
 from .received import Received, ResponseLimits, body_text, too_deep
@@ -224,26 +232,37 @@ class _Call:
             time_left=time_left,
         )
 
-    def _parse(self, raw: str, shown: str, problem: str | None) -> ScreeningResponse:
+    def _parse(self, text: str, raw: str, shown: str, problem: str | None) -> ScreeningResponse:
         if problem is not None:
             raise ResponseValidationError(problem, body=shown[:_BODY_LIMIT])
-        return self.settings.dialect.parse(raw, raw=shown)
+        if raw == text:  # nothing to redact: the vendor's own text
+            return self.settings.dialect.parse(text, raw=shown)
+        # The vendor's own structure is parsed, then its values redacted: redacting the text
+        # first could change the structure (an echo decoded in place could add a key, or
+        # turn a Rejected into an Accepted).
+        data = _json_or_nothing(text)
+        if data is _NOT_JSON:
+            # Raised out here, not in a handler: the decoder's error holds the text, token
+            # and all, and would travel on as the context.
+            raise ResponseValidationError("the answer is not JSON", body=shown[:_BODY_LIMIT])
+        scrubbed = json.dumps(redact_values(data, self.secrets))
+        return self.settings.dialect.parse(scrubbed, raw=shown)
 
-    def answered(self, attempt: Attempt, raw: str, problem: str | None) -> ScreeningResponse:
-        """Read a 2xx answer (already decoded and redacted), recording its attempt.
+    def answered(
+        self, attempt: Attempt, text: str, raw: str, problem: str | None
+    ) -> ScreeningResponse:
+        """Read a 2xx answer, recording its attempt: *text* as sent, *raw* redacted.
 
         Raises:
             ResponseValidationError: The answer is over a limit or cannot be read; it carries
                 the exchange.
         """
         self.attempts.append(attempt)
-        if problem is None and too_deep(raw, self.settings.limits.max_json_depth):
+        if problem is None and too_deep(text, self.settings.limits.max_json_depth):
             problem = f"the answer nests deeper than {self.settings.limits.max_json_depth} levels"
-        # The redacted text is what is parsed: a vendor echoing the token cannot carry it on in
-        # `extra` or any other field.
         shown = raw if len(raw) <= _RAW_LIMIT else raw[:_RAW_LIMIT] + " [truncated]"
         try:
-            answer = self._parse(raw, shown, problem)
+            answer = self._parse(text, raw, shown, problem)
         except ResponseValidationError as exc:
             exc.exchange = self.exchange()
             logger.info("screening %s: unreadable answer (%s)", self.phone, exc.message)
@@ -321,11 +340,11 @@ def _call(
         send = call.send(number)
         started_at, started = datetime.now(UTC), settings.clock()
         result = yield send
-        attempt, raw, problem = _attempt(
+        attempt, text, raw, problem = _attempt(
             call, result, number, started_at, settings.clock() - started
         )
         if isinstance(result, Received) and attempt.status_code in _SUCCESS:
-            return call.answered(attempt, raw, problem)
+            return call.answered(attempt, text, raw, problem)
         wait = call.failed(attempt)
         if wait is not None:
             yield _Sleep(seconds=wait)
@@ -341,6 +360,16 @@ def _call(
 
 
 _SUCCESS: Final = range(200, 300)
+
+
+_NOT_JSON: Final = object()
+
+
+def _json_or_nothing(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
 
 
 def _proxied() -> bool:
@@ -385,8 +414,8 @@ class TransportFailure(Exception):  # noqa: N818 - it stands for another excepti
 
 def _attempt(
     call: _Call, result: _Result, number: int, started_at: datetime, duration: float
-) -> tuple[Attempt, str, str | None]:
-    """The attempt *result* ended, the answer's text redacted, and what is wrong with it."""
+) -> tuple[Attempt, str, str, str | None]:
+    """The attempt *result* ended, the answer's text as sent and redacted, and its problem."""
     if not isinstance(result, Received):
         outcome = (
             _failure_kind(result)
@@ -394,7 +423,7 @@ def _attempt(
             else AttemptOutcome.PROTOCOL_ERROR
         )
         attempt = Attempt(number=number, started_at=started_at, duration=duration, outcome=outcome)
-        return attempt, "", None
+        return attempt, "", "", None
     request_id, retry_after_header = _answer_headers(result.headers)
     # Decoded as the parser decodes, so that redaction sees the very text that is parsed.
     text, problem = body_text(result, call.settings.limits)
@@ -413,7 +442,7 @@ def _attempt(
         request_id=None if request_id is None else redact_text(request_id, call.secrets),
         retry_after=retry_after,
     )
-    return attempt, redact_text(text, call.secrets), problem
+    return attempt, text, redact_text(text, call.secrets), problem
 
 
 def _status_error(  # noqa: PLR0917 - private, called once

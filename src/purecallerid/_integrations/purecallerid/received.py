@@ -115,13 +115,40 @@ def body_text(received: Received, limits: ResponseLimits) -> tuple[str, str | No
     body, problem = _decoded(received, limits)
     if problem is not None:
         return "", problem
-    encoding = json.detect_encoding(body)
+    encoding = _encoding(received.headers, body)
     try:
         return body.decode(encoding), None
     except UnicodeDecodeError:
         # Kept readable for the record (and for redaction), but not an answer.
         problem = f"the answer is not JSON (not valid {encoding})"
         return body.decode(encoding, errors="replace"), problem
+
+
+_WIDE: Final = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+
+
+def _encoding(headers: httpx.Headers, body: bytes) -> str:
+    """How to decode *body*: as JSON's rules detect it, unless that is plainly wrong.
+
+    JSON's detection reads UTF-16 and UTF-32 from a byte order mark or from NULs around an
+    ASCII first character. A body that starts otherwise (a non-ASCII character) is taken for
+    UTF-8 and then holds NULs between its characters: the ``charset`` of ``Content-Type``
+    is tried then, and the wide encodings, so that the text redaction reads is the text.
+    """
+    detected = json.detect_encoding(body)
+    if detected != "utf-8" or b"\x00" not in body:
+        return detected
+    charset = headers.get("content-type", "").partition("charset=")[2].split(";")[0].strip()
+    for candidate in (charset.strip("\"'").lower(), *_WIDE):
+        if not candidate:
+            continue
+        try:
+            text = body.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+        if "\x00" not in text:
+            return candidate
+    return detected
 
 
 _OPENERS: Final = frozenset("[{")

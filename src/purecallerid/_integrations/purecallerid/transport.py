@@ -110,6 +110,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 # As httpx does by default: proxies from HTTP(S)_PROXY / NO_PROXY.
                 trust_env=True,
                 auto_decompress=False,
+                # Header limits are the client's (ResponseLimits.max_header_bytes): aiohttp's
+                # 128 lines would refuse, as a protocol error, what the sync client reads.
+                max_headers=4096,
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             )
         return self._session
