@@ -16,8 +16,10 @@ from typing import Any
 
 from attrs import field, frozen
 
+from ._converter import converter
 from ._models import Attempt, RequestRecord
 from ._rules.model import Action
+from ._secrets import mask_phones
 
 __all__ = ["IntegrationRecord", "IntegrationStatus", "ScreeningRecord"]
 
@@ -146,6 +148,15 @@ class ScreeningRecord:
     phone: str | None = None
     outcome_unknown: bool = False
     version: int = 0
+
+    def to_public_dict(self) -> dict[str, Any]:
+        """The record as JSON data to show a person: every phone masked, no secret.
+
+        The record itself keeps phones whole, as evidence; this is the form for a page, an
+        export or a support ticket (the command line's ``records`` commands use it).
+        """
+        shown: dict[str, Any] = mask_phones(converter.unstructure(self))
+        return shown
 
     def integration(self, integration_id: str) -> IntegrationRecord:
         """The record of the integration *integration_id*.

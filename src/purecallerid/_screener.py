@@ -40,6 +40,7 @@ from ._plan import PlanRunner
 from ._records import ScreeningRecord
 from ._rules.model import Action
 from ._verdict import decide
+from .typing import RecordHistory
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable
@@ -168,6 +169,32 @@ class AsyncScreener:
             self._in_flight[key] = running
             task.add_done_callback(lambda done: self._forget(key, done))
         return await asyncio.shield(running[0])
+
+    async def load(self, lead_id: str, campaign_id: str) -> ScreeningRecord | None:
+        """The latest record of a lead, or ``None``: what a host shows for ``GET /leads/<id>``.
+
+        Raises:
+            StorageError: The store failed.
+        """
+        return await self._load(Lead(lead_id=lead_id, campaign_id=campaign_id))
+
+    async def history(self, lead_id: str, campaign_id: str) -> list[ScreeningRecord]:
+        """Every version of a lead's record, oldest first.
+
+        Raises:
+            TypeError: The store keeps no history (it does not implement
+                :class:`~purecallerid.typing.RecordHistory`).
+            StorageError: The store failed.
+        """
+        if not isinstance(self._store, RecordHistory):
+            raise TypeError(
+                f"{type(self._store).__name__} keeps no history: it does not implement "
+                "purecallerid.typing.RecordHistory (history and find)"
+            )
+        try:
+            return await self._store.history(campaign_id, lead_id)
+        except Exception as exc:
+            raise StorageError(f"could not read the history of lead {lead_id!r}: {exc}") from exc
 
     def _forget(self, key: tuple[str, str], task: asyncio.Future[ScreeningRecord]) -> None:
         current = self._in_flight.get(key)
@@ -519,6 +546,14 @@ class Screener:
     def screen(self, lead: Lead, *, force: bool = False) -> ScreeningRecord:
         """Screen *lead*; see :meth:`AsyncScreener.screen`."""
         return self._run(self._async.screen(lead, force=force))
+
+    def load(self, lead_id: str, campaign_id: str) -> ScreeningRecord | None:
+        """The latest record of a lead; see :meth:`AsyncScreener.load` (no asyncio needed)."""
+        return self._run(self._async.load(lead_id, campaign_id))
+
+    def history(self, lead_id: str, campaign_id: str) -> list[ScreeningRecord]:
+        """Every version of a lead's record; see :meth:`AsyncScreener.history`."""
+        return self._run(self._async.history(lead_id, campaign_id))
 
     def _run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         if threading.current_thread() is self._thread:

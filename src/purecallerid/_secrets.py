@@ -27,6 +27,7 @@ __all__ = [
     "SecretFilter",
     "live_secrets",
     "mask_phone",
+    "mask_phones",
     "redact",
     "redact_text",
     "redact_values",
@@ -95,6 +96,41 @@ def mask_phone(phone: object) -> str:
     if len(digits) < 4:  # noqa: PLR2004 - four digits is the masking rule
         return MASK
     return MASK + digits[-4:]
+
+
+_PHONE_LIKE: Final = re.compile(r"\+?(?:[0-9][ ().\-]{0,2}){6,}[0-9]")
+_PHONE_DIGITS: Final = 7
+# The record's own keys whose values are never phones (an id may run to seven digits). A
+# vendor's answer can use any name for a phone, so nothing else is spared.
+_NOT_PHONES: Final = frozenset(
+    {"lead_id", "campaign_id", "version", "settings_hash", "library_version", "decision"}
+)
+
+
+def mask_phones(value: Any) -> Any:
+    """JSON-shaped *value* with every phone-like number masked to its last four digits.
+
+    Every text run or number of seven digits or more (spaces, dots, dashes, brackets and a
+    leading ``+`` allowed between them) becomes ``***`` and its last four digits, in whatever
+    format it was written. Values under keys that are never phones (ids, times, counts,
+    hashes) are left as they are.
+    """
+    if isinstance(value, str):
+        return _PHONE_LIKE.sub(lambda m: mask_phone(m[0]), value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int) and len(str(abs(value))) >= _PHONE_DIGITS:
+        return mask_phone(value)
+    if isinstance(value, Mapping):
+        return {
+            key: item
+            if isinstance(key, str) and (key in _NOT_PHONES or key.endswith("_at"))
+            else mask_phones(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask_phones(item) for item in value]
+    return value
 
 
 def redact(value: Any, secrets: tuple[str, ...]) -> Any:

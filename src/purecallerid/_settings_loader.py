@@ -391,6 +391,14 @@ def _load_mapping(data: Any, path: str, out: _Collector) -> FieldMapping | None:
 
 def _load_rules(value: Any, kind: Integration, path: str, out: _Collector) -> RuleSet | None:
     """Rules as text, a list of lines, a list of rule tables or a rule set table."""
+    if isinstance(value, RuleSet):
+        # A document is data; a RuleSet built in code goes into IntegrationSettings itself.
+        out.add(
+            path,
+            "a RuleSet object; pass its text (rule_set.to_text()) or dict form "
+            "(rule_set.to_dict()), or build IntegrationSettings(rules=...) in code",
+        )
+        return None
     try:
         if isinstance(value, str):
             return RuleSet.from_text(value, kind.fields)

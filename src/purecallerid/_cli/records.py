@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import re
 import sqlite3
 import sys
 from datetime import UTC, datetime
@@ -17,9 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
-from .._converter import converter
 from .._errors import ConfigurationError
-from .._secrets import mask_phone
 from .._stores import PostgresResultStore, SQLiteResultStore
 from ..typing import RecordQuery
 from .common import CLIError
@@ -94,43 +91,8 @@ async def open_records(db: Path | str) -> AsyncIterator[SQLiteResultStore | Post
 
 
 def masked(record: ScreeningRecord) -> dict[str, Any]:
-    """A record as JSON data, every phone-like number masked (the record keeps them whole).
-
-    Walked as data, not as text: every text or number of seven digits or more (separators
-    such as spaces, dots, dashes, brackets and a leading ``+`` allowed) is shown as ``***``
-    and its last four digits, wherever it stands (an answer, a raw body, a request), in
-    whatever format the vendor wrote it. The record's own keys (ids, times, hashes) are left.
-    """
-    masked_data: dict[str, Any] = _mask(converter.unstructure(record))
-    return masked_data
-
-
-_KEPT: Final = frozenset(
-    {"lead_id", "campaign_id", "version", "settings_hash", "started_at", "finished_at",
-     "duration", "library_version", "decision", "outcome_unknown"}
-)  # fmt: skip
-_PHONE_LIKE: Final = re.compile(r"\+?(?:[0-9][ ().\-]{0,2}){6,}[0-9]")
-_SEVEN: Final = 7
-
-
-def _kept(key: object) -> bool:
-    """A key of the record's own (an id, a time, a hash): its value is not a phone."""
-    return isinstance(key, str) and (key in _KEPT or key.endswith("_at"))
-
-
-def _mask(value: Any) -> Any:
-    """*value* with phone-like numbers masked (records are bounded: the walk is shallow)."""
-    if isinstance(value, str):
-        return _PHONE_LIKE.sub(lambda m: mask_phone(m[0]), value)
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int) and len(str(abs(value))) >= _SEVEN:
-        return mask_phone(value)
-    if isinstance(value, dict):
-        return {key: item if _kept(key) else _mask(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_mask(item) for item in value]
-    return value
+    """A record as JSON data, every phone masked (see :meth:`ScreeningRecord.to_public_dict`)."""
+    return record.to_public_dict()
 
 
 async def records_show(db: Path | str, lead_id: str, campaign: str | None, out: TextIO) -> int:

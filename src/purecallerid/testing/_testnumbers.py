@@ -103,8 +103,17 @@ class CannedAnswer:
     def status(
         cls, status_code: int, *, retry_after: str | None = None, body: Any = None
     ) -> CannedAnswer:
-        """An HTTP error answer (or any status), with an optional ``Retry-After`` header."""
+        """An HTTP error answer (or any status), with an optional ``Retry-After`` header.
+
+        *body* is the answer's body: ``bytes`` are sent as they are, a ``str`` as UTF-8 text,
+        anything else as JSON (by default ``{"error": "HTTP <status>"}``).
+        """
         headers = {} if retry_after is None else {"Retry-After": retry_after}
+        if isinstance(body, bytes | str):
+            raw = cls.raw(body, status_code=status_code)
+            return attrs.evolve(
+                raw, headers={**raw.headers, **headers}, description=f"HTTP {status_code}"
+            )
         return cls.json(
             {"error": f"HTTP {status_code}"} if body is None else body,
             status_code=status_code,
