@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import re
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from attrs import Attribute, field, frozen
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, SettingsError
 from ._guards.settings import (
     GUARD_KEYS,
     CacheSettings,
@@ -36,6 +39,8 @@ from ._secrets import Secret
 
 if TYPE_CHECKING:
     from .typing import Integration
+
+logger: Final = logging.getLogger("purecallerid")
 
 __all__ = [
     "CacheSettings",
@@ -331,19 +336,33 @@ class InMemorySettings:
 
 
 class FileSettings(InMemorySettings):
-    """A :class:`~purecallerid.typing.SettingsProvider` reading a TOML or JSON file once.
+    """A :class:`~purecallerid.typing.SettingsProvider` over a TOML or JSON file it can re-read.
 
-    The whole file is checked when it is read: a problem anywhere is a :class:`SettingsError`
-    from the constructor, listing every problem with its path.
+    The whole file is checked when it is read: a problem anywhere at construction is a
+    :class:`SettingsError` listing every problem with its path (a host must not start without
+    settings). Later reads follow the admin's edits: :meth:`reload` re-reads on demand, and with
+    *reload_every* :meth:`get_campaign` re-reads a file whose modification time, size or inode
+    changed. A new version is checked whole and swapped in at once; a broken one (or a file that
+    vanished) is refused with a WARNING on the ``purecallerid`` logger, and the last good version
+    keeps screening leads. Each record's ``settings_hash`` shows which version decided it.
 
     Args:
         path: The settings file.
         kinds: The integrations on offer (see :func:`load_settings`).
-        environ: Where ``${VAR}`` references are looked up (``os.environ``).
+        environ: Where ``${VAR}`` references are looked up (``os.environ``), again at each
+            reload.
+        reload_every: Seconds between two looks at the file from :meth:`get_campaign` (a
+            ``stat``, cheap; the file is read only when it changed); ``0`` looks before every
+            lead; ``None`` (the default) never: only :meth:`reload` re-reads.
+        clock: Seconds for *reload_every*, monotonic (injectable for tests).
 
     Attributes:
+        path: The settings file.
         state: The file's ``[state]`` table (where the guards keep their state), or ``None``;
-            open it with :func:`~purecallerid.open_state_backend`.
+            open it with :func:`~purecallerid.open_state_backend`. As read at construction: the
+            state backend is opened once, so a change to it takes effect at a restart.
+        last_error: The :class:`SettingsError` of the last refused read, or ``None`` when the
+            last read was good.
     """
 
     def __init__(
@@ -352,15 +371,119 @@ class FileSettings(InMemorySettings):
         *,
         kinds: Iterable[Integration],
         environ: Mapping[str, str] | None = None,
+        reload_every: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Read and check *path*."""
-        # The loader builds this module's classes, so it can only be imported once they exist.
-        from ._settings_loader import load_document  # noqa: PLC0415
-
         self.path = Path(path)
-        campaigns, self.state = load_document(self.path, kinds=kinds, environ=environ)
+        self._kinds = tuple(kinds)
+        self._environ = environ
+        self._reload_every = _reload_interval(reload_every)
+        self._clock = clock
+        # One reload at a time: two racing reads could otherwise swap in the older version last.
+        self._lock = threading.Lock()
+        self.last_error: SettingsError | None = None
+        # Stat before reading: an edit that lands during the read changes the stamp again.
+        self._stamp = _stamp(self.path)
+        campaigns, self.state = self._load()
+        self._checked_at = clock()
         super().__init__(campaigns.values())
 
     def campaign_ids(self) -> list[str]:
         """The campaigns defined in the file."""
         return list(self._campaigns)
+
+    async def get_campaign(self, campaign_id: str) -> CampaignSettings | None:
+        """Return the settings of *campaign_id*, or ``None``; first re-read a changed file.
+
+        With *reload_every*, at most once per that many seconds the file is looked at; when it
+        changed it is re-read (see :meth:`reload`). Between looks this is a dictionary lookup.
+        """
+        if self._reload_every is not None and self._clock() - self._checked_at >= (
+            self._reload_every
+        ):
+            self._reload_if_changed()
+        return self._campaigns.get(campaign_id)
+
+    def reload(self) -> bool:
+        """Re-read and check the file now; swap the new version in when it is good.
+
+        A broken file (or one that vanished) raises nothing: the problems are logged as a
+        WARNING on the ``purecallerid`` logger and kept in :attr:`last_error`, and the last
+        good version stays. Safe to call from any thread, also while leads are screened: the
+        campaigns are replaced as one mapping, so a lead sees the old version or the new one.
+
+        Returns:
+            Whether the settings changed (a campaign added, removed or edited, tokens
+            included).
+        """
+        with self._lock:
+            return self._reload()
+
+    def _reload_if_changed(self) -> None:
+        # Never wait on a reload running in another thread: this lead takes the current version.
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._checked_at = self._clock()
+            if _stamp(self.path) != self._stamp:
+                self._reload()
+        finally:
+            self._lock.release()
+
+    def _reload(self) -> bool:
+        self._stamp = _stamp(self.path)
+        self._checked_at = self._clock()
+        try:
+            campaigns, state = self._load()
+        except SettingsError as error:
+            self.last_error = error
+            logger.warning("settings refused, the last good version stays: %s", error)
+            return False
+        self.last_error = None
+        if state != self.state:
+            logger.warning(
+                "settings %s: the [state] table changed; it applies at a restart", self.path
+            )
+        changed = campaigns != self._campaigns
+        if changed:
+            # One assignment: a lead being screened holds the old mapping or the new one.
+            self._campaigns = campaigns
+            logger.info("settings reloaded from %s: %s", self.path, _hashes(campaigns))
+        return changed
+
+    def _load(self) -> tuple[dict[str, CampaignSettings], StateSettings | None]:
+        # The loader builds this module's classes, so it can only be imported once they exist.
+        from ._settings_loader import load_document  # noqa: PLC0415
+
+        return load_document(self.path, kinds=self._kinds, environ=self._environ)
+
+
+def _reload_interval(value: object) -> float | None:
+    """*reload_every* checked: ``None``, or a finite number of seconds, 0 or more."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and value >= 0)
+    ):
+        raise ConfigurationError(
+            f"reload_every must be None or a number of seconds >= 0, not {value!r}"
+        )
+    return float(value)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells a changed file from the one last read, or ``None`` when it is gone."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
+def _hashes(campaigns: Mapping[str, CampaignSettings]) -> str:
+    return ", ".join(f"{c.campaign_id} {c.settings_hash[:12]}" for c in campaigns.values()) or (
+        "no campaigns"
+    )
