@@ -11,6 +11,8 @@
     ├── RuleValidationError           a rule document refused, every problem with its path
     ├── InvalidLeadError              a lead without a usable id: nothing can be recorded
     ├── StorageError                  the result store failed: no decision is returned
+    ├── ForkedError                   an object used in a forked child of the process that
+    │                                 built it: build it after the fork
     ├── DeadlineExceededError         the campaign's deadline was spent before the call
     ├── SuppressionListError          a suppression list could not be read
     ├── GuardError                    a guard stopped the call before it was made: nothing was
@@ -70,6 +72,7 @@ __all__ = [
     "ConfigurationError",
     "DeadlineExceededError",
     "ErrorClass",
+    "ForkedError",
     "GuardError",
     "InvalidLeadError",
     "InvalidPhoneError",
@@ -356,6 +359,20 @@ class StorageError(PureCallerIDError):
 
     The store's own exception is kept as ``__cause__``.
     """
+
+
+class ForkedError(PureCallerIDError):
+    """An object was used in a forked child of the process that built it.
+
+    A screener's event loop thread, a client's connection pool, a store's database
+    connection and their locks do not survive ``fork()``: in the child they would hang or
+    corrupt the parent's connections. They are refused at the first use instead, before
+    anything can block. Build them in each worker, after the fork: in gunicorn's ``post_fork``
+    hook (or without ``--preload``), with uWSGI's ``lazy-apps = true`` or in a ``@postfork``
+    function.
+    """
+
+    outcome_unknown = False  # refused before the object did anything: nothing was sent
 
 
 class SuppressionListError(PureCallerIDError):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._errors import DeadlineExceededError, PureCallerIDError
+from ._errors import DeadlineExceededError, ForkedError, PureCallerIDError
 from ._guards.guards import GRACE, Guarded
 from ._records import IntegrationRecord, IntegrationStatus
 from ._rules.model import Action
@@ -137,6 +137,10 @@ class PlanRunner:
         budget = min(settings.timeout, end - started)
         outcome = await self._call(integration, lead, settings, budget)
         duration = self._clock() - started
+        if isinstance(outcome.failure, ForkedError):
+            # A client built before a fork is the host's set-up, not a vendor failure to be
+            # decided by a policy: it propagates, as a host bug does.
+            raise outcome.failure
         if outcome.failure is None and not isinstance(outcome.answer, IntegrationAnswer):
             # A host bug: say what was returned rather than fail later on an attribute.
             raise TypeError(

@@ -31,7 +31,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 from ._bounds import RecordBounds
-from ._errors import ConfigurationError, InvalidLeadError, SettingsError, StorageError
+from ._errors import (
+    ConfigurationError,
+    ForkedError,
+    InvalidLeadError,
+    SettingsError,
+    StorageError,
+)
+from ._fork import check_process, forked
 from ._guards.guards import Guards
 from ._guards.memory import InMemoryStateBackend
 from ._mapping import DEFAULT_FIELD_MAPPING
@@ -67,7 +74,9 @@ class AsyncScreener:
     """Screens leads with their campaigns' integrations: the library's main entry point.
 
     Build one at the host's composition root and reuse it: integrations keep their connection
-    pools across leads. Close it with :meth:`aclose` (or ``async with``).
+    pools across leads. Close it with :meth:`aclose` (or ``async with``). It belongs to the
+    process that built it: in a forked child, :meth:`screen` raises
+    :class:`~purecallerid.ForkedError` (build one per worker, after the fork).
 
     Args:
         settings: Campaign id -> settings (:class:`~purecallerid.typing.SettingsProvider`).
@@ -105,6 +114,7 @@ class AsyncScreener:
         record_bounds: RecordBounds | None = None,
     ) -> None:
         """Create the screener; see the class docstring for the arguments."""
+        self._pid = os.getpid()
         self._settings = settings
         self._store = store
         self._kinds: dict[str, Integration] = {}
@@ -151,7 +161,10 @@ class AsyncScreener:
         Raises:
             InvalidLeadError: The lead has no usable id.
             StorageError: The record could not be loaded or saved; no decision is returned.
+            ForkedError: The screener, or its store, was built in another process (this one
+                is a fork of it): build it after the fork.
         """
+        check_process(self._pid, type(self).__name__)
         _check_lead(lead)
         key = (lead.campaign_id, lead.lead_id)
         running = self._in_flight.get(key)
@@ -236,6 +249,8 @@ class AsyncScreener:
     async def _load(self, lead: Lead) -> ScreeningRecord | None:
         try:
             return await self._store.load(lead.campaign_id, lead.lead_id)
+        except ForkedError:
+            raise  # the host's set-up, not the store's failure: said as it is
         except Exception as exc:
             raise StorageError(
                 f"could not load the record of lead {lead.lead_id!r}: {exc}"
@@ -264,6 +279,8 @@ class AsyncScreener:
                     lease=lease,
                     seen_version=seen,
                 )
+            except ForkedError:
+                raise
             except Exception as exc:
                 raise StorageError(f"could not claim lead {lead.lead_id!r}: {exc}") from exc
             if claim.granted:
@@ -284,6 +301,8 @@ class AsyncScreener:
     async def _save(self, record: ScreeningRecord) -> ScreeningRecord:
         try:
             saved = await self._store.save(record, owner=self._owner)
+        except ForkedError:
+            raise
         except Exception as exc:
             message = (
                 f"could not save the record of lead {record.lead_id!r}; no decision is returned"
@@ -414,7 +433,12 @@ class AsyncScreener:
 
         The guards' state backend is closed too when the screener created it (the in-memory
         default); one passed as ``state`` is the caller's to close.
+
+        In a forked child of the process that built it, this does nothing: the pools and files
+        are the parent's, still in use there.
         """
+        if forked(self._pid):
+            return
         while self._in_flight:
             running = [task for task, _ in self._in_flight.values()]
             await asyncio.gather(*running, return_exceptions=True)
@@ -506,6 +530,11 @@ class Screener:
     keeps integrations' connection pools alive across leads. Close it with :meth:`close` (or
     ``with``).
 
+    Its loop thread does not survive ``fork()``: in a forked child of the process that built
+    it, :meth:`screen` raises :class:`~purecallerid.ForkedError` at once instead of waiting on
+    a loop that no thread runs. Build one per worker process, after the fork (see
+    *Synchronous hosts* in the guide "Embedding in a host").
+
     Args:
         settings: See :class:`AsyncScreener`.
         store: See :class:`AsyncScreener`.
@@ -524,6 +553,7 @@ class Screener:
         state: StateBackend | None = None,
     ) -> None:
         """Create the screener and start its event loop thread."""
+        self._pid = os.getpid()
         self._async = AsyncScreener(
             settings=settings,
             store=store,
@@ -556,6 +586,10 @@ class Screener:
         return self._run(self._async.history(lead_id, campaign_id))
 
     def _run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        if forked(self._pid):
+            # First: in a fork the loop thread is gone and the lock may be held for ever.
+            coroutine.close()
+            check_process(self._pid, type(self).__name__)
         if threading.current_thread() is self._thread:
             coroutine.close()
             raise RuntimeError("Screener.screen was called from its own loop; use AsyncScreener")
@@ -575,8 +609,11 @@ class Screener:
         """Finish the screenings under way, close the integrations, stop the loop thread.
 
         Idempotent and safe to call from several threads: every caller returns once the
-        screener is shut.
+        screener is shut. In a forked child of the process that built it, this does nothing
+        (the loop thread is not there to stop; the pools are the parent's).
         """
+        if forked(self._pid):
+            return
         with self._lock:
             first = not self._closed
             self._closed = True

@@ -36,6 +36,7 @@ from .._errors import (
     APIError,
     APITimeoutError,
     CircuitOpenError,
+    ForkedError,
     PureCallerIDError,
     QuotaExhaustedError,
     RateLimitError,
@@ -493,6 +494,8 @@ class Guards:
         try:
             async with asyncio.timeout(max(seconds, 0.0)):
                 return await operation
+        except ForkedError:
+            raise  # a backend built before a fork: the host's set-up, not an outage
         except Exception as exc:
             detail = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}"
             raise StateUnavailableError(

@@ -20,11 +20,13 @@ quota is a calendar day: its counters expire on the wall clock.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from .._fork import check_process, forked
 from .._sqlite import open_shared
 from ..typing import BreakerAdmission, QuotaReservation
 from .algorithms import BreakerState, breaker_admit, breaker_record, gcra_reserve, gcra_slow_down
@@ -91,6 +93,10 @@ class SQLiteStateBackend:
     thread, off the event loop. On a network file system SQLite's locks are not reliable: use
     :class:`RedisStateBackend` across hosts.
 
+    Its connection belongs to the process that opened it (SQLite forbids using one across
+    ``fork()``): in a forked child its use raises :class:`~purecallerid.ForkedError`; open
+    one per worker, after the fork.
+
     Intervals are measured on the host's monotonic clock plus a base kept in the file, so a
     step of the wall clock, back or forward, moves no turn, cool-down or cache expiry; the
     state carries over reboots (*Clocks* in the guide "Operating under quota" has the rule).
@@ -116,6 +122,7 @@ class SQLiteStateBackend:
     ) -> None:
         """Open (and create if needed) the database at *path*."""
         self.path = str(path)
+        self._pid = os.getpid()
         self._clock = clock
         self._wall = wall_clock
         self._boot = current_boot() if boot_id is None else boot_id
@@ -152,6 +159,7 @@ class SQLiteStateBackend:
         return await asyncio.to_thread(self._transaction, operation)
 
     def _transaction(self, operation: Callable[[sqlite3.Connection, float], _T]) -> _T:
+        check_process(self._pid, type(self).__name__)  # SQLite: no connection across fork()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -303,6 +311,7 @@ class SQLiteStateBackend:
 
     def _read(self, operation: Callable[[sqlite3.Connection, float], _T]) -> _T:
         # A single SELECT is atomic on its own: no write lock needed.
+        check_process(self._pid, type(self).__name__)  # SQLite: no connection across fork()
         with self._lock:
             return operation(self._db, self._now(self._db, write=False))
 
@@ -319,6 +328,8 @@ class SQLiteStateBackend:
 
     async def aclose(self) -> None:
         """Close the database connection."""
+        if forked(self._pid):
+            return  # the connection is the parent's: SQLite forbids touching it in a fork
         with self._lock:
             self._db.close()
 

@@ -15,11 +15,13 @@ run on the server's clock (``clock_timestamp()``), the one clock all workers sha
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from .._errors import ConfigurationError
+from .._fork import check_process, forked
 from ..typing import Claim
 from .common import from_json, superseded, to_json
 
@@ -78,6 +80,8 @@ class PostgresResultStore:
 
     The connection pool opens at the first use, in the event loop that uses the store (one
     store per event loop), and migrates the schema when needed. Close it with :meth:`aclose`.
+    It belongs to the process that built it: in a forked child its use raises
+    :class:`~purecallerid.ForkedError` (build one per worker, after the fork).
 
     Args:
         dsn: A libpq connection string or URL (``postgresql://user@host/db``).
@@ -100,6 +104,7 @@ class PostgresResultStore:
                 "the PostgreSQL store needs the postgres extra:"
                 " pip install 'purecallerid[postgres]'"
             ) from exc
+        self._pid = os.getpid()
         self._dsn = dsn
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] = psycopg_pool.AsyncConnectionPool(
             dsn, min_size=min_size, max_size=max_size, timeout=timeout, open=False
@@ -108,6 +113,8 @@ class PostgresResultStore:
         self._ready = False
 
     async def _connection(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
+        # The pool's sockets and worker tasks would be shared with the parent after a fork.
+        check_process(self._pid, type(self).__name__)
         if not self._ready:
             self._opened = self._opened or asyncio.Lock()
             async with self._opened:
@@ -228,8 +235,9 @@ class PostgresResultStore:
             )
 
     async def aclose(self) -> None:
-        """Close the pool's connections."""
-        await self._pool.close()
+        """Close the pool's connections (in a forked child: nothing, they are the parent's)."""
+        if not forked(self._pid):
+            await self._pool.close()
 
     def __repr__(self) -> str:
         """The store, without the connection string (it may hold a password)."""

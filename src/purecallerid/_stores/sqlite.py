@@ -13,6 +13,7 @@ are one machine, so they share its clock. A step of that clock moves every lease
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
+from .._fork import check_process, forked
 from .._sqlite import open_shared
 from ..typing import Claim
 from .common import from_json, superseded, time_key, to_json
@@ -74,6 +76,10 @@ class SQLiteResultStore:
     for each other. Blocking calls run in a worker thread, off the event loop. Records are
     appended, never replaced.
 
+    Its connection belongs to the process that opened it (SQLite forbids using one across
+    ``fork()``): in a forked child its use raises :class:`~purecallerid.ForkedError`; open
+    one per worker, after the fork.
+
     Args:
         path: The database file (created, or upgraded from an older schema), or ``":memory:"``.
         busy_timeout: Seconds a writer waits for a lock held by another process.
@@ -89,6 +95,7 @@ class SQLiteResultStore:
     ) -> None:
         """Open (and create or upgrade if needed) the database at *path*."""
         self.path = str(path)
+        self._pid = os.getpid()
         self._clock = clock
         self._lock = threading.Lock()
         wal = [] if self.path == ":memory:" else ["PRAGMA journal_mode=WAL"]
@@ -98,6 +105,7 @@ class SQLiteResultStore:
         self._transaction(_migrate)
 
     def _transaction(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
+        check_process(self._pid, type(self).__name__)  # SQLite: no connection across fork()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -191,10 +199,12 @@ class SQLiteResultStore:
         return [from_json(text, version) for text, version in rows]
 
     def _one(self, sql: str, parameters: tuple[Any, ...]) -> Any:
+        check_process(self._pid, type(self).__name__)  # SQLite: no connection across fork()
         with self._lock:
             return self._db.execute(sql, parameters).fetchone()
 
     def _all(self, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
+        check_process(self._pid, type(self).__name__)  # SQLite: no connection across fork()
         with self._lock:
             return self._db.execute(sql, parameters).fetchall()
 
@@ -207,6 +217,8 @@ class SQLiteResultStore:
 
     def close(self) -> None:
         """Close the database connection."""
+        if forked(self._pid):
+            return  # the connection is the parent's: SQLite forbids touching it in a fork
         with self._lock:
             self._db.close()
 

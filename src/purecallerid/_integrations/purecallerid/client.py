@@ -14,6 +14,7 @@ import ipaddress
 import json
 import logging
 import math
+import os
 import random as _random
 import time
 import urllib.request
@@ -37,6 +38,7 @@ from ..._errors import (
     attempt_may_have_been_processed,
     status_error_class,
 )
+from ..._fork import check_process, forked
 from ..._models import Attempt, Exchange, RequestRecord
 from ..._secrets import (
     Secret,
@@ -648,6 +650,10 @@ def _evolve(
 class PureCallerIDClient:
     """A synchronous PureCallerID client. Thread-safe; reuse one per credential set.
 
+    Its connection pool belongs to the process that built it: in a forked child,
+    :meth:`screen` raises :class:`~purecallerid.ForkedError` (build one per worker, after the
+    fork).
+
     Args:
         base_url: The host URL that came with the credentials. Must be ``https``, except for
             loopback addresses or with ``allow_insecure_http=True``.
@@ -686,6 +692,7 @@ class PureCallerIDClient:
         response_limits: ResponseLimits | None = None,
     ) -> None:
         """Create the client; see the class docstring for the arguments."""
+        self._pid = os.getpid()
         _check_http(http_client, transport, is_async=False)
         self._settings = _make_settings(
             base_url=base_url,
@@ -721,7 +728,9 @@ class PureCallerIDClient:
             APIError: The call failed (see the error table); the error's ``exchange`` holds
                 the masked request and every attempt.
             ConfigurationError: The request lacks a value the dialect requires.
+            ForkedError: The client was built in another process (this one is a fork of it).
         """
+        check_process(self._pid, type(self).__name__)
         calls = _call(self._settings, request, deadline)
         try:
             action = next(calls)
@@ -806,8 +815,11 @@ class PureCallerIDClient:
         )
 
     def close(self) -> None:
-        """Close the connection pool, if this client created it."""
-        if self._owns_http:
+        """Close the connection pool, if this client created it (and not in a forked child).
+
+        In a fork, the pool's connections are the parent's, still in use there: left alone.
+        """
+        if self._owns_http and not forked(self._pid):
             self._http.close()
 
     def __enter__(self) -> Self:
@@ -822,6 +834,9 @@ class PureCallerIDClient:
 
 class AsyncPureCallerIDClient:
     """An asyncio PureCallerID client, with the same behaviour as :class:`PureCallerIDClient`.
+
+    Like it, it belongs to the process that built it (:class:`~purecallerid.ForkedError`
+    in a forked child).
 
     Calls in flight are bounded by ``max_connections`` (waiting callers queue in front of the
     pool, within their deadline), which keeps httpx's pool out of its slow path.
@@ -860,6 +875,7 @@ class AsyncPureCallerIDClient:
         response_limits: ResponseLimits | None = None,
     ) -> None:
         """Create the client; see the class docstring for the arguments."""
+        self._pid = os.getpid()
         _check_http(http_client, transport, is_async=True)
         self._settings = _make_settings(
             base_url=base_url,
@@ -891,6 +907,7 @@ class AsyncPureCallerIDClient:
 
         Same arguments, result and errors as :meth:`PureCallerIDClient.screen`.
         """
+        check_process(self._pid, type(self).__name__)
         calls = _call(self._settings, request, deadline)
         try:
             action = next(calls)
@@ -980,8 +997,11 @@ class AsyncPureCallerIDClient:
         )
 
     async def aclose(self) -> None:
-        """Close the connection pool, if this client created it."""
-        if self._owns_http:
+        """Close the connection pool, if this client created it (and not in a forked child).
+
+        In a fork, the pool's connections are the parent's, still in use there: left alone.
+        """
+        if self._owns_http and not forked(self._pid):
             await self._http.aclose()
 
     async def __aenter__(self) -> Self:
