@@ -38,19 +38,22 @@ TOKEN = "pcid-token-123456"
 
 @functools.cache
 def screener() -> purecallerid.Screener:
-    pcid = purecallerid.PureCallerIDIntegration(
-        transport=FakePureCallerID(api_token=TOKEN).async_transport()
-    )
+    vendor = os.environ.get("VENDOR_URL")
+    transport = None if vendor else FakePureCallerID(api_token=TOKEN).async_transport()
+    pcid = purecallerid.PureCallerIDIntegration(transport=transport)
     settings = purecallerid.load_settings(
         {"campaigns": {"c": {"integrations": [{
-            "id": "pcid", "kind": "purecallerid", "base_url": "https://purecallerid.test",
+            "id": "pcid", "kind": "purecallerid",
+            "base_url": vendor or "https://purecallerid.test",
             "credentials": {"api_token": TOKEN, "campaign_id": "C1", "list_name": "Main"},
         }]}}},
         kinds=[pcid],
     )
+    db = os.environ.get("RECORDS_DB")
+    store = purecallerid.SQLiteResultStore(db) if db else purecallerid.InMemoryResultStore()
     return purecallerid.Screener(
         settings=purecallerid.InMemorySettings(settings.values()),
-        store=purecallerid.InMemoryResultStore(),
+        store=store,
         integrations=[pcid],
     )
 
@@ -63,11 +66,18 @@ def app(environ, start_response):
     if environ["PATH_INFO"] == "/healthz":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
-    lead = purecallerid.Lead(
-        lead_id="L1", campaign_id="c", fields={"phone": "2125550106", "zip": "02134"}
-    )
+    query = dict(part.split("=", 1) for part in environ.get("QUERY_STRING", "").split("&") if part)
+    lead_id = query.get("id", "L1")
     try:
-        answer = {"decision": str(screener().screen(lead).decision)}
+        if environ["REQUEST_METHOD"] == "GET":  # GET /leads?id=...: the record, phones masked
+            record = screener().load(lead_id, "c")
+            answer = {} if record is None else record.to_public_dict()
+        else:
+            lead = purecallerid.Lead(
+                lead_id=lead_id, campaign_id="c",
+                fields={"phone": query.get("phone", "2125550106"), "zip": "02134"},
+            )
+            answer = {"decision": str(screener().screen(lead).decision)}
         status = "200 OK"
     except purecallerid.ForkedError as exc:
         answer = {"error": type(exc).__name__}
@@ -93,13 +103,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _serve(directory: Path, *, build_at_import: bool, hook: bool) -> Iterator[str]:
+def _serve(
+    directory: Path, *, build_at_import: bool, hook: bool, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Run gunicorn on the app in *directory*; yield its base URL once /healthz answers."""
     port = _free_port()
     command = [sys.executable, "-m", "gunicorn", "--preload", "-w", "2", "--threads", "4"]
     command += ["-b", f"127.0.0.1:{port}", "--chdir", str(directory), "--timeout", "30"]
     command += [*(["-c", str(directory / "gunicorn.conf.py")] if hook else []), "app:app"]
-    environment = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(directory)}
+    environment = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(directory), **(env or {})}
     if build_at_import:
         environment["BUILD_AT_IMPORT"] = "1"
     log = (directory / "gunicorn.log").open("wb")
@@ -155,3 +167,29 @@ def test_a_screener_built_in_post_fork_screens(app_dir: Path) -> None:
             took, answer = _post_leads(url)
             assert (answer.status_code, answer.json()) == (200, {"decision": "accept"})
             assert took < 1.0
+
+
+def test_two_workers_of_four_threads_screen_200_leads_once_each(app_dir: Path) -> None:
+    """The issue's acceptance: 200 leads posted at once, every one answered, one call each."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - this test only
+
+    from purecallerid.testing import Simulator  # noqa: PLC0415 - this test only
+
+    with Simulator(api_token="pcid-token-123456") as sim:
+        env = {"VENDOR_URL": sim.url, "RECORDS_DB": str(app_dir / "records.db")}
+        with _serve(app_dir, build_at_import=False, hook=True, env=env) as url:
+
+            def post(n: int) -> int:
+                phone = f"212300{n:04d}"
+                answer = httpx.post(f"{url}/leads?id=L{n}&phone={phone}", timeout=10)
+                return answer.status_code
+
+            with ThreadPoolExecutor(8) as pool:
+                statuses = list(pool.map(post, range(200)))
+            shown = httpx.get(f"{url}/leads?id=L7", timeout=5).json()
+        calls = sim.stats()["total_requests"]
+    assert statuses == [200] * 200
+    assert calls == 200
+    assert shown["lead_id"] == "L7"
+    assert "2123000007" not in str(shown)
+    assert shown["phone"] == "***0007"
