@@ -16,64 +16,38 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
 from _postgres import PostgresMissingError, PostgresServer
+from bench_orchestrator import RULES, Sleepy
 from purecallerid import (
     AsyncScreener,
     CampaignSettings,
-    FieldRegistry,
-    FieldSpec,
-    FieldType,
     InMemoryResultStore,
     InMemorySettings,
     IntegrationSettings,
     Lead,
     PostgresResultStore,
-    RuleSet,
     SQLiteResultStore,
 )
-from purecallerid.typing import IntegrationAnswer, ResultStore
 
-FIELDS = FieldRegistry(
-    integration="instant", fields=(FieldSpec(name="verdict", type=FieldType.STRING),)
-)
+if TYPE_CHECKING:
+    from purecallerid.typing import ResultStore
+
 SEQUENTIAL = 1_000
 BULK = 10_000
 IN_FLIGHT = 64
 ROUNDS = 3
-
-
-class Instant:
-    """Answers at once: what is left is the screener and the store."""
-
-    kind = "instant"
-    fields = FIELDS
-
-    def check_settings(self, settings: IntegrationSettings) -> list[str]:
-        return []
-
-    async def screen(
-        self, lead: Lead, settings: IntegrationSettings, *, deadline: float
-    ) -> IntegrationAnswer:
-        return IntegrationAnswer(answer={"verdict": "ok"}, raw="ok")
-
-    async def aclose(self) -> None:
-        return None
-
-
+# The orchestrator benchmark's integration, answering at once: what is left is the screener
+# and the store.
 SETTINGS = InMemorySettings(
     [
         CampaignSettings(
             campaign_id="c",
             integrations=[
-                IntegrationSettings(
-                    id="i",
-                    kind="instant",
-                    rules=RuleSet.from_text('reject when verdict = "bad"', FIELDS),
-                )
+                IntegrationSettings(id="i", kind="sleepy", rules=RULES, options={"latency": 0})
             ],
         )
     ]
@@ -83,7 +57,7 @@ SETTINGS = InMemorySettings(
 async def screen_all(store: ResultStore, prefix: str, count: int, in_flight: int) -> float:
     """Seconds to screen *count* new leads with *in_flight* at once."""
     slots = asyncio.Semaphore(in_flight)
-    async with AsyncScreener(settings=SETTINGS, store=store, integrations=[Instant()]) as screener:
+    async with AsyncScreener(settings=SETTINGS, store=store, integrations=[Sleepy()]) as screener:
 
         async def one(n: int) -> None:
             async with slots:

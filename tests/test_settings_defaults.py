@@ -45,7 +45,7 @@ class Kind:
     async def screen(
         self, lead: Lead, settings: IntegrationSettings, *, deadline: float
     ) -> IntegrationAnswer:
-        raise NotImplementedError  # loading settings never screens
+        raise AssertionError("loading settings never screens a lead")
 
     async def aclose(self) -> None:
         pass

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, final
 from urllib.parse import quote, quote_plus, unquote_plus
 
@@ -146,15 +146,23 @@ def redact(value: Any, secrets: tuple[str, ...]) -> Any:
 
 
 def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
-    if isinstance(value, str):
+    def plain(text: str) -> str:
         for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, MASK)
-        return value
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    return _map_texts(value, plain)
+
+
+def _map_texts(value: Any, change: Callable[[str], str]) -> Any:
+    """JSON-shaped *value* with *change* applied to every text, keys included."""
+    if isinstance(value, str):
+        return change(value)
     if isinstance(value, Mapping):
-        return {_redact(k, secrets): _redact(v, secrets) for k, v in value.items()}
+        return {_map_texts(k, change): _map_texts(v, change) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(_redact(v, secrets) for v in value)
+        return type(value)(_map_texts(v, change) for v in value)
     return value
 
 
@@ -228,15 +236,7 @@ def redact_values(value: Any, secrets: tuple[str, ...]) -> Any:
     redacted (a redaction of its text could change what the text parses to).
     """
     live = tuple(s for s in secrets if s)
-    if not live:
-        return value
-    if isinstance(value, str):
-        return redact_text(value, live)
-    if isinstance(value, Mapping):
-        return {redact_values(k, live): redact_values(v, live) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(redact_values(v, live) for v in value)
-    return value
+    return _map_texts(value, lambda text: redact_text(text, live)) if live else value
 
 
 def _python_escaped(secret: str) -> set[str]:
@@ -253,16 +253,6 @@ def _python_escaped(secret: str) -> set[str]:
     }
     twice = {form.replace("\\", "\\\\").replace("'", "\\'") for form in once}
     return once | twice
-
-
-def _contains(value: Any, secrets: tuple[str, ...]) -> bool:
-    if isinstance(value, str):
-        return any(secret in value for secret in secrets)
-    if isinstance(value, Mapping):
-        return any(_contains(k, secrets) or _contains(v, secrets) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_contains(v, secrets) for v in value)
-    return False
 
 
 def redact_text(text: str, secrets: tuple[str, ...]) -> str:

@@ -174,7 +174,8 @@ class ResultStore(Protocol):
     3. screen, then :meth:`save` the record, which appends a new version and ends the claim
        in one transaction. A screening that ends without a record (a host bug, a
        cancellation) keeps its claim: a call may have left, so the lead goes to the next
-       screening only as a takeover. :meth:`release` is for a host's own tools.
+       screening only as a takeover. (The library's stores also offer ``release`` for a
+       host's own tools; the screener never needs it.)
 
     Nothing is ever overwritten: a forced or expired re-screening appends a version.
     Every method must be atomic across every process and machine sharing the store. Raise any
@@ -203,10 +204,6 @@ class ResultStore(Protocol):
         claim (it took the lead over from *owner*, whose lease had run out), the record is
         still appended, with ``outcome_unknown`` set and a note: the lead was screened twice.
         """
-        ...
-
-    async def release(self, campaign_id: str, lead_id: str, *, owner: str) -> None:
-        """End *owner*'s claim on the lead without a record (nothing else changes)."""
         ...
 
 

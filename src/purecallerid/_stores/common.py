@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -13,9 +13,11 @@ from .._converter import converter
 from .._records import ScreeningRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..typing import RecordQuery
 
-__all__ = ["from_json", "matches", "time_key", "to_json"]
+__all__ = ["from_json", "matches", "select_records", "superseded", "time_key", "to_json"]
 
 # A NUL character, JSON-escaped, preceded by an even number of backslashes (so that it is an
 # escape, not a literal backslash followed by "u0000"). PostgreSQL's JSONB cannot hold it.
@@ -76,3 +78,49 @@ def matches(record: ScreeningRecord, query: RecordQuery) -> bool:
         and (query.since is None or record.finished_at >= query.since)
         and (query.until is None or record.finished_at < query.until)
     )
+
+
+def select_records(
+    query: RecordQuery,
+    *,
+    table: str,
+    record: str,
+    mark: str,
+    moment: Callable[[datetime], Any],
+) -> tuple[str, tuple[Any, ...]]:
+    """The SQL of a :class:`RecordQuery` for a database store, every filter a bound parameter.
+
+    Args:
+        query: The filters.
+        table: The records table.
+        record: The expression selecting the record's JSON as text.
+        mark: The driver's parameter mark (``?`` for sqlite3, ``%s`` for psycopg).
+        moment: How the store writes a time (text that sorts, or the time itself).
+    """
+    where: list[str] = []
+    parameters: list[Any] = []
+    for clause, value in (
+        ("phone = {}", query.phone),
+        ("campaign_id = {}", query.campaign_id),
+        ("decision = {}", query.decision),
+        ("finished_at >= {}", None if query.since is None else moment(query.since)),
+        ("finished_at < {}", None if query.until is None else moment(query.until)),
+    ):
+        if value is not None:
+            where.append(clause.format(mark))
+            parameters.append(value)
+    if query.latest_only:
+        # The table name is ours; every value is a bound parameter.
+        newest = f"SELECT MAX(version) FROM {table} AS newer"  # noqa: S608
+        where.append(
+            f"version = ({newest} WHERE newer.campaign_id = {table}.campaign_id"
+            f" AND newer.lead_id = {table}.lead_id)"
+        )
+    sql = f"SELECT {record}, version FROM {table}"  # noqa: S608 - names are ours, values bound
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY finished_at, version"
+    if query.limit is not None:
+        sql += f" LIMIT {mark}"
+        parameters.append(query.limit)
+    return sql, tuple(parameters)

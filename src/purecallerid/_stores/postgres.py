@@ -23,7 +23,7 @@ import attrs
 from .._errors import ConfigurationError
 from .._fork import check_process, forked
 from ..typing import Claim
-from .common import from_json, superseded, to_json
+from .common import from_json, select_records, superseded, to_json
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -214,7 +214,14 @@ class PostgresResultStore:
 
     async def find(self, query: RecordQuery) -> list[ScreeningRecord]:
         """The records *query* selects, oldest first (by finish time, then version)."""
-        return await self._records(*_select(query))
+        sql, parameters = select_records(
+            query,
+            table="purecallerid_records",
+            record="record::text",
+            mark="%s",
+            moment=lambda moment: moment,
+        )
+        return await self._records(sql, parameters)
 
     async def _records(self, sql: str, parameters: tuple[Any, ...]) -> list[ScreeningRecord]:
         pool = await self._connection()
@@ -248,36 +255,6 @@ async def _scalar(db: AsyncConnection[Any], sql: str, parameters: tuple[Any, ...
     cursor = await db.execute(sql, parameters)
     row = await cursor.fetchone()
     return int(row[0]) if row is not None else 0
-
-
-def _select(query: RecordQuery) -> tuple[str, tuple[Any, ...]]:
-    """The SQL of a :class:`RecordQuery` (every filter a bound parameter)."""
-    where: list[str] = []
-    parameters: list[Any] = []
-    for clause, value in (
-        ("phone = %s", query.phone),
-        ("campaign_id = %s", query.campaign_id),
-        ("decision = %s", query.decision),
-        ("finished_at >= %s", query.since),
-        ("finished_at < %s", query.until),
-    ):
-        if value is not None:
-            where.append(clause)
-            parameters.append(value)
-    if query.latest_only:
-        where.append(
-            "version = (SELECT MAX(version) FROM purecallerid_records AS newer"
-            " WHERE newer.campaign_id = purecallerid_records.campaign_id"
-            " AND newer.lead_id = purecallerid_records.lead_id)"
-        )
-    sql = "SELECT record::text, version FROM purecallerid_records"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY finished_at, version"
-    if query.limit is not None:
-        sql += " LIMIT %s"
-        parameters.append(query.limit)
-    return sql, tuple(parameters)
 
 
 async def _migrate(db: AsyncConnection[Any]) -> None:

@@ -24,7 +24,7 @@ import attrs
 from .._fork import check_process, forked
 from .._sqlite import open_shared
 from ..typing import Claim
-from .common import from_json, superseded, time_key, to_json
+from .common import from_json, select_records, superseded, time_key, to_json
 
 if TYPE_CHECKING:
     import sqlite3
@@ -194,7 +194,9 @@ class SQLiteResultStore:
 
     async def find(self, query: RecordQuery) -> list[ScreeningRecord]:
         """The records *query* selects, oldest first (by finish time, then version)."""
-        sql, parameters = _select(query)
+        sql, parameters = select_records(
+            query, table="lead_records", record="record", mark="?", moment=time_key
+        )
         rows = await asyncio.to_thread(self._all, sql, parameters)
         return [from_json(text, version) for text, version in rows]
 
@@ -233,36 +235,6 @@ def _end_claim(db: sqlite3.Connection, key: tuple[str, str], owner: str | None) 
             "DELETE FROM lead_claims WHERE campaign_id = ? AND lead_id = ? AND owner = ?",
             (*key, owner),
         )
-
-
-def _select(query: RecordQuery) -> tuple[str, tuple[Any, ...]]:
-    """The SQL of a :class:`RecordQuery` (every filter a bound parameter)."""
-    where: list[str] = []
-    parameters: list[Any] = []
-    for column, value in (
-        ("phone = ?", query.phone),
-        ("campaign_id = ?", query.campaign_id),
-        ("decision = ?", query.decision),
-        ("finished_at >= ?", None if query.since is None else time_key(query.since)),
-        ("finished_at < ?", None if query.until is None else time_key(query.until)),
-    ):
-        if value is not None:
-            where.append(column)
-            parameters.append(value)
-    if query.latest_only:
-        where.append(
-            "version = (SELECT MAX(version) FROM lead_records AS newer "
-            "WHERE newer.campaign_id = lead_records.campaign_id "
-            "AND newer.lead_id = lead_records.lead_id)"
-        )
-    sql = "SELECT record, version FROM lead_records"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY finished_at, version"
-    if query.limit is not None:
-        sql += " LIMIT ?"
-        parameters.append(query.limit)
-    return sql, tuple(parameters)
 
 
 def _migrate(db: sqlite3.Connection) -> None:
