@@ -418,13 +418,13 @@ def test_with_options_shares_the_pool(fake: FakePureCallerID) -> None:
     """with_options returns a copy that uses the same httpx client and does not close it."""
     with fake.client() as client:
         copy = client.with_options(dialect="public", retry_policy=RetryPolicy.no_retries())
-        assert copy._http is client._http
+        assert copy._driver.http is client._driver.http
         copy.close()
         response = copy.screen(request_for("2125550102", "public"))
         assert response.reason == "DNC"
         assert fake.calls_for()[0].dialect == "public"
-        assert not client._http.is_closed
-    assert client._http.is_closed
+        assert not client._driver.http.is_closed
+    assert client._driver.http.is_closed
 
 
 def test_injected_http_client_is_not_closed(fake: FakePureCallerID) -> None:

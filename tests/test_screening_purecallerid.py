@@ -175,7 +175,7 @@ def test_two_credential_sets_in_parallel() -> None:
 
 
 def test_pool_reused_across_leads() -> None:
-    """One client serves every lead of a credential set."""
+    """One pool serves every lead (every credential set shares it)."""
     fake = FakePureCallerID(api_token=TOKEN)
     pcid = PureCallerIDIntegration(transport=fake.async_transport())
     campaigns = load_settings(
@@ -188,11 +188,16 @@ def test_pool_reused_across_leads() -> None:
             store=InMemoryResultStore(),
             integrations=[pcid],
         )
+        drivers = set()
         for i in range(5):
             await screener.screen(lead("2125550000", f"L{i}"))
-        assert len(pcid._clients) == 1
+            drivers.add(id(pcid._driver))
+        assert len(drivers) == 1
+        assert pcid._driver is not None
+        http = pcid._driver.http
         await screener.aclose()
-        assert pcid._clients == {}
+        assert pcid._driver is None
+        assert http.is_closed
 
     asyncio.run(go())
     fake.assert_called(5)

@@ -43,6 +43,13 @@ from ._guards.backends import open_state_backend
 from ._guards.memory import InMemoryStateBackend
 from ._guards.redis import RedisStateBackend
 from ._guards.sqlite import SQLiteStateBackend
+from ._http.received import ResponseLimits
+from ._http.retry import (
+    RetryPolicy,
+    backoff_delay,
+    parse_retry_after,
+    retry_delay,
+)
 from ._integrations.purecallerid.client import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_SYNC_MAX_CONNECTIONS,
@@ -67,13 +74,6 @@ from ._integrations.purecallerid.fields import (
 )
 from ._integrations.purecallerid.integration import PureCallerIDIntegration
 from ._integrations.purecallerid.models import Reason, ScreeningRequest, ScreeningResponse, Status
-from ._integrations.purecallerid.received import ResponseLimits
-from ._integrations.purecallerid.retry import (
-    RetryPolicy,
-    backoff_delay,
-    parse_retry_after,
-    retry_delay,
-)
 from ._integrations.purecallerid.wire import response_from_wire, response_to_wire
 from ._integrations.suppression import (
     SUPPRESSION_FIELDS,

@@ -80,21 +80,39 @@ def _secret_or_none(value: str | Secret | None) -> Secret | None:
     return Secret(value)
 
 
+def _secret_map(value: Mapping[str, str | Secret]) -> Mapping[str, Secret]:
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"credentials.secrets must be a table, not {value!r}")
+    out: dict[str, Secret] = {}
+    for name, secret in value.items():
+        if not name.isidentifier():
+            raise ConfigurationError(f"credentials: {name!r} is not a credential name")
+        if not isinstance(secret, str | Secret):
+            raise ConfigurationError(f"credentials.{name} must be text")
+        out[name] = secret if isinstance(secret, Secret) else Secret(secret)
+    return out
+
+
 @frozen(kw_only=True)
 class Credentials:
-    """An integration's credential set. The token is a :class:`Secret`: never shown.
+    """An integration's credential set. Every secret is a :class:`Secret`: never shown.
 
     Attributes:
         api_token: The vendor's API token.
         campaign_id: The vendor-side campaign id.
         list_name: The vendor-side dialer list name.
         dialer_list_id: The vendor-side dialer list id (PureCallerID's ``public`` dialect).
+        secrets: Other named secrets, for vendors with credentials of their own (an account
+            SID and an auth token, a login id). In a settings file they are the credential
+            keys besides the four above; an HTTP integration places them with
+            ``{credentials.<name>}``. Masked wherever they land, like the token.
     """
 
     api_token: Secret | None = field(default=None, converter=_secret_or_none)
     campaign_id: str | None = None
     list_name: str | None = None
     dialer_list_id: str | None = None
+    secrets: Mapping[str, Secret] = field(factory=dict, converter=_secret_map)
 
 
 def _as_action(value: Action | str) -> Action:
@@ -241,17 +259,23 @@ class IntegrationSettings:
                 data[name] = guard
         return data
 
+    def _credential_ids(self) -> dict[str, Any]:
+        ids: dict[str, Any] = {
+            "campaign_id": self.credentials.campaign_id,
+            "list_name": self.credentials.list_name,
+            "dialer_list_id": self.credentials.dialer_list_id,
+        }
+        if self.credentials.secrets:  # names only; absent otherwise: earlier hashes stand
+            ids["secrets"] = sorted(self.credentials.secrets)
+        return ids
+
     def _fingerprint(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "kind": self.kind,
             "enabled": self.enabled,
             "sort": self.sort,
-            "credentials": {
-                "campaign_id": self.credentials.campaign_id,
-                "list_name": self.credentials.list_name,
-                "dialer_list_id": self.credentials.dialer_list_id,
-            },
+            "credentials": self._credential_ids(),
             "base_url": self.base_url,
             "dialect": self.dialect,
             "mapping": None if self.mapping is None else unstructure_mapping(self.mapping),

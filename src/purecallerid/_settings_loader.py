@@ -369,16 +369,20 @@ def _load_tables(
 
 
 def _load_credentials(data: Mapping[str, Any], path: str, out: _Collector) -> Credentials:
-    _unknown_keys(data, _CREDENTIAL_KEYS, path, out)
+    """The four named credentials, and every other key as a named secret.
+
+    Whether a kind uses a named secret is for the kind to say (its ``check_settings``).
+    """
     values: dict[str, str] = {}
+    secrets: dict[str, str] = {}
     for key, value in data.items():
-        if key not in _CREDENTIAL_KEYS:
-            continue
-        if not isinstance(value, str | int) or isinstance(value, bool):
+        if key not in _CREDENTIAL_KEYS and not str(key).isidentifier():
+            out.add(f"{path}.{key}", "is not a credential name (letters, digits and '_')")
+        elif not isinstance(value, str | int) or isinstance(value, bool):
             out.add(f"{path}.{key}", "must be text")
         elif text := str(value).strip():  # an empty value is a missing one
-            values[key] = text
-    return Credentials(**values)
+            (values if key in _CREDENTIAL_KEYS else secrets)[key] = text
+    return Credentials(**values, secrets=secrets)
 
 
 def _load_mapping(data: Any, path: str, out: _Collector) -> FieldMapping | None:

@@ -1,64 +1,36 @@
-"""The PureCallerID clients, sync and async, and the call logic they share.
+"""The PureCallerID clients, sync and async: the toolkit's call, in PureCallerID's dialects.
 
-One call is written once, as a generator (``_call``) that yields what to do next (send this
-request, sleep this long) and receives what happened. The sync and async clients are thin
-drivers of that generator, so retries, deadlines, error mapping, redaction and logging cannot
-drift apart between them.
+The call itself (deadline, retries, failure table, redaction, evidence, logging) is the
+toolkit's (``purecallerid._http``), shared with every HTTP integration; this module adds what
+is PureCallerID's own: the dialects that build the request and read the answer into a
+:class:`~purecallerid.ScreeningResponse`, and the token.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import ipaddress
 import json
-import logging
-import math
-import os
 import random as _random
 import time
-import urllib.request
-from collections.abc import Awaitable, Callable, Generator
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 import attrs
-import httpx
 from attrs import frozen
 
-from ..._errors import (
-    APIConnectionError,
-    APIError,
-    APIStatusError,
-    APITimeoutError,
-    AttemptOutcome,
-    ConfigurationError,
-    RateLimitError,
-    ResponseValidationError,
-    attempt_may_have_been_processed,
-    status_error_class,
-)
-from ..._fork import check_process, forked
-from ..._models import Attempt, Exchange, RequestRecord
-from ..._secrets import (
-    Secret,
-    mask_phone,
-    redact,
-    redact_text,
-    redact_values,
-    register_secret,
-)
-from .deadline import DeadlineTransport, deadline
+from ..._errors import ConfigurationError, ResponseValidationError
+from ..._http.call import BODY_LIMIT, CallSettings, TransportFailure, VendorReply
+from ..._http.drivers import AsyncDriver, SyncDriver, check_base_url, check_http, check_timeout
+from ..._http.received import ResponseLimits
+from ..._http.retry import RetryPolicy
+from ..._secrets import Secret, mask_phone, redact_values, register_secret
 from .dialects import Dialect, dialect_named
-from .received import Received, ResponseLimits, body_text, too_deep
-from .retry import (
-    RetryPolicy,
-    parse_retry_after,
-    retry_delay,
-)
-from .transport import AiohttpTransport
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    import httpx
+
     from .models import ScreeningRequest, ScreeningResponse
 
 __all__ = [
@@ -69,8 +41,6 @@ __all__ = [
     "PureCallerIDClient",
     "TransportFailure",
 ]
-
-logger: Final = logging.getLogger("purecallerid")
 
 DEFAULT_TIMEOUT: Final = 10.0
 """Seconds allowed for each phase (connect, write, read, pool) of one attempt."""
@@ -89,279 +59,35 @@ httpx 0.28's pool spends CPU per request in proportion to the connections it hol
 host has about as many calls in flight as worker threads, which this covers.
 """
 
-_BODY_LIMIT: Final = 2000
-_RAW_LIMIT: Final = 100_000
 _MIN_TOKEN_LENGTH: Final = 8
-_REQUEST_ID_HEADERS: Final = frozenset({b"x-request-id", b"request-id", b"x-amzn-requestid"})
-
-
-@frozen(kw_only=True)
-class _Send:
-    method: str
-    url: str
-    # Headers and body hold the token: keep them out of reprs (debuggers, frame dumps).
-    headers: dict[str, str] = attrs.field(repr=False)
-    json: Any = attrs.field(repr=False)
-    timeout: httpx.Timeout
-    time_left: float | None
-
-
-@frozen(kw_only=True)
-class _Sleep:
-    seconds: float
-
-
-_Result = Received | httpx.RequestError | None
+_NAMES: Final = ("AsyncPureCallerIDClient", "PureCallerIDClient")
 
 
 @frozen(kw_only=True)
 class _Settings:
-    base_url: str
+    call: CallSettings
     token: Secret = attrs.field(repr=False)
     dialect: Dialect
-    timeout: httpx.Timeout
-    retry: RetryPolicy
-    clock: Callable[[], float]
-    random: Callable[[], float]
-    limits: ResponseLimits
 
 
-def _failure_kind(exc: httpx.RequestError) -> AttemptOutcome:
-    """Name a transport failure the way :class:`Attempt` records it (most specific first)."""
-    kinds: tuple[tuple[type[httpx.RequestError], AttemptOutcome], ...] = (
-        (httpx.ConnectTimeout, AttemptOutcome.CONNECT_TIMEOUT),
-        (httpx.PoolTimeout, AttemptOutcome.POOL_TIMEOUT),
-        (httpx.ReadTimeout, AttemptOutcome.READ_TIMEOUT),
-        (httpx.WriteTimeout, AttemptOutcome.WRITE_TIMEOUT),
-        (httpx.ConnectError, AttemptOutcome.CONNECT_ERROR),
-        (httpx.TimeoutException, AttemptOutcome.TIMEOUT),
-        (httpx.NetworkError, AttemptOutcome.NETWORK_ERROR),
-        # Refused by our own HTTP stack before sending (an illegal header value...).
-        (httpx.LocalProtocolError, AttemptOutcome.LOCAL_PROTOCOL_ERROR),
-        (httpx.UnsupportedProtocol, AttemptOutcome.LOCAL_PROTOCOL_ERROR),
-    )
-    for exc_type, kind in kinds:
-        if isinstance(exc, exc_type):
-            return kind
-    return AttemptOutcome.PROTOCOL_ERROR
+def _reader(dialect: Dialect) -> Callable[[VendorReply], ScreeningResponse]:
+    """Read a 2xx answer in *dialect*, redacting what the vendor echoed of the token."""
 
-
-def _shrink(timeout: httpx.Timeout, limit: float) -> httpx.Timeout:
-    def cap(value: float | None) -> float:
-        return limit if value is None else min(value, limit)
-
-    return httpx.Timeout(
-        connect=cap(timeout.connect),
-        read=cap(timeout.read),
-        write=cap(timeout.write),
-        pool=cap(timeout.pool),
-    )
-
-
-def _answer_headers(headers: httpx.Headers) -> tuple[str | None, str | None]:
-    """The request id and Retry-After of an answer, read in one pass over the raw headers.
-
-    (httpx's ``Headers`` decodes every header on each lookup; this runs once per answer.)
-    """
-    request_id: str | None = None
-    retry_after: str | None = None
-    for name, value in headers.raw:
-        lowered = name.lower()
-        if lowered == b"retry-after":
-            retry_after = value.decode("latin-1")
-        elif request_id is None and lowered in _REQUEST_ID_HEADERS:
-            request_id = value.decode("latin-1")
-    return request_id, retry_after
-
-
-def _attempts_text(count: int) -> str:
-    return "1 attempt" if count == 1 else f"{count} attempts"
-
-
-class _Call:
-    """One screening call in progress: what was sent, the attempts so far, the time left."""
-
-    def __init__(
-        self, settings: _Settings, request: ScreeningRequest, deadline: float | None
-    ) -> None:
-        if deadline is not None and math.isnan(deadline):
-            raise ConfigurationError("deadline must be a number of seconds, not NaN")
-        self.settings = settings
-        self.wire = settings.dialect.build(request, settings.token)
-        self.secrets = (settings.token.reveal(),)
-        self.url = settings.base_url + self.wire.path
-        self.record = RequestRecord(
-            method=self.wire.method,
-            url=self.url,
-            headers=redact(dict(self.wire.headers), self.secrets),
-            body=redact(self.wire.json, self.secrets),
-        )
-        self.attempts: list[Attempt] = []
-        self.phone = mask_phone(request.phone)
-        self.end = None if deadline is None else settings.clock() + deadline
-
-    def exchange(self) -> Exchange:
-        """The masked request and the attempts made so far."""
-        return Exchange(
-            dialect=self.settings.dialect.name, request=self.record, attempts=tuple(self.attempts)
-        )
-
-    def time_left(self) -> float | None:
-        """Seconds left before the caller's deadline, ``None`` without one."""
-        return None if self.end is None else self.end - self.settings.clock()
-
-    def send(self, number: int) -> _Send:
-        """The next attempt's request, its timeouts shrunk to the time left.
-
-        Raises:
-            APITimeoutError: The deadline ran out before attempt *number* could be made.
-        """
-        time_left = self.time_left()
-        if time_left is not None and time_left <= 0:
-            raise APITimeoutError(
-                f"the deadline ran out before attempt {number} could be made",
-                outcome_unknown=_maybe_processed(self.attempts),
-                exchange=self.exchange(),
-            )
-        timeout = self.settings.timeout
-        return _Send(
-            method=self.wire.method,
-            url=self.url,
-            # Only what the client can inflate within bounds: no brotli or zstd surprises.
-            headers={**self.wire.headers, "Accept-Encoding": "gzip, deflate"},
-            json=self.wire.json,
-            timeout=timeout if time_left is None else _shrink(timeout, time_left),
-            time_left=time_left,
-        )
-
-    def _parse(self, text: str, raw: str, shown: str, problem: str | None) -> ScreeningResponse:
-        if problem is not None:
-            raise ResponseValidationError(problem, body=shown[:_BODY_LIMIT])
-        if raw == text:  # nothing to redact: the vendor's own text
-            return self.settings.dialect.parse(text, raw=shown)
+    def read(reply: VendorReply) -> ScreeningResponse:
+        if reply.raw == reply.text:  # nothing to redact: the vendor's own text
+            return dialect.parse(reply.text, raw=reply.raw)
         # The vendor's own structure is parsed, then its values redacted: redacting the text
         # first could change the structure (an echo decoded in place could add a key, or
         # turn a Rejected into an Accepted).
-        data = _json_or_nothing(text)
+        data = _json_or_nothing(reply.text)
         if data is _NOT_JSON:
             # Raised out here, not in a handler: the decoder's error holds the text, token
             # and all, and would travel on as the context.
-            raise ResponseValidationError("the answer is not JSON", body=shown[:_BODY_LIMIT])
-        scrubbed = json.dumps(redact_values(data, self.secrets))
-        return self.settings.dialect.parse(scrubbed, raw=shown)
+            raise ResponseValidationError("the answer is not JSON", body=reply.raw[:BODY_LIMIT])
+        scrubbed = json.dumps(redact_values(data, reply.secrets))
+        return dialect.parse(scrubbed, raw=reply.raw)
 
-    def answered(
-        self, attempt: Attempt, text: str, raw: str, problem: str | None
-    ) -> ScreeningResponse:
-        """Read a 2xx answer, recording its attempt: *text* as sent, *raw* redacted.
-
-        Raises:
-            ResponseValidationError: The answer is over a limit or cannot be read; it carries
-                the exchange.
-        """
-        self.attempts.append(attempt)
-        if problem is None and too_deep(text, self.settings.limits.max_json_depth):
-            problem = f"the answer nests deeper than {self.settings.limits.max_json_depth} levels"
-        shown = raw if len(raw) <= _RAW_LIMIT else raw[:_RAW_LIMIT] + " [truncated]"
-        try:
-            answer = self._parse(text, raw, shown, problem)
-        except ResponseValidationError as exc:
-            exc.exchange = self.exchange()
-            logger.info("screening %s: unreadable answer (%s)", self.phone, exc.message)
-            raise
-        logger.debug(
-            "screening %s: %s %s in %.1f ms (%s)",
-            self.phone,
-            answer.status,
-            answer.reason or "-",
-            attempt.duration * 1000,
-            _attempts_text(attempt.number),
-        )
-        return attrs.evolve(answer, exchange=self.exchange())
-
-    def failed(self, attempt: Attempt) -> float | None:
-        """Record a failed attempt; return the wait before the next one, ``None`` to give up."""
-        wait = retry_delay(
-            self.settings.retry,
-            attempt=attempt.number,
-            failure=None if attempt.outcome == AttemptOutcome.ANSWERED else attempt.outcome,
-            status_code=attempt.status_code,
-            retry_after=attempt.retry_after,
-            time_left=self.time_left(),
-            random=self.settings.random,
-        )
-        self.attempts.append(attrs.evolve(attempt, wait=wait))
-        what = attempt.outcome if attempt.status_code is None else f"HTTP {attempt.status_code}"
-        if wait is None:
-            logger.info(
-                "screening %s: giving up after %s (%s)",
-                self.phone,
-                _attempts_text(attempt.number),
-                what,
-            )
-        else:
-            logger.info(
-                "screening %s: attempt %d failed (%s); retrying in %.2f s",
-                self.phone,
-                attempt.number,
-                what,
-                wait,
-            )
-        return wait
-
-    def give_up(self, result: _Result, raw: str) -> APIError:
-        """The error that ends the call after its last failed attempt (*raw*: redacted body)."""
-        last = self.attempts[-1]
-        if isinstance(result, Received):
-            return _status_error(
-                result, raw, last.request_id, last.retry_after, last.number, self.exchange()
-            )
-        outcome = AttemptOutcome(last.outcome)
-        return _connection_error(outcome, self.attempts, self.exchange())
-
-
-def _call(
-    settings: _Settings, request: ScreeningRequest, deadline: float | None
-) -> Generator[_Send | _Sleep, _Result, ScreeningResponse]:
-    """Make one screening call, retrying per policy, as a generator its driver runs.
-
-    **Protocol:** the generator yields what to do next and is sent what happened:
-
-    - it yields a :class:`_Send`; the driver makes that HTTP request (with its timeouts) and
-      sends back the :class:`httpx.Response` (body read) or the :class:`httpx.RequestError`;
-    - it yields a :class:`_Sleep`; the driver sleeps that long and sends back ``None``.
-
-    It returns the :class:`ScreeningResponse` of a 2xx answer, or raises an ``APIError`` (the
-    transport exception as ``__cause__``, unless its text holds the token). The driver adds
-    nothing: retries, deadlines, redaction, the attempt evidence and logging all happen here.
-    """
-    call = _Call(settings, request, deadline)
-    number = 0
-    while True:
-        number += 1
-        send = call.send(number)
-        started_at, started = datetime.now(UTC), settings.clock()
-        result = yield send
-        attempt, text, raw, problem = _attempt(
-            call, result, number, started_at, settings.clock() - started
-        )
-        if isinstance(result, Received) and attempt.status_code in _SUCCESS:
-            return call.answered(attempt, text, raw, problem)
-        wait = call.failed(attempt)
-        if wait is not None:
-            yield _Sleep(seconds=wait)
-            continue
-        error = call.give_up(result, raw)
-        if isinstance(result, httpx.RequestError):
-            # Not the transport's exception itself: it holds the request (headers, token) and
-            # chains the HTTP layer's own, whose repr prints them. A stand-in keeps its words.
-            raise error from TransportFailure(
-                type(result).__name__, redact_text(str(result), call.secrets)
-            )
-        raise error
-
-
-_SUCCESS: Final = range(200, 300)
+    return read
 
 
 _NOT_JSON: Final = object()
@@ -372,169 +98,6 @@ def _json_or_nothing(text: str) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError):
         return _NOT_JSON
-
-
-def _proxied() -> bool:
-    """Whether the environment names an HTTP(S) proxy (``HTTP_PROXY``, ``HTTPS_PROXY``...)."""
-    proxies = urllib.request.getproxies()
-    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
-
-
-def _already_read(response: httpx.Response, limit: int) -> Received | None:
-    """The answer of a transport that read the body itself (a mock), as it was sent."""
-    if not response.is_stream_consumed:
-        return None
-    headers = response.headers
-    if isinstance(response.stream, httpx.ByteStream):
-        body = b"".join(response.stream)  # the bytes as given, before httpx decoded them
-    else:
-        body = response.content  # decoded already: say so
-        headers = httpx.Headers(
-            [(k, v) for k, v in headers.raw if k.lower() != b"content-encoding"]
-        )
-    return Received(
-        status_code=response.status_code, headers=headers, body=body[:limit], cut=len(body) > limit
-    )
-
-
-class TransportFailure(Exception):  # noqa: N818 - it stands for another exception
-    """The HTTP layer's failure behind an :class:`APIError`, by name and redacted message only.
-
-    Kept as the error's ``__cause__`` in place of the HTTP layer's own exception, which holds
-    the request (its headers and body, the token among them) and chains the exceptions of
-    the layers below, whose ``repr`` prints them.
-
-    Attributes:
-        kind: The HTTP layer's exception class name (``"ReadTimeout"``, ``"ConnectError"``).
-    """
-
-    def __init__(self, kind: str, message: str) -> None:
-        """Stand for an exception of class *kind* whose (redacted) text is *message*."""
-        super().__init__(f"{kind}: {message}" if message else kind)
-        self.kind = kind
-
-
-def _attempt(
-    call: _Call, result: _Result, number: int, started_at: datetime, duration: float
-) -> tuple[Attempt, str, str, str | None]:
-    """The attempt *result* ended, the answer's text as sent and redacted, and its problem."""
-    if not isinstance(result, Received):
-        outcome = (
-            _failure_kind(result)
-            if isinstance(result, httpx.RequestError)
-            else AttemptOutcome.PROTOCOL_ERROR
-        )
-        attempt = Attempt(number=number, started_at=started_at, duration=duration, outcome=outcome)
-        return attempt, "", "", None
-    request_id, retry_after_header = _answer_headers(result.headers)
-    # Decoded as the parser decodes, so that redaction sees the very text that is parsed.
-    text, problem = body_text(result, call.settings.limits)
-    retry_after = None
-    if result.status_code not in _SUCCESS:
-        # An HTTP-date Retry-After counts from when the answer came, not from the request.
-        retry_after = parse_retry_after(
-            retry_after_header, started_at + timedelta(seconds=duration)
-        )
-    attempt = Attempt(
-        number=number,
-        started_at=started_at,
-        duration=duration,
-        outcome=AttemptOutcome.ANSWERED,
-        status_code=result.status_code,
-        request_id=None if request_id is None else redact_text(request_id, call.secrets),
-        retry_after=retry_after,
-    )
-    return attempt, text, redact_text(text, call.secrets), problem
-
-
-def _status_error(  # noqa: PLR0917 - private, called once
-    response: Received,
-    body: str,
-    request_id: str | None,
-    retry_after: float | None,
-    attempts: int,
-    exchange: Exchange,
-) -> APIStatusError:
-    code = response.status_code
-    cls = status_error_class(code)
-    tail = f"after {_attempts_text(attempts)}"
-    messages: dict[type[APIStatusError], str] = {
-        status_error_class(401): f"PureCallerID refused the API token (HTTP {code}); "
-        "check the credentials",
-        RateLimitError: f"PureCallerID throttled the call (HTTP {code}) {tail}"
-        + ("" if retry_after is None else f"; it asked to wait {retry_after:g} s"),
-        status_error_class(500): f"PureCallerID failed (HTTP {code}) {tail}",
-        status_error_class(400): f"PureCallerID refused the request (HTTP {code})",
-    }
-    message = messages.get(cls, f"PureCallerID answered HTTP {code}")
-    kwargs: dict[str, Any] = {
-        "status_code": code,
-        "body": body[:_BODY_LIMIT],
-        "request_id": request_id,
-        "exchange": exchange,
-    }
-    if cls is RateLimitError:
-        kwargs["retry_after"] = retry_after
-    return cls(message, **kwargs)
-
-
-def _connection_error(
-    failure: AttemptOutcome, attempts: list[Attempt], exchange: Exchange
-) -> APIConnectionError:
-    maybe_sent = _maybe_processed(attempts)
-    tail = f"after {_attempts_text(len(attempts))}"
-    if maybe_sent:
-        consequence = "outcome unknown: the lead may have been loaded and billed"
-    else:
-        consequence = "the request never reached PureCallerID"
-    if failure.timed_out:
-        return APITimeoutError(
-            f"PureCallerID did not answer in time ({failure}) {tail}; {consequence}",
-            outcome_unknown=maybe_sent,
-            exchange=exchange,
-        )
-    return APIConnectionError(
-        f"could not complete the call to PureCallerID ({failure}) {tail}; {consequence}",
-        outcome_unknown=maybe_sent,
-        exchange=exchange,
-    )
-
-
-def _maybe_processed(attempts: list[Attempt]) -> bool:
-    """Whether any attempt may have reached the vendor and loaded (and billed) the lead."""
-    return any(attempt_may_have_been_processed(a.outcome, a.status_code) for a in attempts)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
-    if not isinstance(base_url, str):
-        raise TypeError(f"base_url must be a str such as 'https://host', not {type(base_url)}")
-    try:
-        url = httpx.URL(base_url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ConfigurationError(f"base_url is not a URL: {exc}") from None
-    if url.scheme not in {"http", "https"} or not url.host:
-        raise ConfigurationError("base_url must look like 'https://host[:port][/path]'")
-    if url.scheme == "http" and not (allow_insecure_http or _is_loopback(url.host)):
-        raise ConfigurationError(
-            "base_url must use https: the API token and the lead travel in the request "
-            "(http is accepted for loopback addresses, or with allow_insecure_http=True)"
-        )
-    if url.query or url.fragment:
-        raise ConfigurationError("base_url must not carry a query or fragment")
-    if url.userinfo:
-        raise ConfigurationError(
-            "base_url must not carry a user name or password; pass the token as api_token"
-        )
-    return str(url).rstrip("/")
 
 
 def _check_token(api_token: str | Secret) -> Secret:
@@ -571,58 +134,25 @@ def _make_settings(
     random: Callable[[], float],
     limits: ResponseLimits | None = None,
 ) -> _Settings:
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float | httpx.Timeout):
-        raise TypeError("timeout must be seconds (a float) or an httpx.Timeout")
-    if isinstance(timeout, int | float) and not timeout > 0:
-        raise ConfigurationError(f"timeout must be > 0 seconds, not {timeout!r}")
+    checked_timeout = check_timeout(timeout)
     if limits is not None and not isinstance(limits, ResponseLimits):
         raise TypeError("response_limits must be a purecallerid.ResponseLimits")
     token = _check_token(api_token)
     # From here on the token is masked in log lines, ours and the HTTP layers'.
     register_secret(token)
-    return _Settings(
-        base_url=_check_base_url(base_url, allow_insecure_http=allow_insecure_http),
-        token=token,
-        dialect=dialect_named(dialect) if isinstance(dialect, str) else dialect,
-        timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+    chosen = dialect_named(dialect) if isinstance(dialect, str) else dialect
+    call = CallSettings(
+        vendor="PureCallerID",
+        base_url=check_base_url(base_url, allow_insecure_http=allow_insecure_http),
+        timeout=checked_timeout,
         retry=RetryPolicy() if retry_policy is None else retry_policy,
         clock=clock,
         random=random,
         limits=limits or ResponseLimits(),
+        dialect=chosen.name,
+        credential_word="API token",
     )
-
-
-def _check_http(http_client: object, transport: object, *, is_async: bool) -> None:
-    """Refuse an httpx client or transport of the wrong kind, saying what to pass instead."""
-    if http_client is not None and transport is not None:
-        raise TypeError("pass either http_client or transport, not both")
-    want, other = ("AsyncClient", "Client") if is_async else ("Client", "AsyncClient")
-    this, that = (
-        ("AsyncPureCallerIDClient", "PureCallerIDClient")
-        if is_async
-        else ("PureCallerIDClient", "AsyncPureCallerIDClient")
-    )
-    if http_client is not None and not isinstance(http_client, getattr(httpx, want)):
-        hint = (
-            f"; use {that} for an httpx.{other}"
-            if isinstance(http_client, getattr(httpx, other))
-            else ""
-        )
-        raise TypeError(f"{this}: http_client must be an httpx.{want}{hint}")
-    transport_type = httpx.AsyncBaseTransport if is_async else httpx.BaseTransport
-    if transport is not None and not isinstance(transport, transport_type):
-        raise TypeError(
-            f"{this}: transport must be an httpx.{transport_type.__name__} "
-            f"(httpx.MockTransport is both); use {that} for the other kind"
-        )
-
-
-def _limits(max_connections: int) -> httpx.Limits:
-    if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-        raise TypeError("max_connections must be an int")
-    if max_connections < 1:
-        raise ConfigurationError(f"max_connections must be >= 1, not {max_connections}")
-    return httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    return _Settings(call=call, token=token, dialect=chosen)
 
 
 def _evolve(
@@ -633,18 +163,28 @@ def _evolve(
     timeout: float | httpx.Timeout | None,
     retry_policy: RetryPolicy | None,
 ) -> _Settings:
+    call = settings.call
     return _make_settings(
-        base_url=settings.base_url,
+        base_url=call.base_url,
         api_token=settings.token if api_token is None else api_token,
         dialect=settings.dialect if dialect is None else dialect,
-        timeout=settings.timeout if timeout is None else timeout,
-        retry_policy=settings.retry if retry_policy is None else retry_policy,
+        timeout=call.timeout if timeout is None else timeout,
+        retry_policy=call.retry if retry_policy is None else retry_policy,
         # The base URL was checked when the original client was built.
         allow_insecure_http=True,
-        clock=settings.clock,
-        random=settings.random,
-        limits=settings.limits,
+        clock=call.clock,
+        random=call.random,
+        limits=call.limits,
     )
+
+
+def _prepare(
+    settings: _Settings, request: ScreeningRequest
+) -> tuple[Any, tuple[str, ...], Callable[[VendorReply], ScreeningResponse], str]:
+    """The wire request, secrets, reader and log label of one screening."""
+    wire = settings.dialect.build(request, settings.token)
+    label = f"screening {mask_phone(request.phone)}"
+    return wire, (settings.token.reveal(),), _reader(settings.dialect), label
 
 
 class PureCallerIDClient:
@@ -692,8 +232,7 @@ class PureCallerIDClient:
         response_limits: ResponseLimits | None = None,
     ) -> None:
         """Create the client; see the class docstring for the arguments."""
-        self._pid = os.getpid()
-        _check_http(http_client, transport, is_async=False)
+        check_http(http_client, transport, is_async=False, names=_NAMES)
         self._settings = _make_settings(
             base_url=base_url,
             api_token=api_token,
@@ -705,14 +244,12 @@ class PureCallerIDClient:
             random=random,
             limits=response_limits,
         )
-        limits = _limits(max_connections)
-        self._owns_http = http_client is None
-        if http_client is None and transport is None and not _proxied():
-            # Without a proxy from the environment (httpx's default transport reads it, and
-            # an explicit transport would lose it), the deadline bounds every socket operation.
-            transport = DeadlineTransport(limits=limits)
-        self._http = http_client or httpx.Client(transport=transport, limits=limits)
-        self._sleep = sleep
+        self._driver = SyncDriver(
+            http_client=http_client,
+            transport=transport,
+            max_connections=max_connections,
+            sleep=sleep,
+        )
 
     def screen(
         self, request: ScreeningRequest, *, deadline: float | None = None
@@ -730,73 +267,17 @@ class PureCallerIDClient:
             ConfigurationError: The request lacks a value the dialect requires.
             ForkedError: The client was built in another process (this one is a fork of it).
         """
-        check_process(self._pid, type(self).__name__)
-        calls = _call(self._settings, request, deadline)
-        try:
-            action = next(calls)
-            while True:
-                result: _Result = None
-                if isinstance(action, _Sleep):
-                    self._sleep(action.seconds)
-                else:
-                    result = self._send(action)
-                try:
-                    action = calls.send(result)
-                except StopIteration as done:
-                    response: ScreeningResponse = done.value
-                    return response
-        finally:
-            calls.close()
-
-    def _send(self, action: _Send) -> Received | httpx.RequestError:
-        request = self._http.build_request(
-            action.method,
-            action.url,
-            headers=action.headers,
-            json=action.json,
-            timeout=action.timeout,
+        wire, secrets, read, label = _prepare(self._settings, request)
+        response, exchange = self._driver.call(
+            self._settings.call,
+            wire,
+            secrets,
+            read,
+            deadline,
+            label=label,
+            owner=type(self).__name__,
         )
-        # The deadline bounds every socket operation (the default transport's), connect and
-        # headers included; the body's read is bounded between chunks for any transport.
-        with deadline(action.time_left):
-            try:
-                response = self._http.send(request, stream=True)
-            except httpx.RequestError as exc:
-                return exc
-            try:
-                return self._read_within(response, action.time_left)
-            except httpx.RequestError as exc:
-                return exc
-            finally:
-                response.close()
-
-    def _read_within(self, response: httpx.Response, time_left: float | None) -> Received:
-        """Read *response*'s body as sent, within the wire limit and the call's deadline.
-
-        httpx's read timeout applies to each socket read, so a vendor trickling its answer
-        could hold the call far past the deadline; the clock is checked between chunks.
-        """
-        limit = self._settings.limits.max_wire_bytes
-        end = None if time_left is None else self._settings.clock() + time_left
-        read = _already_read(response, limit)
-        if read is not None:
-            return read
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_raw():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                break
-            if end is not None and self._settings.clock() > end:
-                raise httpx.ReadTimeout("the deadline ran out while reading the answer")
-        body = b"".join(chunks)
-        return Received(
-            status_code=response.status_code,
-            headers=response.headers,
-            body=body[:limit],
-            cut=size > limit,
-        )
+        return attrs.evolve(response, exchange=exchange)
 
     def with_options(
         self,
@@ -819,8 +300,7 @@ class PureCallerIDClient:
 
         In a fork, the pool's connections are the parent's, still in use there: left alone.
         """
-        if self._owns_http and not forked(self._pid):
-            self._http.close()
+        self._driver.close()
 
     def __enter__(self) -> Self:
         return self
@@ -875,8 +355,7 @@ class AsyncPureCallerIDClient:
         response_limits: ResponseLimits | None = None,
     ) -> None:
         """Create the client; see the class docstring for the arguments."""
-        self._pid = os.getpid()
-        _check_http(http_client, transport, is_async=True)
+        check_http(http_client, transport, is_async=True, names=_NAMES)
         self._settings = _make_settings(
             base_url=base_url,
             api_token=api_token,
@@ -888,17 +367,13 @@ class AsyncPureCallerIDClient:
             random=random,
             limits=response_limits,
         )
-        _limits(max_connections)  # checks the value
-        self._owns_http = http_client is None
-        if http_client is None and transport is None:
-            transport = AiohttpTransport(
-                max_connections=max_connections,
-                # One byte past the limit: enough to tell a body over it.
-                max_body_bytes=self._settings.limits.max_wire_bytes + 1,
-            )
-        self._http = http_client or httpx.AsyncClient(transport=transport)
-        self._in_flight = asyncio.Semaphore(max_connections)
-        self._sleep = sleep
+        self._driver = AsyncDriver(
+            http_client=http_client,
+            transport=transport,
+            max_connections=max_connections,
+            sleep=sleep,
+            max_wire_bytes=self._settings.call.limits.max_wire_bytes,
+        )
 
     async def screen(
         self, request: ScreeningRequest, *, deadline: float | None = None
@@ -907,78 +382,17 @@ class AsyncPureCallerIDClient:
 
         Same arguments, result and errors as :meth:`PureCallerIDClient.screen`.
         """
-        check_process(self._pid, type(self).__name__)
-        calls = _call(self._settings, request, deadline)
-        try:
-            action = next(calls)
-            while True:
-                result: _Result = None
-                if isinstance(action, _Sleep):
-                    await self._sleep(action.seconds)
-                else:
-                    result = await self._send(action)
-                try:
-                    action = calls.send(result)
-                except StopIteration as done:
-                    response: ScreeningResponse = done.value
-                    return response
-        finally:
-            calls.close()
-
-    async def _send(self, action: _Send) -> Received | httpx.RequestError:
-        request = self._http.build_request(
-            action.method,
-            action.url,
-            headers=action.headers,
-            json=action.json,
-            timeout=action.timeout,
+        wire, secrets, read, label = _prepare(self._settings, request)
+        response, exchange = await self._driver.call(
+            self._settings.call,
+            wire,
+            secrets,
+            read,
+            deadline,
+            label=label,
+            owner=type(self).__name__,
         )
-        loop = asyncio.get_running_loop()
-        end = None if action.time_left is None else loop.time() + action.time_left
-        if self._in_flight.locked():
-            try:
-                # Waiting for a slot counts against the pool timeout, as waiting in httpx's
-                # own pool would: a request that never got a slot provably never left.
-                async with asyncio.timeout(action.timeout.pool):
-                    await self._in_flight.acquire()
-            except TimeoutError:
-                return httpx.PoolTimeout("no free connection slot in time", request=request)
-        else:
-            await self._in_flight.acquire()  # free: returns at once
-        try:
-            # httpx's read timeout applies to each socket read; the deadline bounds the whole.
-            async with asyncio.timeout_at(end):
-                return await self._receive(request)
-        except httpx.RequestError as exc:
-            return exc
-        except TimeoutError:
-            return httpx.ReadTimeout("the deadline ran out waiting for the answer", request=request)
-        finally:
-            self._in_flight.release()
-
-    async def _receive(self, request: httpx.Request) -> Received:
-        """Send *request*; read its body as sent, no further than the wire limit."""
-        limit = self._settings.limits.max_wire_bytes
-        response = await self._http.send(request, stream=True)
-        read = _already_read(response, limit)
-        if read is not None:
-            return read
-        try:
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_raw():
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > limit:
-                    break
-        finally:
-            await response.aclose()
-        return Received(
-            status_code=response.status_code,
-            headers=response.headers,
-            body=b"".join(chunks)[:limit],
-            cut=size > limit,
-        )
+        return attrs.evolve(response, exchange=exchange)
 
     def with_options(
         self,
@@ -1001,8 +415,7 @@ class AsyncPureCallerIDClient:
 
         In a fork, the pool's connections are the parent's, still in use there: left alone.
         """
-        if self._owns_http and not forked(self._pid):
-            await self._http.aclose()
+        await self._driver.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -1034,12 +447,14 @@ def _copy_with(
         timeout=timeout,
         retry_policy=retry_policy,
     )
-    clone._owns_http = False  # noqa: SLF001 - the original closes the pool
+    # The copy shares the driver but not its ownership: the original closes the pool.
+    clone._driver = copy.copy(client._driver)  # noqa: SLF001
+    clone._driver.owns_http = False  # noqa: SLF001
     return clone
 
 
 def _repr(client: object, settings: _Settings) -> str:
     return (
-        f"{type(client).__name__}(base_url={settings.base_url!r}, "
+        f"{type(client).__name__}(base_url={settings.call.base_url!r}, "
         f"dialect={settings.dialect.name!r}, api_token={settings.token!r})"
     )

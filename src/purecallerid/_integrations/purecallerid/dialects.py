@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from attrs import field, frozen
 
 from ..._errors import ConfigurationError, ResponseValidationError
+from ..._http.call import WireRequest
 from .wire import response_from_wire
 
 if TYPE_CHECKING:
@@ -40,16 +41,6 @@ __all__ = [
     "dialect_named",
     "parse_answer",
 ]
-
-
-@frozen(kw_only=True)
-class WireRequest:
-    """An HTTP request about to be sent: method, path below the base URL, headers and body."""
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    json: Any
 
 
 class Dialect(Protocol):

@@ -1,72 +1,81 @@
-"""PureCallerID as an integration: field mapping + client + (in the screener) rules."""
+"""PureCallerID as an integration: the toolkit's HTTP integration in PureCallerID's dialects."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING
-
-import attrs
+import difflib
+from typing import TYPE_CHECKING, Any
 
 from ..._errors import ConfigurationError
+from ..._http.integration import DEFAULT_HTTP_MAX_CONNECTIONS, HttpIntegration
 from ..._mapping import DEFAULT_FIELD_MAPPING
-from ...typing import IntegrationAnswer
-from .client import DEFAULT_MAX_CONNECTIONS, AsyncPureCallerIDClient
+from .client import _reader
 from .dialects import dialect_named
-from .fields import PURECALLERID_FIELDS, answer_from_response, map_request
-from .retry import RetryPolicy
+from .fields import PURECALLERID_FIELDS, REQUEST_TARGETS
+from .models import ScreeningRequest
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Mapping
 
     import httpx
 
-    from ..._models import Lead
+    from ..._http.call import VendorReply, WireRequest
+    from ..._http.received import ResponseLimits
+    from ..._http.retry import RetryPolicy
     from ..._rules.fields import FieldRegistry
     from ..._settings import IntegrationSettings
-    from .received import ResponseLimits
 
 __all__ = ["PureCallerIDIntegration"]
 
+_KNOWN_CREDENTIALS = ("api_token", "campaign_id", "list_name", "dialer_list_id")
 
-class PureCallerIDIntegration:
+
+class PureCallerIDIntegration(HttpIntegration):
     """Screens leads with PureCallerID. Kind ``"purecallerid"``.
 
     Per lead: the campaign's mapping (or :data:`purecallerid.DEFAULT_FIELD_MAPPING`) turns
-    the lead into a request, with the vendor ids from the credentials; the client sends it in
-    the configured dialect; the answer's fields go to the rules. One client (and connection
-    pool) is kept per credential set and reused across leads.
+    the lead into a request, with the vendor ids from the credentials; it is sent in the
+    configured dialect; the answer's fields go to the rules. Built on the toolkit
+    (:class:`purecallerid.HttpIntegration`): one connection pool, shared by every credential
+    set, and a load is never sent twice unless the first provably never left.
 
     Args:
-        transport: An async httpx transport for every client (a fake's, in tests).
-        retry_policy: The clients' retry policy (the safe default otherwise).
-        max_connections: Pool size (and in-flight bound) of each client.
-        sleep: The clients' sleep between attempts (injectable for tests).
+        transport: An async httpx transport for every call (a fake's, in tests).
+        retry_policy: The retry policy (the safe default otherwise).
+        max_connections: Pool size (and in-flight bound).
+        sleep: The sleep between attempts (injectable for tests).
         kind: The kind name settings use.
-        response_limits: How much of an answer the clients read
+        response_limits: How much of an answer is read
             (:class:`~purecallerid.ResponseLimits`; its defaults otherwise).
     """
+
+    vendor = "PureCallerID"
+    credential_word = "API token"
 
     def __init__(
         self,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_connections: int = DEFAULT_HTTP_MAX_CONNECTIONS,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         kind: str = "purecallerid",
         response_limits: ResponseLimits | None = None,
     ) -> None:
         """Create the integration; see the class docstring for the arguments."""
-        self._response_limits = response_limits
-        self._transport = transport
-        self._retry_policy = retry_policy
-        self._max_connections = max_connections
-        self._sleep = sleep
+        options: dict[str, Any] = {}
+        if sleep is not None:
+            options["sleep"] = sleep
+        super().__init__(
+            transport=transport,
+            retry_policy=retry_policy,
+            max_connections=max_connections,
+            response_limits=response_limits,
+            **options,
+        )
         self._kind = kind
-        self._clients: dict[tuple[str, str, str, float, bool], AsyncPureCallerIDClient] = {}
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> str:  # type: ignore[override]
         """The kind name (``"purecallerid"`` by default)."""
         return self._kind
 
@@ -74,6 +83,10 @@ class PureCallerIDIntegration:
     def fields(self) -> FieldRegistry:
         """The answer fields rules may read (:data:`purecallerid.PURECALLERID_FIELDS`)."""
         return PURECALLERID_FIELDS
+
+    def wire_format(self, settings: IntegrationSettings) -> str:
+        """The dialect, recorded with every exchange."""
+        return settings.dialect
 
     def check_settings(self, settings: IntegrationSettings) -> list[str]:
         """Every problem with *settings*: missing credentials, base URL, dialect."""
@@ -90,70 +103,43 @@ class PureCallerIDIntegration:
                 )
         elif not credentials.list_name:
             problems.append("credentials.list_name is missing")
+        for name in credentials.secrets:
+            close = difflib.get_close_matches(name, _KNOWN_CREDENTIALS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {list(_KNOWN_CREDENTIALS)}"
+            problems.append(f"credentials.{name}: not a PureCallerID credential; {hint}")
         try:
             dialect_named(settings.dialect)
         except ConfigurationError as exc:
             problems.append(f"dialect: {exc}")
         if not settings.base_url:
             problems.append("base_url is missing (it comes with the PureCallerID credentials)")
-        elif credentials.api_token is not None and not problems:
-            try:
-                self._client_for(settings)
-            except (ConfigurationError, TypeError) as exc:
-                problems.append(f"base_url: {exc}")
-        return problems
+        else:
+            problems.extend(self.base_url_problems(settings))
+        return problems + self.secret_problems(settings)
 
-    def _client_for(self, settings: IntegrationSettings) -> AsyncPureCallerIDClient:
-        token = settings.credentials.api_token
-        if token is None or settings.base_url is None:
-            raise ConfigurationError("the integration has no credentials or base URL")
-        limited = settings.rate_limit is not None
-        key = (settings.base_url, settings.dialect, token.reveal(), settings.timeout, limited)
-        client = self._clients.get(key)
-        if client is None:
-            policy = self._retry_policy or RetryPolicy()
-            if limited:
-                # Under a rate limit the limiter waits out a 429 (and paces every other
-                # caller too); the client retrying on its own would bypass it.
-                policy = attrs.evolve(policy, retry_statuses=policy.retry_statuses - {429})
-            client = AsyncPureCallerIDClient(
-                base_url=settings.base_url,
-                api_token=token,
-                dialect=settings.dialect,
-                timeout=settings.timeout,
-                retry_policy=policy,
-                transport=self._transport,
-                max_connections=self._max_connections,
-                sleep=self._sleep,
-                response_limits=self._response_limits,
+    def build_request(
+        self, payload: Mapping[str, Any], settings: IntegrationSettings
+    ) -> WireRequest:
+        """The request in the campaign's dialect, with the vendor ids and the token."""
+        if "phone" not in (settings.mapping or DEFAULT_FIELD_MAPPING).targets:
+            raise ConfigurationError(
+                "this mapping has no 'phone' target, and a screening request needs one"
             )
-            self._clients[key] = client
-        return client
-
-    async def screen(
-        self, lead: Lead, settings: IntegrationSettings, *, deadline: float
-    ) -> IntegrationAnswer:
-        """Map *lead*, send it, and return the answer's fields with the exchange."""
-        mapping = settings.mapping or DEFAULT_FIELD_MAPPING
+        values = dict(payload)
+        known = {name: values.pop(name) for name in REQUEST_TARGETS if name in values}
         credentials = settings.credentials
-        request = map_request(
-            mapping,
-            lead,
+        request = ScreeningRequest(
+            **known,
+            extra=values,
             campaign_id=credentials.campaign_id,
             list_name=credentials.list_name,
             dialer_list_id=credentials.dialer_list_id,
         )
-        response = await self._client_for(settings).screen(request, deadline=deadline)
-        exchange = response.exchange
-        return IntegrationAnswer(
-            answer=answer_from_response(response),
-            raw=response.raw,
-            request=None if exchange is None else exchange.request,
-            attempts=() if exchange is None else exchange.attempts,
-        )
+        token = credentials.api_token
+        if token is None:
+            raise ConfigurationError("the integration has no API token")
+        return dialect_named(settings.dialect).build(request, token)
 
-    async def aclose(self) -> None:
-        """Close every client's connection pool."""
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
+    def read_answer(self, reply: VendorReply, settings: IntegrationSettings) -> Mapping[str, Any]:
+        """The answer's fields (see :func:`purecallerid.answer_from_response`)."""
+        return _reader(dialect_named(settings.dialect))(reply).as_answer()

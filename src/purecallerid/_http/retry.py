@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Final
 
 from attrs import field, frozen, validators
 
-from ..._errors import AttemptOutcome, ConfigurationError
+from .._errors import AttemptOutcome, ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

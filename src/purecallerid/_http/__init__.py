@@ -1,0 +1,1 @@
+"""The HTTP toolkit: one vendor call with every guarantee, for any HTTP integration."""
