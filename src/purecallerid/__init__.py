@@ -43,6 +43,8 @@ from ._guards.backends import open_state_backend
 from ._guards.memory import InMemoryStateBackend
 from ._guards.redis import RedisStateBackend
 from ._guards.sqlite import SQLiteStateBackend
+from ._http.call import VendorReply
+from ._http.integration import DEFAULT_HTTP_MAX_CONNECTIONS, HttpIntegration
 from ._http.received import ResponseLimits
 from ._http.retry import (
     RetryPolicy,
@@ -157,6 +159,7 @@ __version__ = _version("purecallerid")
 __all__ = [
     "DEFAULT_DIALER_FIELDS",
     "DEFAULT_FIELD_MAPPING",
+    "DEFAULT_HTTP_MAX_CONNECTIONS",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_SYNC_MAX_CONNECTIONS",
     "DEFAULT_TIMEOUT",
@@ -197,6 +200,7 @@ __all__ = [
     "FileSettings",
     "ForkedError",
     "GuardError",
+    "HttpIntegration",
     "InMemoryResultStore",
     "InMemorySettings",
     "InMemoryStateBackend",
@@ -263,6 +267,7 @@ __all__ = [
     "Transform",
     "TransportFailure",
     "UnknownPolicy",
+    "VendorReply",
     "WireRequest",
     "ZipFormat",
     "__version__",
