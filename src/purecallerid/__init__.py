@@ -52,6 +52,8 @@ from ._http.retry import (
     parse_retry_after,
     retry_delay,
 )
+from ._integrations.configured.integration import ConfiguredHttpIntegration, http_integrations
+from ._integrations.configured.presets import PRESET_NAMES, Preset, preset_named, presets
 from ._integrations.purecallerid.client import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_SYNC_MAX_CONNECTIONS,
@@ -163,6 +165,7 @@ __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_SYNC_MAX_CONNECTIONS",
     "DEFAULT_TIMEOUT",
+    "PRESET_NAMES",
     "PURECALLERID_FIELDS",
     "SUPPRESSION_FIELDS",
     "APIConnectionError",
@@ -186,6 +189,7 @@ __all__ = [
     "Comparison",
     "Condition",
     "ConfigurationError",
+    "ConfiguredHttpIntegration",
     "Credentials",
     "DeadlineExceededError",
     "Dialect",
@@ -219,6 +223,7 @@ __all__ = [
     "Operator",
     "PhoneFormat",
     "PostgresResultStore",
+    "Preset",
     "ProblemCode",
     "PublicDialect",
     "PureCallerIDClient",
@@ -280,6 +285,7 @@ __all__ = [
     "format_condition",
     "format_phone",
     "format_rules",
+    "http_integrations",
     "load_settings",
     "map_request",
     "mask_phone",
@@ -289,6 +295,8 @@ __all__ = [
     "operator_table",
     "parse_retry_after",
     "parse_rules",
+    "preset_named",
+    "presets",
     "purecallerid_preset",
     "response_from_wire",
     "response_to_wire",

@@ -210,6 +210,8 @@ class IntegrationSettings:
             stage still running (off by default: a cancelled call may already be billed,
             and its answer is lost as evidence).
         options: Settings of its own kind (for instance the suppression list's file).
+        http: The request and answer of a ``kind = "http"`` vendor (or changes to a preset's):
+            see "Configuring an HTTP vendor" in the docs. Empty for other kinds.
         quota: A daily quota per credential (:class:`~purecallerid.QuotaSettings`), or
             ``None``.
         rate_limit: A rate per credential (:class:`~purecallerid.RateLimitSettings`), or
@@ -234,6 +236,7 @@ class IntegrationSettings:
     skip_remaining_on_reject: bool = field(default=True, validator=_flag)
     cancel_siblings_on_reject: bool = field(default=False, validator=_flag)
     options: Mapping[str, Any] = field(factory=dict, converter=_as_dict)
+    http: Mapping[str, Any] = field(factory=dict, converter=_as_dict)
     quota: QuotaSettings | None = None
     rate_limit: RateLimitSettings | None = None
     cache: CacheSettings | None = None
@@ -252,6 +255,8 @@ class IntegrationSettings:
     def fingerprint(self) -> dict[str, Any]:
         """Everything that shapes decisions, as JSON data, without the token."""
         data = self._fingerprint()
+        if self.http:  # only when set: the hashes of earlier settings stand
+            data["http"] = dict(self.http)
         # Guards only when set, so that the hash of settings without guards stays as it was.
         for name in GUARD_KEYS:
             guard = guard_fingerprint(getattr(self, name))

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
+
 from ._errors import ConfigurationError, RuleValidationError, SettingsError
 from ._guards.settings import GUARD_KEYS, StateSettings, load_guard, load_state
 from ._mapping import FieldMapping, structure_mapping
@@ -24,8 +26,10 @@ from ._rules.check import RuleProblem, Severity
 from ._rules.model import Action
 from ._rules.ruleset import RuleSet
 from ._settings import CampaignSettings, Credentials, IntegrationSettings, SettingsProblem
+from .typing import FieldsFromSettings
 
 if TYPE_CHECKING:
+    from ._rules.fields import FieldRegistry
     from .typing import Integration
 
 __all__ = ["load_settings"]
@@ -47,6 +51,7 @@ _INTEGRATION_KEYS: Final = frozenset(
         "skip_remaining_on_reject",
         "cancel_siblings_on_reject",
         "options",
+        "http",
         *GUARD_KEYS,
     }
 )
@@ -231,6 +236,7 @@ _PLAIN_KEYS: Final[Mapping[str, tuple[type | tuple[type, ...], str, _Check | Non
     "skip_remaining_on_reject": (bool, "true or false", None),
     "cancel_siblings_on_reject": (bool, "true or false", None),
     "options": (Mapping, "a table", None),
+    "http": (Mapping, "a table", None),
 }
 
 
@@ -309,14 +315,46 @@ def _load_integration(
     # The id defaults to the kind: a name the class cannot know, so the loader states it.
     identifier = _typed(data, "id", str, "a name", path, out) or kind_name
     values = _load_plain_values(data, path, out)
-    values |= _load_tables(data, path, kind, out)
+    values |= _load_tables(data, path, out)
     if len(out.problems) > before:
         return None
     settings = IntegrationSettings(id=identifier, kind=kind_name, **values)
-    if kind is not None and settings.enabled:
+    if kind is None:
+        return settings
+    if settings.enabled:
         for message in kind.check_settings(settings):
-            out.add(path, message)
-    return settings
+            out.add(*_kind_problem(message, path))
+    if data.get("rules") is None or len(out.problems) > before:
+        return settings
+    fields = _fields_of(kind, settings, path, out)
+    rules = None if fields is None else _load_rules(data["rules"], fields, f"{path}.rules", out)
+    return None if rules is None else attrs.evolve(settings, rules=rules)
+
+
+def _kind_problem(message: str, path: str) -> tuple[str, str]:
+    """A kind's problem, at its own path when it names one (``http.path: ...``)."""
+    head, sep, rest = message.partition(": ")
+    if sep and head.startswith(("http", "credentials.")) and " " not in head:
+        return f"{path}.{head}", rest
+    return path, message
+
+
+def _fields_of(
+    kind: Integration, settings: IntegrationSettings, path: str, out: _Collector
+) -> FieldRegistry | None:
+    """The fields rules may read: the kind's, or those its settings declare."""
+    if not isinstance(kind, FieldsFromSettings):
+        if settings.http:
+            out.add(f"{path}.http", f"kind {kind.kind!r} takes no http table")
+            return None
+        return kind.fields
+    try:
+        return kind.fields_for(settings)
+    except ConfigurationError as exc:  # reported by check_settings when enabled
+        if not settings.enabled:
+            for line in str(exc).splitlines():
+                out.add(*_kind_problem(line, path))
+        return None
 
 
 def _load_kind(
@@ -346,9 +384,7 @@ def _load_plain_values(data: Mapping[str, Any], path: str, out: _Collector) -> d
     return values
 
 
-def _load_tables(
-    data: Mapping[str, Any], path: str, kind: Integration | None, out: _Collector
-) -> dict[str, Any]:
+def _load_tables(data: Mapping[str, Any], path: str, out: _Collector) -> dict[str, Any]:
     """The credentials, mapping, rules and guards that *data* gives (not null), each checked.
 
     Rules are read against the kind's fields, so not at all when the kind is unknown (that
@@ -360,8 +396,6 @@ def _load_tables(
         values["credentials"] = _load_credentials(credentials, f"{path}.credentials", out)
     if data.get("mapping") is not None:
         values["mapping"] = _load_mapping(data["mapping"], f"{path}.mapping", out)
-    if data.get("rules") is not None and kind is not None:
-        values["rules"] = _load_rules(data["rules"], kind, f"{path}.rules", out)
     for name in GUARD_KEYS:
         if data.get(name) is not None:
             values[name] = load_guard(name, data[name], f"{path}.{name}", out.add)
@@ -393,7 +427,7 @@ def _load_mapping(data: Any, path: str, out: _Collector) -> FieldMapping | None:
         return None
 
 
-def _load_rules(value: Any, kind: Integration, path: str, out: _Collector) -> RuleSet | None:
+def _load_rules(value: Any, fields: FieldRegistry, path: str, out: _Collector) -> RuleSet | None:
     """Rules as text, a list of lines, a list of rule tables or a rule set table."""
     if isinstance(value, RuleSet):
         # A document is data; a RuleSet built in code goes into IntegrationSettings itself.
@@ -405,12 +439,12 @@ def _load_rules(value: Any, kind: Integration, path: str, out: _Collector) -> Ru
         return None
     try:
         if isinstance(value, str):
-            return RuleSet.from_text(value, kind.fields)
+            return RuleSet.from_text(value, fields)
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return RuleSet.from_text("\n".join(value), kind.fields)
+            return RuleSet.from_text("\n".join(value), fields)
         if isinstance(value, list):
-            return RuleSet.from_dict({"rules": value}, kind.fields)
-        return RuleSet.from_dict(value, kind.fields)
+            return RuleSet.from_dict({"rules": value}, fields)
+        return RuleSet.from_dict(value, fields)
     except RuleValidationError as exc:
         for problem in exc.problems:
             if problem.severity is Severity.ERROR:

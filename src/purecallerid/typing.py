@@ -39,6 +39,7 @@ __all__ = [
     "BreakerChange",
     "BreakerOutcome",
     "Claim",
+    "FieldsFromSettings",
     "Integration",
     "IntegrationAnswer",
     "Observer",
@@ -118,6 +119,24 @@ class Integration(Protocol):
 
     async def aclose(self) -> None:
         """Release connection pools and files. Called when the screener closes."""
+        ...
+
+
+@runtime_checkable
+class FieldsFromSettings(Protocol):
+    """An integration whose answer fields depend on its settings (``kind = "http"``, presets).
+
+    The loader reads an integration's rules against :meth:`fields_for` when its kind has it,
+    and against :attr:`Integration.fields` otherwise. A host building settings in code
+    compiles their rules the same way: ``RuleSet.from_text(text, kind.fields_for(settings))``.
+    """
+
+    def fields_for(self, settings: IntegrationSettings) -> FieldRegistry:
+        """The fields rules may read with *settings*.
+
+        Raises:
+            ConfigurationError: The settings that declare the fields have problems.
+        """
         ...
 
 

@@ -152,6 +152,14 @@ class HttpIntegration(abc.ABC):
                 wrong type, an error reported in the body).
         """
 
+    def mapping_for(self, settings: IntegrationSettings) -> FieldMapping:
+        """The mapping of *settings*, else :attr:`default_mapping`."""
+        return settings.mapping or self.default_mapping
+
+    def base_url_of(self, settings: IntegrationSettings) -> str | None:
+        """The vendor's base URL for *settings* (``settings.base_url`` by default)."""
+        return settings.base_url
+
     def answer_statuses(self, settings: IntegrationSettings) -> Collection[int]:  # noqa: ARG002
         """The HTTP statuses whose answers :meth:`read_answer` reads (2xx by default).
 
@@ -179,7 +187,7 @@ class HttpIntegration(abc.ABC):
 
     def check_settings(self, settings: IntegrationSettings) -> list[str]:
         """Problems of *settings*: the base URL, and every credential secret's shape."""
-        if not settings.base_url:
+        if not self.base_url_of(settings):
             problems = [f"base_url is missing (the {self.vendor_name(settings)} endpoint)"]
         else:
             problems = self.base_url_problems(settings)
@@ -188,7 +196,9 @@ class HttpIntegration(abc.ABC):
     def base_url_problems(self, settings: IntegrationSettings) -> list[str]:
         """What is wrong with the base URL (https unless loopback), if anything."""
         try:
-            check_base_url(settings.base_url or "", allow_insecure_http=False, what="credentials")
+            check_base_url(
+                self.base_url_of(settings) or "", allow_insecure_http=False, what="credentials"
+            )
         except (ConfigurationError, TypeError) as exc:
             return [f"base_url: {exc}"]
         return []
@@ -216,8 +226,7 @@ class HttpIntegration(abc.ABC):
         self, lead: Lead, settings: IntegrationSettings, *, deadline: float
     ) -> IntegrationAnswer:
         """Map *lead*, send the request, read the answer (see the class docstring)."""
-        mapping = settings.mapping or self.default_mapping
-        payload = mapping.map_payload(lead)  # MappingError here, before any call
+        payload = self.mapping_for(settings).map_payload(lead)  # MappingError here, before any call
         wire = self.build_request(payload, settings)
         held = credential_secrets(settings)
         for secret in held:
@@ -273,7 +282,7 @@ class HttpIntegration(abc.ABC):
         limited = settings.rate_limit is not None
         key = (
             settings.id,
-            settings.base_url,
+            self.base_url_of(settings),
             settings.timeout,
             self.wire_format(settings),
             idempotent,
@@ -284,7 +293,9 @@ class HttpIntegration(abc.ABC):
         if found is None:
             found = CallSettings(
                 vendor=self.vendor_name(settings),
-                base_url=check_base_url(settings.base_url or "", allow_insecure_http=False),
+                base_url=check_base_url(
+                    self.base_url_of(settings) or "", allow_insecure_http=False
+                ),
                 timeout=check_timeout(settings.timeout),
                 retry=self._policy(idempotent=idempotent, throttled=throttled, limited=limited),
                 clock=self._clock,

@@ -1,0 +1,1 @@
+"""HTTP vendors from settings alone (``kind = "http"``) and the vendor presets built on it."""
