@@ -27,6 +27,12 @@ from purecallerid import (
     SuppressionIntegration,
     load_settings,
 )
+from purecallerid._integrations.configured.definition import (
+    _ANSWER_KEYS,
+    _ERROR_KEYS,
+    _FIELD_KEYS,
+    HTTP_KEYS,
+)
 from purecallerid._mapping import _MAPPING_KEYS, _SOURCE_KEYS
 from purecallerid._settings_loader import _CAMPAIGN_KEYS, _CREDENTIAL_KEYS, _INTEGRATION_KEYS
 
@@ -61,6 +67,10 @@ SECTIONS: dict[str, frozenset[str]] = {
     "Mapping": frozenset(_MAPPING_KEYS),
     "Target sources": frozenset(_SOURCE_KEYS),
     "Suppression options": suppression_option_keys(),
+    "HTTP vendor": HTTP_KEYS,
+    "HTTP answer": _ANSWER_KEYS,
+    "HTTP answer fields": _FIELD_KEYS,
+    "HTTP body errors": _ERROR_KEYS,
 }
 
 

@@ -316,6 +316,12 @@ def _load_integration(
     identifier = _typed(data, "id", str, "a name", path, out) or kind_name
     values = _load_plain_values(data, path, out)
     values |= _load_tables(data, path, out)
+    own_fields = kind is not None and not isinstance(kind, FieldsFromSettings)
+    if own_fields and data.get("http") is not None:
+        out.add(f"{path}.http", f"kind {kind_name!r} takes no http table")
+    if own_fields and data.get("rules") is not None:
+        # Checked with the other keys, so that every problem is reported at once.
+        values["rules"] = _load_rules(data["rules"], kind.fields, f"{path}.rules", out)  # type: ignore[union-attr]
     if len(out.problems) > before:
         return None
     settings = IntegrationSettings(id=identifier, kind=kind_name, **values)
@@ -324,7 +330,7 @@ def _load_integration(
     if settings.enabled:
         for message in kind.check_settings(settings):
             out.add(*_kind_problem(message, path))
-    if data.get("rules") is None or len(out.problems) > before:
+    if own_fields or data.get("rules") is None or len(out.problems) > before:
         return settings
     fields = _fields_of(kind, settings, path, out)
     rules = None if fields is None else _load_rules(data["rules"], fields, f"{path}.rules", out)
@@ -342,11 +348,8 @@ def _kind_problem(message: str, path: str) -> tuple[str, str]:
 def _fields_of(
     kind: Integration, settings: IntegrationSettings, path: str, out: _Collector
 ) -> FieldRegistry | None:
-    """The fields rules may read: the kind's, or those its settings declare."""
+    """The fields its settings declare, for a kind whose fields depend on them."""
     if not isinstance(kind, FieldsFromSettings):
-        if settings.http:
-            out.add(f"{path}.http", f"kind {kind.kind!r} takes no http table")
-            return None
         return kind.fields
     try:
         return kind.fields_for(settings)
