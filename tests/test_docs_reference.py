@@ -27,6 +27,7 @@ from purecallerid import (
     SuppressionIntegration,
     load_settings,
 )
+from purecallerid._integrations.calling_window import _OPTION_KEYS as _WINDOW_OPTION_KEYS
 from purecallerid._mapping import _MAPPING_KEYS, _SOURCE_KEYS
 from purecallerid._settings_loader import _CAMPAIGN_KEYS, _CREDENTIAL_KEYS, _INTEGRATION_KEYS
 
@@ -61,6 +62,7 @@ SECTIONS: dict[str, frozenset[str]] = {
     "Mapping": frozenset(_MAPPING_KEYS),
     "Target sources": frozenset(_SOURCE_KEYS),
     "Suppression options": suppression_option_keys(),
+    "Calling window options": frozenset(_WINDOW_OPTION_KEYS),
 }
 
 

@@ -43,6 +43,7 @@ from ._guards.backends import open_state_backend
 from ._guards.memory import InMemoryStateBackend
 from ._guards.redis import RedisStateBackend
 from ._guards.sqlite import SQLiteStateBackend
+from ._integrations.calling_window import CALLING_WINDOW_FIELDS, CallingWindowIntegration
 from ._integrations.purecallerid.client import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_SYNC_MAX_CONNECTIONS,
@@ -155,6 +156,7 @@ from ._zip import ZipFormat, normalize_zip
 __version__ = _version("purecallerid")
 
 __all__ = [
+    "CALLING_WINDOW_FIELDS",
     "DEFAULT_DIALER_FIELDS",
     "DEFAULT_FIELD_MAPPING",
     "DEFAULT_MAX_CONNECTIONS",
@@ -176,6 +178,7 @@ __all__ = [
     "AuthenticationError",
     "CSVSuppressionList",
     "CacheSettings",
+    "CallingWindowIntegration",
     "CampaignSettings",
     "CircuitBreakerSettings",
     "CircuitOpenError",
