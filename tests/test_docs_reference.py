@@ -27,6 +27,7 @@ from purecallerid import (
     SuppressionIntegration,
     load_settings,
 )
+from purecallerid._integrations.calling_window import _OPTION_KEYS as _WINDOW_OPTION_KEYS
 from purecallerid._integrations.configured.definition import (
     _ANSWER_KEYS,
     _ERROR_KEYS,
@@ -71,6 +72,7 @@ SECTIONS: dict[str, frozenset[str]] = {
     "HTTP answer": _ANSWER_KEYS,
     "HTTP answer fields": _FIELD_KEYS,
     "HTTP body errors": _ERROR_KEYS,
+    "Calling window options": frozenset(_WINDOW_OPTION_KEYS),
 }
 
 

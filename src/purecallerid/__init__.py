@@ -52,6 +52,7 @@ from ._http.retry import (
     parse_retry_after,
     retry_delay,
 )
+from ._integrations.calling_window import CALLING_WINDOW_FIELDS, CallingWindowIntegration
 from ._integrations.configured.integration import ConfiguredHttpIntegration, http_integrations
 from ._integrations.configured.presets import PRESET_NAMES, Preset, preset_named, presets
 from ._integrations.purecallerid.client import (
@@ -159,6 +160,7 @@ from ._zip import ZipFormat, normalize_zip
 __version__ = _version("purecallerid")
 
 __all__ = [
+    "CALLING_WINDOW_FIELDS",
     "DEFAULT_DIALER_FIELDS",
     "DEFAULT_FIELD_MAPPING",
     "DEFAULT_HTTP_MAX_CONNECTIONS",
@@ -182,6 +184,7 @@ __all__ = [
     "AuthenticationError",
     "CSVSuppressionList",
     "CacheSettings",
+    "CallingWindowIntegration",
     "CampaignSettings",
     "CircuitBreakerSettings",
     "CircuitOpenError",

@@ -137,7 +137,10 @@ def _small(answer: Mapping[str, Any], bounds: RecordBounds) -> bool:
                 return False
             count, text = count + 1, text + size + len(key)
             continue
-        if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
+        # A nested key is text the record keeps too: a NUL or an over-long one takes the walk.
+        if isinstance(value, dict) and not all(
+            isinstance(k, str) and _plain(k, bounds) is not None for k in value
+        ):
             return False
         for item in items:
             size = _plain(item, bounds)

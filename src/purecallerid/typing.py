@@ -14,8 +14,9 @@ or :class:`purecallerid.Screener`:
 Reference implementations: :class:`purecallerid.InMemorySettings`,
 :class:`purecallerid.FileSettings`, :class:`purecallerid.InMemoryResultStore`,
 :class:`purecallerid.SQLiteResultStore`, :class:`purecallerid.PureCallerIDIntegration`,
-:class:`purecallerid.SuppressionIntegration`, :class:`purecallerid.InMemoryStateBackend`,
-:class:`purecallerid.SQLiteStateBackend`, :class:`purecallerid.RedisStateBackend`.
+:class:`purecallerid.SuppressionIntegration`, :class:`purecallerid.CallingWindowIntegration`,
+:class:`purecallerid.InMemoryStateBackend`, :class:`purecallerid.SQLiteStateBackend`,
+:class:`purecallerid.RedisStateBackend`.
 """
 
 from __future__ import annotations

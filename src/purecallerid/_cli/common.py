@@ -13,6 +13,7 @@ from rich.console import Console
 
 from .._errors import ConfigurationError, SettingsError
 from .._guards.backends import open_state_backend
+from .._integrations.calling_window import CallingWindowIntegration
 from .._integrations.configured.integration import http_integrations
 from .._integrations.purecallerid.integration import PureCallerIDIntegration
 from .._integrations.suppression import SuppressionIntegration
@@ -86,6 +87,7 @@ def make_kinds(base_dir: Path, *, max_connections: int = 8) -> list[Integration]
         PureCallerIDIntegration(max_connections=max_connections),
         SuppressionIntegration(base_dir=base_dir),
         *http_integrations(max_connections=max_connections),
+        CallingWindowIntegration(),
     ]
 
 
