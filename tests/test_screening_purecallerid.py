@@ -196,8 +196,8 @@ def test_pool_reused_across_leads() -> None:
         assert pcid._driver is not None
         http = pcid._driver.http
         await screener.aclose()
-        assert pcid._driver is None
         assert http.is_closed
+        assert pcid._driver is None  # last: mypy takes it for always false (narrowed above)
 
     asyncio.run(go())
     fake.assert_called(5)
