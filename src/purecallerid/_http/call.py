@@ -95,9 +95,18 @@ class WireRequest:
     form: Mapping[str, str] | None = None
 
     def __attrs_post_init__(self) -> None:
-        """Refuse two bodies."""
+        """Refuse two bodies, and a path that could leave the vendor's host."""
         if self.json is not None and self.form is not None:
             raise ConfigurationError("a request has one body: json or form, not both")
+        # The path is appended to the base URL: without its leading '/', "m/v1" would turn
+        # "api.vendor.co" into another host; '@' before it would make the host a user name.
+        if not self.path.startswith("/") or any(
+            ch in "?#\\" or not ch.isprintable() or ch.isspace() for ch in self.path
+        ):
+            raise ConfigurationError(
+                "a request path starts with '/' and holds no '?', '#', '\\', space or control "
+                "character (put query parameters in query=; percent-encode values)"
+            )
 
 
 @frozen(kw_only=True)
@@ -355,12 +364,21 @@ class _Call(Generic[T]):
             raw=shown,
             secrets=self.secrets,
         )
+        refused: ResponseValidationError | None = None
         try:
             value = self.read(reply)
         except ResponseValidationError as exc:
-            exc.exchange = self.exchange()
-            logger.info("%s: unreadable answer (%s)", self.label, exc.message)
-            raise
+            refused = exc
+        if refused is not None:
+            # A fresh error, raised outside the handler: the reader's own may hold the text in
+            # its message, body or chain (a JSON decoder's error keeps the document).
+            clean = ResponseValidationError(
+                redact_text(refused.message, self.secrets),
+                body=redact_text(refused.body, self.secrets)[:BODY_LIMIT],
+                exchange=self.exchange(),
+            )
+            logger.info("%s: unreadable answer (%s)", self.label, clean.message)
+            raise clean
         logger.debug(
             "%s: HTTP %d in %.1f ms (%s)",
             self.label,

@@ -76,7 +76,18 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_base_url(base_url: str, *, allow_insecure_http: bool, what: str = "the API token") -> str:
+def _unbuildable(exc: Exception) -> httpx.LocalProtocolError:
+    """Our own HTTP stack refused to build a request: it was never sent.
+
+    The cause is kept by name only: its text could quote a header value (a credential beside
+    a lead's non-ASCII name).
+    """
+    return httpx.LocalProtocolError(f"the request cannot be built ({type(exc).__name__})")
+
+
+def check_base_url(
+    base_url: str, *, allow_insecure_http: bool, what: str = "the API token", option: bool = True
+) -> str:
     """*base_url* checked (https unless loopback or allowed) and without its trailing slash.
 
     Raises:
@@ -92,9 +103,10 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool, what: str = "the
     if url.scheme not in {"http", "https"} or not url.host:
         raise ConfigurationError("base_url must look like 'https://host[:port][/path]'")
     if url.scheme == "http" and not (allow_insecure_http or _is_loopback(url.host)):
+        allowed = "loopback addresses, or with allow_insecure_http=True" if option else "loopback"
         raise ConfigurationError(
             f"base_url must use https: {what} and the lead travel in the request "
-            "(http is accepted for loopback addresses, or with allow_insecure_http=True)"
+            f"(http is accepted for {allowed})"
         )
     if url.query or url.fragment:
         raise ConfigurationError("base_url must not carry a query or fragment")
@@ -217,7 +229,10 @@ class SyncDriver:
     def _send(
         self, action: Sent, limits: ResponseLimits, clock: Callable[[], float]
     ) -> Received | httpx.RequestError:
-        request = action.build(self.http)
+        try:
+            request = action.build(self.http)
+        except (TypeError, ValueError, httpx.HTTPError) as exc:
+            return _unbuildable(exc)
         # The deadline bounds every socket operation (the default transport's), connect and
         # headers included; the body's read is bounded between chunks for any transport.
         with deadline(action.time_left):
@@ -337,7 +352,10 @@ class AsyncDriver:
             calls.close()
 
     async def _send(self, action: Sent, limits: ResponseLimits) -> Received | httpx.RequestError:
-        request = action.build(self.http)
+        try:
+            request = action.build(self.http)
+        except (TypeError, ValueError, httpx.HTTPError) as exc:
+            return _unbuildable(exc)
         loop = asyncio.get_running_loop()
         end = None if action.time_left is None else loop.time() + action.time_left
         if self.in_flight.locked():

@@ -197,10 +197,13 @@ class HttpIntegration(abc.ABC):
         """What is wrong with the base URL (https unless loopback), if anything."""
         try:
             check_base_url(
-                self.base_url_of(settings) or "", allow_insecure_http=False, what="credentials"
+                self.base_url_of(settings) or "",
+                allow_insecure_http=False,
+                what="credentials",
+                option=False,
             )
         except (ConfigurationError, TypeError) as exc:
-            return [f"base_url: {exc}"]
+            return [f"base_url: {str(exc).removeprefix('base_url ')}"]
         return []
 
     def secret_problems(self, settings: IntegrationSettings) -> list[str]:

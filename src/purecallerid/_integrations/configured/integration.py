@@ -349,11 +349,11 @@ def _typed(spec: AnswerField, value: Any) -> Any:  # noqa: C901, PLR0911, PLR091
         return number
     if kind is FieldType.LIST:
         if isinstance(value, str) and spec.split is not None:
-            return tuple(p.strip() for p in value.split(spec.split) if p.strip())
+            return [p.strip() for p in value.split(spec.split) if p.strip()]
         items = value if isinstance(value, list) else [value]
         if any(isinstance(i, dict | list) for i in items):
             raise ValueError("must be a list of plain values")
-        return tuple(items)
+        return list(items)
     if isinstance(value, dict | list):
         shape = "a table" if isinstance(value, dict) else "a list"
         raise ValueError(f"must be a text, not {shape}")  # noqa: TRY004 - "unreadable"
