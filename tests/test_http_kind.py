@@ -430,3 +430,21 @@ def test_a_lead_value_that_cannot_be_sent_is_a_recorded_failure(
     assert result.outcome_unknown is False
     assert KEY not in json.dumps(record.to_public_dict())
     assert KEY not in caplog.text
+
+
+def test_a_phone_in_the_url_is_masked_in_the_http_layers_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    http = {"method": "GET", "answer": {"fields": {"hit": {"type": "boolean"}}}}
+    record = _screen_with(
+        lambda _: httpx.Response(200, json={"hit": False}),
+        http,
+        credentials={"api_key": KEY},
+        mapping={"targets": {"phone": {"source": "phone", "transform": "phone"}}},
+    )
+    assert record.decision.value == "accept"
+    request_lines = [r for r in caplog.records if r.name == "httpx"]
+    assert request_lines, "httpx logs each request at INFO"
+    assert "2125550104" not in caplog.text
+    assert "***0104" in caplog.text

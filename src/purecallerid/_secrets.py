@@ -307,19 +307,26 @@ class SecretFilter(logging.Filter):
     (:data:`LOGGERS_FILTERED`: ``httpx``, ``httpcore.*``, ``aiohttp.*``), whose DEBUG lines
     print status lines and headers a vendor may have echoed a token into. A host may attach
     it to its own handlers too. Every :class:`Secret` a client is built with is registered
-    while it lives.
+    while it lives. In the HTTP layers' records it also masks phone-like numbers to their last
+    four digits: a vendor that takes the phone in its URL has it in httpx's request line.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Mask secrets in the record's message (formatted here, its arguments folded in)."""
+        """Mask secrets (and phones, from HTTP layers) in the record's message."""
         secrets = live_secrets()
-        if not secrets:
+        foreign = record.name != "purecallerid"  # the library's own lines are masked at source
+        if not secrets and not foreign:
             return True
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken record is the logging module's to report
             return True
-        masked = redact_text(message, secrets)
+        masked = redact_text(message, secrets) if secrets else message
+        if foreign:
+            # Percent-encoded '+' (%2B) first, so that "%2B1212..." is read as one number.
+            masked = _PHONE_LIKE.sub(
+                lambda m: mask_phone(m[0]), masked.replace("%2B", "+").replace("%2b", "+")
+            )
         if masked != message:
             record.msg, record.args = masked, None
         return True
