@@ -317,6 +317,28 @@ class AsyncDriver:
         self.http = http_client or httpx.AsyncClient(transport=transport)
         self.in_flight = asyncio.Semaphore(max_connections)
         self.sleep = sleep
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed = False
+
+    def check_loop(self, owner: str) -> None:
+        """Refuse a closed driver, or one first used on another event loop.
+
+        Its pool's connections (aiohttp's session) and its in-flight bound belong to the loop
+        that first used them: on another loop they fail deep inside aiohttp ("Event loop is
+        closed") or hang. Checked for every transport, the fakes' too, so that a host's tests
+        meet what production would.
+        """
+        if self.closed:
+            raise RuntimeError(f"{owner} is closed: build a new one (aclose() ends it for good)")
+        loop = asyncio.get_running_loop()
+        if self.loop is None:
+            self.loop = loop
+        elif loop is not self.loop:
+            raise RuntimeError(
+                f"{owner} was first used on another event loop, to which its connection pool "
+                "belongs: build one per event loop (inside the coroutine given to asyncio.run, "
+                "or in the host's startup hook) and close it there with aclose()"
+            )
 
     async def call(
         self,
@@ -332,6 +354,7 @@ class AsyncDriver:
     ) -> tuple[T, Exchange]:
         """Run one call to its end (see :func:`run_call`); *owner* names the caller's class."""
         check_process(self.pid, owner)
+        self.check_loop(owner)
         calls = run_call(
             settings, wire, secrets, read, deadline, label=label, answer_statuses=answer_statuses
         )
@@ -403,6 +426,10 @@ class AsyncDriver:
         )
 
     async def aclose(self) -> None:
-        """Close the pool, if built here (and not in a forked child, whose pool is the parent's)."""
+        """Close the pool, if built here (and not in a forked child, whose pool is the parent's).
+
+        The driver is closed for good: a call after this raises ``RuntimeError``.
+        """
+        self.closed = True
         if self.owns_http and not forked(self.pid):
             await self.http.aclose()

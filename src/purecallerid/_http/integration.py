@@ -113,6 +113,7 @@ class HttpIntegration(abc.ABC):
         self._random = random
         self._limits = response_limits or ResponseLimits()
         self._driver: AsyncDriver | None = None
+        self._closed = False
         self._calls: dict[tuple[Any, ...], CallSettings] = {}
 
     # -- what a subclass declares ------------------------------------------------------------
@@ -261,7 +262,8 @@ class HttpIntegration(abc.ABC):
         )
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool, for good: :meth:`screen` then raises ``RuntimeError``."""
+        self._closed = True
         driver, self._driver = self._driver, None
         if driver is not None:
             await driver.aclose()
@@ -269,6 +271,9 @@ class HttpIntegration(abc.ABC):
     # -- internals ---------------------------------------------------------------------------
 
     def _driver_for(self) -> AsyncDriver:
+        if self._closed:
+            # Reopening silently would leak a pool nobody closes.
+            raise RuntimeError(f"{type(self).__name__} is closed: build a new one")
         if self._driver is None:
             self._driver = AsyncDriver(
                 http_client=None,
