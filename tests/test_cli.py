@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from purecallerid import PRESET_NAMES
 from purecallerid.cli import main
 from purecallerid.testing import Simulator
 
@@ -382,6 +383,8 @@ def test_simulate_console_script(tmp_path: Path) -> None:
     assert answer["reason"] == "TCPA_FLAG"
     assert process.returncode == 0, err
     assert '"total_requests": 1' in out
+    for name in PRESET_NAMES:  # each preset's base URL is printed
+        assert f"preset {name}: base_url = {url}/presets/{name}" in out
     assert "Traceback" not in err
 
 

@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .._converter import converter
+from .._integrations.configured.presets import PRESET_NAMES
 from .._models import Lead
 from .._records import IntegrationStatus
 from .._secrets import MASK, mask_phone
@@ -321,6 +322,8 @@ def _simulate(args: argparse.Namespace) -> int:
         )
         console.print(f"  stats: GET {running.url}/_simulator/stats")
         console.print(f"  accepts {token}; {', '.join(limits)}. Ctrl-C stops.")
+        for name in PRESET_NAMES:
+            console.print(f"  preset {name}: base_url = {running.preset_url(name)}")
 
     try:
         simulator.run(on_ready=ready)

@@ -1,7 +1,9 @@
-"""Test helpers for hosts: a fake vendor, a simulator and the test number table.
+"""Test helpers for hosts: fake vendors, a simulator and the test number table.
 
 Importable without pytest. :class:`FakePureCallerID` plugs into the clients in process;
-:class:`Simulator` serves the same answers over real HTTP on a loopback port.
+:class:`Simulator` serves the same answers over real HTTP on a loopback port. Each vendor
+preset has its test answers too: :class:`FakeVendor` in process, the simulator at
+``{url}/presets/<name>``.
 
 Test numbers: any valid area code, exchange 555, line 01NN (e.g. 212-555-0102).
 
@@ -30,6 +32,7 @@ to your ``conftest.py``.
 """
 
 from ._fake import FakePureCallerID, ReceivedRequest
+from ._fake_vendor import FakeVendor
 from ._simulator import Simulator
 from ._testnumbers import (
     DEFAULT_ANSWER,
@@ -44,6 +47,7 @@ __all__ = [
     "TEST_NUMBERS",
     "CannedAnswer",
     "FakePureCallerID",
+    "FakeVendor",
     "ReceivedRequest",
     "Simulator",
     "canned_answer_for",

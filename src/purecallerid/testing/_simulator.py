@@ -4,7 +4,9 @@ It answers exactly as :class:`~purecallerid.testing.FakePureCallerID` does (both
 ``purecallerid.testing._vendor`` and the test number table), but over a socket, so that a host's
 real HTTP stack, connection pool and timeouts take part. It adds what only a server can
 have: latency, a daily quota and a rate limit answered with 429 and ``Retry-After``, and
-request counts at ``GET /_simulator/stats``.
+request counts at ``GET /_simulator/stats``. Every vendor preset is served too, below
+``/presets/<name>``, as :class:`~purecallerid.testing.FakeVendor` answers it (both share
+``purecallerid.testing._presets``).
 
 It is one ``asyncio.Protocol`` per connection (``_simulator_http``): no thread per request
 and no web framework, so that it is not the bottleneck of a benchmark (see
@@ -25,6 +27,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Self
 
+from .._integrations.configured.presets import presets
+from ._presets import PRESETS_PREFIX, PresetVendor
 from ._simulator_http import Connection
 from ._testnumbers import CannedAnswer, line_of_test_number
 from ._vendor import Script, read_request
@@ -103,6 +107,11 @@ class Simulator:
     :meth:`fail_next` as with the fake. Line 0193 gets no answer: the connection is held for
     *hang_seconds*, then closed.
 
+    Each vendor preset is served at :meth:`preset_url` (``{url}/presets/<name>``, the base URL
+    a campaign gives that preset), answering from the preset's ``[fakes]`` as
+    :class:`~purecallerid.testing.FakeVendor` does. The quota and the rate limit apply to the
+    PureCallerID routes only; the latency applies to every answer.
+
     Args:
         host: The address to listen on. Loopback only, unless *allow_remote* is true.
         port: The port; ``0`` picks a free one (read it back from :attr:`url`).
@@ -173,6 +182,8 @@ class Simulator:
         self._by_dialect: Counter[str] = Counter()
         self._by_status: Counter[str] = Counter()
         self._by_line: Counter[str] = Counter()
+        self._by_preset: Counter[str] = Counter()
+        self._preset_vendors: dict[str, PresetVendor] | None = None
         self._rejected_by_quota = 0
         self._rejected_by_rate = 0
 
@@ -185,6 +196,10 @@ class Simulator:
             raise RuntimeError("the simulator is not listening; use `async with` or start()")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    def preset_url(self, name: str) -> str:
+        """The base URL of the preset *name* here: ``{url}/presets/<name>``, once listening."""
+        return f"{self.url}{PRESETS_PREFIX}{name}"
 
     async def start(self) -> None:
         """Start listening (on a free port when *port* is 0)."""
@@ -294,11 +309,11 @@ class Simulator:
     def stats(self) -> dict[str, Any]:
         """The counts served at ``GET /_simulator/stats``, as JSON data.
 
-        ``total_requests`` (every request but the stats ones), ``by_dialect``, ``by_status``
-        (HTTP status, or ``timeout`` / ``connect_error`` for no answer), ``by_line`` (the
-        test number line, ``other`` for any other number), ``rejected_by_quota``,
-        ``rejected_by_rate``, ``quota_used`` (today's), ``daily_quota`` and ``rate_limit``.
-        Safe to call from any thread.
+        ``total_requests`` (every request but the stats ones), ``by_dialect``, ``by_preset``
+        (requests to each preset's routes), ``by_status`` (HTTP status, or ``timeout`` /
+        ``connect_error`` for no answer), ``by_line`` (the test number line, ``other`` for any
+        other number), ``rejected_by_quota``, ``rejected_by_rate``, ``quota_used`` (today's),
+        ``daily_quota`` and ``rate_limit``. Safe to call from any thread.
         """
         loop = self._loop
         if loop is not None and threading.current_thread() is not self._thread:
@@ -313,6 +328,7 @@ class Simulator:
         return {
             "total_requests": self._total,
             "by_dialect": dict(self._by_dialect),
+            "by_preset": dict(self._by_preset),
             "by_status": dict(self._by_status),
             "by_line": dict(self._by_line),
             "rejected_by_quota": self._rejected_by_quota,
@@ -325,7 +341,7 @@ class Simulator:
     # -- answering -----------------------------------------------------------------------
 
     def _answer(
-        self, method: str, path: str, headers: dict[str, str], body: bytes
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
     ) -> tuple[CannedAnswer, float]:
         """The answer to one request, and the seconds to wait before giving it."""
         if path == STATS_PATH:
@@ -333,6 +349,10 @@ class Simulator:
                 return CannedAnswer.status(405, body={"error": "use GET"}), 0.0
             return CannedAnswer.json(self.stats()), 0.0
         self._total += 1
+        if path.startswith(PRESETS_PREFIX):
+            answer = self._answer_preset(method, path, query, headers, body)
+            self._by_status[str(answer.status_code)] += 1
+            return answer, self.latency + answer.delay
         reading = read_request(
             method,
             path,
@@ -358,3 +378,19 @@ class Simulator:
             answer = self._script.choose(phone)
         self._by_status[str(answer.status_code) if answer.kind == "http" else answer.kind] += 1
         return answer, self.latency + answer.delay
+
+    def _answer_preset(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> CannedAnswer:
+        """The answer of a preset's vendor, for a path below ``/presets/``."""
+        if self._preset_vendors is None:  # read on first use: the presets are data files
+            self._preset_vendors = {p.name: PresetVendor(p) for p in presets()}
+        name, _, rest = path.removeprefix(PRESETS_PREFIX).partition("/")
+        vendor = self._preset_vendors.get(name)
+        if vendor is None:
+            known = ", ".join(sorted(self._preset_vendors))
+            return CannedAnswer.status(404, body={"error": f"no preset {name!r} (known: {known})"})
+        self._by_preset[name] += 1
+        reading = vendor.read(method, "/" + rest, query, headers, body)
+        self._by_line[reading.line or "other"] += 1
+        return vendor.answer(reading)

@@ -17,8 +17,8 @@ from ._testnumbers import DEFAULT_ANSWER, TEST_NUMBERS, CannedAnswer
 
 __all__ = ["Answerer", "Connection"]
 
-Answerer = Callable[[str, str, dict[str, str], bytes], tuple[CannedAnswer, float]]
-"""Gives the answer to (method, path, headers, body) and the seconds to wait before it."""
+Answerer = Callable[[str, str, str, dict[str, str], bytes], tuple[CannedAnswer, float]]
+"""Gives the answer to (method, path, query, headers, body) and the seconds to wait before it."""
 
 _MAX_HEAD: Final = 64 * 1024
 _MAX_BODY: Final = 1024 * 1024
@@ -100,8 +100,8 @@ class Connection(asyncio.Protocol):
     """One client connection: parse requests in order, answer each, keep the line open.
 
     Args:
-        answer: Gives the answer to one request (method, path, lower-cased headers, body)
-            and the seconds to wait before sending it.
+        answer: Gives the answer to one request (method, path, query string, lower-cased
+            headers, body) and the seconds to wait before sending it.
         hang_seconds: How long a ``timeout`` answer holds the connection before closing it.
         registry: The server's open connections; this one adds and removes itself.
     """
@@ -194,10 +194,10 @@ class Connection(asyncio.Protocol):
         del buffer[: start + length]
         connection = headers.get("connection", "").lower()
         keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
-        path = target.split("?", 1)[0]
+        path, _, query = target.partition("?")
         if "://" in path:  # absolute-form target
             path = "/" + path.split("://", 1)[1].partition("/")[2]
-        answer, delay = self._answer(method, path, headers, body)
+        answer, delay = self._answer(method, path, query, headers, body)
         return answer, delay, keep_alive
 
     def _fail(self, status_code: int, error: str) -> tuple[CannedAnswer, float, bool]:

@@ -234,13 +234,17 @@ class Script:
 
     def choose(self, phone: str) -> CannedAnswer:
         """The answer for the next request for *phone* (consumes queued answers)."""
+        return self.programmed(phone) or canned_answer_for(phone)
+
+    def programmed(self, phone: str) -> CannedAnswer | None:
+        """The queued or programmed answer for the next request for *phone*, if any."""
         with self._lock:
             if self._queued:
                 return self._queued.popleft()
             programmed = self._programmed.get(phone_key(phone))
             if programmed:
                 return programmed.popleft() if len(programmed) > 1 else programmed[0]
-        return canned_answer_for(phone)
+        return None
 
     def answer(self, reading: Reading) -> CannedAnswer:
         """The answer to *reading*: its refusal, or the next answer for its phone."""

@@ -78,7 +78,14 @@ def _read(name: str) -> Preset:
     )
 
 
-PRESET_NAMES: Final = ("trestle",)
+PRESET_NAMES: Final = (
+    "trestle",
+    "twilio",
+    "blacklist_alliance",
+    "dncscrub",
+    "realvalidation",
+    "ipqs",
+)
 """The presets the library ships, by kind name."""
 
 
