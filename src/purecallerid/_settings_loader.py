@@ -26,7 +26,7 @@ from ._rules.check import RuleProblem, Severity
 from ._rules.model import Action
 from ._rules.ruleset import RuleSet
 from ._settings import CampaignSettings, Credentials, IntegrationSettings, SettingsProblem
-from .typing import FieldsFromSettings
+from .typing import FieldsFromSettings, RecommendsRules
 
 if TYPE_CHECKING:
     from ._rules.fields import FieldRegistry
@@ -330,10 +330,31 @@ def _load_integration(
     if settings.enabled:
         for message in kind.check_settings(settings):
             out.add(*_kind_problem(message, path))
-    if own_fields or data.get("rules") is None or len(out.problems) > before:
+    if len(out.problems) > before:
+        return settings
+    return _settings_rules(data, kind, settings, path, out)
+
+
+def _settings_rules(
+    data: Mapping[str, Any],
+    kind: Integration,
+    settings: IntegrationSettings,
+    path: str,
+    out: _Collector,
+) -> IntegrationSettings | None:
+    """*settings* with rules read against the fields they declare, or a preset's rules.
+
+    The rules of a kind with fields of its own are read with the other keys, already.
+    """
+    given = data.get("rules")
+    if given is None and "rules" not in data and isinstance(kind, RecommendsRules):
+        given = kind.recommended_rules(settings) or None  # a preset's, unless rules are set
+    elif not isinstance(kind, FieldsFromSettings):
+        return settings
+    if given is None:
         return settings
     fields = _fields_of(kind, settings, path, out)
-    rules = None if fields is None else _load_rules(data["rules"], fields, f"{path}.rules", out)
+    rules = None if fields is None else _load_rules(given, fields, f"{path}.rules", out)
     return None if rules is None else attrs.evolve(settings, rules=rules)
 
 

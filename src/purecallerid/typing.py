@@ -45,6 +45,7 @@ __all__ = [
     "IntegrationAnswer",
     "Observer",
     "QuotaReservation",
+    "RecommendsRules",
     "RecordHistory",
     "RecordQuery",
     "ResultStore",
@@ -138,6 +139,20 @@ class FieldsFromSettings(Protocol):
         Raises:
             ConfigurationError: The settings that declare the fields have problems.
         """
+        ...
+
+
+@runtime_checkable
+class RecommendsRules(Protocol):
+    """An integration with rules of its own for campaigns that set none (a vendor preset).
+
+    The loader compiles :meth:`recommended_rules` for an integration whose settings have no
+    ``rules`` key (``rules = ""`` still means none). Settings built in code pass rules
+    themselves.
+    """
+
+    def recommended_rules(self, settings: IntegrationSettings) -> str:
+        """The rules, in the text form, for *settings* that set none (empty: none)."""
         ...
 
 

@@ -364,21 +364,13 @@ class _Call(Generic[T]):
             raw=shown,
             secrets=self.secrets,
         )
-        refused: ResponseValidationError | None = None
+        refused: APIError | None = None
         try:
             value = self.read(reply)
-        except ResponseValidationError as exc:
+        except APIError as exc:
             refused = exc
         if refused is not None:
-            # A fresh error, raised outside the handler: the reader's own may hold the text in
-            # its message, body or chain (a JSON decoder's error keeps the document).
-            clean = ResponseValidationError(
-                redact_text(refused.message, self.secrets),
-                body=redact_text(refused.body, self.secrets)[:BODY_LIMIT],
-                exchange=self.exchange(),
-            )
-            logger.info("%s: unreadable answer (%s)", self.label, clean.message)
-            raise clean
+            raise self._cleaned(refused)
         logger.debug(
             "%s: HTTP %d in %.1f ms (%s)",
             self.label,
@@ -387,6 +379,25 @@ class _Call(Generic[T]):
             attempts_text(attempt.number),
         )
         return value, self.exchange()
+
+    def _cleaned(self, error: APIError) -> APIError:
+        """*error* from the reader, masked, with the exchange, and without its chain.
+
+        The reader's error may hold the answer's text in its message, body or chain (a JSON
+        decoder's error keeps the document); it is raised again outside any handler, so it
+        gains no context either.
+        """
+        message = redact_text(error.message, self.secrets)
+        error.message = message
+        error.args = (message,)
+        body = getattr(error, "body", None)
+        if isinstance(body, str):
+            error.body = redact_text(body, self.secrets)[:BODY_LIMIT]  # type: ignore[attr-defined]
+        error.exchange = self.exchange()
+        error.__cause__ = error.__context__ = None
+        error.__suppress_context__ = True
+        logger.info("%s: unreadable answer (%s)", self.label, message)
+        return error
 
     def refused(self, attempt: Attempt, problem: str, raw: str) -> ResponseValidationError:
         """The error of an answer over a limit or undecodable, its attempt recorded."""

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..._mapping import FieldMapping
 
 __all__ = [
+    "BODY_ERROR_CLASSES",
     "HTTP_KEYS",
     "STATUS_FIELD",
     "AnswerField",
@@ -57,7 +58,17 @@ _ANSWER_KEYS: Final = frozenset({"format", "fields", "errors"})
 _FIELD_KEYS: Final = frozenset(
     {"path", "type", "required", "values", "open_values", "map", "split", "label", "description"}
 )
-_ERROR_KEYS: Final = frozenset({"path", "equals", "not_equals", "present", "message"})
+_ERROR_KEYS: Final = frozenset(
+    {"path", "equals", "not_equals", "in", "present", "message", "error_class"}
+)
+BODY_ERROR_CLASSES: Final = (
+    "invalid_response",
+    "auth_failed",
+    "rate_limited",
+    "client_error",
+    "server_error",
+)
+"""What an error reported in a 2xx body may be recorded as (``invalid_response`` by default)."""
 _METHODS: Final = ("GET", "POST", "PUT", "PATCH")
 _SENDS: Final = ("json", "form", "query", "none")
 _FORMATS: Final = ("json", "xml")
@@ -112,8 +123,10 @@ class BodyError:
     path: Path
     equals: Any = None
     not_equals: Any = None
+    one_of: tuple[Any, ...] | None = None
     present: bool | None = None
     message: Path | None = None
+    error_class: str = "invalid_response"
 
 
 @frozen(kw_only=True)
@@ -408,30 +421,41 @@ def _field(  # noqa: C901, PLR0911 - one refusal per key, in the table's order
     )
 
 
-def _body_error(spec: Any, path: str, out: _Problems) -> BodyError | None:
+def _body_error(  # noqa: PLR0911 - one refusal per key
+    spec: Any, path: str, out: _Problems
+) -> BodyError | None:
     if not isinstance(spec, Mapping):
         out.add(path, "must be a table: {path = '...', equals = ...}")
         return None
     _unknown(spec, _ERROR_KEYS, path, out)
     where = _path(spec.get("path"), f"{path}.path", out)
-    tests = [k for k in ("equals", "not_equals", "present") if k in spec]
+    tests = [k for k in ("equals", "not_equals", "in", "present") if k in spec]
     if len(tests) != 1:
-        out.add(path, "needs exactly one of equals, not_equals, present")
+        out.add(path, "needs exactly one of equals, not_equals, in, present")
         return None
     if "present" in spec and not isinstance(spec["present"], bool):
         out.add(f"{path}.present", "must be true or false")
         return None
-    message = (
-        None if spec.get("message") is None else _path(spec["message"], f"{path}.message", out)
-    )
+    if "in" in spec and (not isinstance(spec["in"], list) or not spec["in"]):
+        out.add(f"{path}.in", "must be a list of values")
+        return None
+    error_class = spec.get("error_class", "invalid_response")
+    if error_class not in BODY_ERROR_CLASSES:
+        out.add(f"{path}.error_class", f"must be one of {', '.join(BODY_ERROR_CLASSES)}")
+        return None
+    message = spec.get("message")
+    if message is not None:
+        message = _path(message, f"{path}.message", out)
     if where is None:
         return None
     return BodyError(
         path=where,
         equals=spec.get("equals"),
         not_equals=spec.get("not_equals"),
+        one_of=None if "in" not in spec else tuple(spec["in"]),
         present=spec.get("present"),
         message=message,
+        error_class=error_class,
     )
 
 

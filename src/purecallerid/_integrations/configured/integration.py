@@ -15,7 +15,16 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
-from ..._errors import ConfigurationError, ResponseValidationError
+from ..._errors import (
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+    ClientError,
+    ConfigurationError,
+    RateLimitError,
+    ResponseValidationError,
+    ServerError,
+)
 from ..._http.call import BODY_LIMIT, WireRequest
 from ..._http.integration import HttpIntegration
 from ..._mapping import FieldMapping, structure_mapping
@@ -112,6 +121,11 @@ class ConfiguredHttpIntegration(HttpIntegration):
             found = self._definitions[key] = load_definition(table)
         return found
 
+    def recommended_rules(self, settings: IntegrationSettings) -> str:
+        """The preset's rules, for campaigns that set none (the plain kind has none)."""
+        del settings  # the same for every campaign of the preset
+        return "" if self._preset is None else self._preset.rules
+
     def mapping_for(self, settings: IntegrationSettings) -> FieldMapping:
         """The campaign's mapping, else the preset's, else the phone alone in E.164."""
         if settings.mapping is not None:
@@ -183,9 +197,12 @@ class ConfiguredHttpIntegration(HttpIntegration):
             user, password = (values.render(t, encode=False) for t in definition.basic_auth)
             pair = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
             headers["Authorization"] = f"Basic {pair}"
+        path = values.render(definition.path, encode=True)
+        if path is MISSING:  # the load refuses an optional target in a path: settings in code
+            raise ConfigurationError("http.path: a lead field it names has no value")
         return WireRequest(
             method=definition.method,
-            path=str(values.render(definition.path, encode=True)),
+            path=str(path),
             headers=headers,
             query={k: _text(v) for k, v in query.items()},
             json=json_body if (json_body or definition.send == "json") else None,
@@ -295,13 +312,37 @@ def _check_error(error: BodyError, data: Any, reply: VendorReply, vendor: str) -
         fired = _present(value) is error.present
     elif error.equals is not None:
         fired = value is not MISSING and _same(value, error.equals)
+    elif error.one_of is not None:
+        fired = value is not MISSING and any(_same(value, v) for v in error.one_of)
     else:
         fired = value is not MISSING and not _same(value, error.not_equals)
     if not fired:
         return
     detail = None if error.message is None else read_path(data, error.message)
     said = "" if not _present(detail) else f": {reply.redact(_text(detail))[:200]}"
-    raise _refuse(vendor, f"the vendor reported an error{said}", reply)
+    message = f"{vendor} reported an error in its answer{said}"
+    raise _body_error(error.error_class, message, reply)
+
+
+def _body_error(error_class: str, message: str, reply: VendorReply) -> APIError:
+    """The error a vendor reported in a 2xx body, of the class the definition names.
+
+    A refusal the vendor states (credentials, throttling, a bad request) was not processed:
+    ``outcome_unknown`` is false, as for the same refusal sent as an HTTP status.
+    """
+    body = reply.raw[:BODY_LIMIT]
+    if error_class == "invalid_response":
+        return ResponseValidationError(message, body=body)
+    kinds: dict[str, tuple[type[APIStatusError], bool]] = {
+        "auth_failed": (AuthenticationError, False),
+        "rate_limited": (RateLimitError, False),
+        "client_error": (ClientError, False),
+        "server_error": (ServerError, True),
+    }
+    cls, unknown = kinds[error_class]
+    error = cls(message, status_code=reply.status_code, body=body)
+    error.outcome_unknown = unknown
+    return error
 
 
 def _same(value: Any, expected: Any) -> bool:
