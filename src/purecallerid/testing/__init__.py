@@ -27,12 +27,16 @@ line    answer
 other   Accepted, no reason
 ======  ==============================================================================
 
+:class:`ScreenerHarness` is an :class:`~purecallerid.AsyncScreener` wired for a host's tests
+(the fake vendor, memory store and settings, instant retries on a :class:`FakeClock`).
+
 The pytest fixtures are opt-in: add ``pytest_plugins = ["purecallerid.testing.pytest_plugin"]``
 to your ``conftest.py``.
 """
 
 from ._fake import FakePureCallerID, ReceivedRequest
 from ._fake_vendor import FakeVendor
+from ._harness import DEMO_CAMPAIGN, FakeClock, ScreenerHarness
 from ._simulator import Simulator
 from ._testnumbers import (
     DEFAULT_ANSWER,
@@ -44,11 +48,14 @@ from ._testnumbers import (
 
 __all__ = [
     "DEFAULT_ANSWER",
+    "DEMO_CAMPAIGN",
     "TEST_NUMBERS",
     "CannedAnswer",
+    "FakeClock",
     "FakePureCallerID",
     "FakeVendor",
     "ReceivedRequest",
+    "ScreenerHarness",
     "Simulator",
     "canned_answer_for",
     "line_of_test_number",

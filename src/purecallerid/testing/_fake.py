@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .._integrations.purecallerid.client import AsyncPureCallerIDClient, PureCallerIDClient
+from .._integrations.purecallerid.integration import PureCallerIDIntegration
 from .._secrets import MASK
 from ._vendor import ReceivedRequest, Script, phone_key, read_request
 
@@ -109,6 +110,21 @@ class FakePureCallerID:
         options.setdefault("sleep", record_sleep)
         options.setdefault("transport", self.async_transport())
         return AsyncPureCallerIDClient(**options)
+
+    def integration(self, **options: Any) -> PureCallerIDIntegration:
+        """A :class:`~purecallerid.PureCallerIDIntegration` wired to this fake.
+
+        Retries are instant: its ``sleep`` does not wait but appends to :attr:`slept`.
+        *options* override the defaults (``sleep``, ``transport``); for time that moves with
+        the sleeps, see :class:`~purecallerid.testing.ScreenerHarness`.
+        """
+
+        async def record_sleep(seconds: float) -> None:
+            self.slept.append(seconds)
+
+        options.setdefault("sleep", record_sleep)
+        options.setdefault("transport", self.async_transport())
+        return PureCallerIDIntegration(**options)
 
     # -- handling ----------------------------------------------------------------------
 

@@ -46,6 +46,9 @@ class PureCallerIDIntegration(HttpIntegration):
         kind: The kind name settings use.
         response_limits: How much of an answer is read
             (:class:`~purecallerid.ResponseLimits`; its defaults otherwise).
+        clock: A monotonic clock for deadlines and backoff (injectable for tests; a fake
+            clock advanced by a recording *sleep* keeps the timing faithful and instant).
+        random: The jitter's source of floats in [0, 1) (injectable for tests).
     """
 
     vendor = "PureCallerID"
@@ -60,11 +63,12 @@ class PureCallerIDIntegration(HttpIntegration):
         sleep: Callable[[float], Awaitable[None]] | None = None,
         kind: str = "purecallerid",
         response_limits: ResponseLimits | None = None,
+        clock: Callable[[], float] | None = None,
+        random: Callable[[], float] | None = None,
     ) -> None:
         """Create the integration; see the class docstring for the arguments."""
-        options: dict[str, Any] = {}
-        if sleep is not None:
-            options["sleep"] = sleep
+        given = {"sleep": sleep, "clock": clock, "random": random}
+        options: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
         super().__init__(
             transport=transport,
             retry_policy=retry_policy,
