@@ -544,3 +544,20 @@ def test_many_headers_are_read_alike_by_both_clients(echo_server: EchoServer) ->
             return await client.screen(request)
 
     assert asyncio.run(go()).status == "Accepted"
+
+
+@pytest.mark.parametrize("name", sorted(encodings(QUOTED)))
+def test_the_client_masks_every_echo_in_the_answer_values(name: str) -> None:
+    """A JSON text with no form of the token can still decode to one (its repr, escaped once
+    more by JSON): the client masks the values it read, not only the text."""
+    form = encodings(QUOTED)[name]
+    body = json.dumps({"status": "Accepted", "message": form}).encode()
+    client = AsyncPureCallerIDClient(
+        base_url="https://p.test",
+        api_token=QUOTED,
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, content=body)),
+    )
+    request = ScreeningRequest(phone="+12125550104", campaign_id="C", list_name="L")
+    response = asyncio.run(client.screen(request))
+    shown = repr(response) + json.dumps(response.as_answer()) + (response.raw or "")
+    assert leaked(shown, QUOTED) == []

@@ -356,12 +356,13 @@ _FILTER: Final = SecretFilter()
 def register_secret(secret: Secret) -> None:
     """Mask *secret* in the log records of the library and its HTTP layers while it lives."""
     key = id(secret)
-    if key not in _LIVE:
+    if key in _LIVE:
+        return  # registered, and the filters attached then (this runs once per lead)
 
-        def forget(_: weakref.ref[Secret]) -> None:
-            _LIVE.pop(key, None)
+    def forget(_: weakref.ref[Secret]) -> None:
+        _LIVE.pop(key, None)
 
-        _LIVE[key] = weakref.ref(secret, forget)
+    _LIVE[key] = weakref.ref(secret, forget)
     for name in LOGGERS_FILTERED:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:

@@ -74,11 +74,10 @@ def _reader(dialect: Dialect) -> Callable[[VendorReply], ScreeningResponse]:
     """Read a 2xx answer in *dialect*, redacting what the vendor echoed of the token."""
 
     def read(reply: VendorReply) -> ScreeningResponse:
-        if reply.raw == reply.text:  # nothing to redact: the vendor's own text
-            return dialect.parse(reply.text, raw=reply.raw)
         # The vendor's own structure is parsed, then its values redacted: redacting the text
         # first could change the structure (an echo decoded in place could add a key, or
-        # turn a Rejected into an Accepted).
+        # turn a Rejected into an Accepted). Always: a text with no form of the token in it
+        # can still decode to a value holding one (a repr of it, escaped once more in JSON).
         data = _json_or_nothing(reply.text)
         if data is _NOT_JSON:
             # Raised out here, not in a handler: the decoder's error holds the text, token
