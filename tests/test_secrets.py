@@ -129,3 +129,24 @@ def test_library_configures_no_logging() -> None:
     assert logger.handlers == []
     assert logger.level == logging.NOTSET
     assert purecallerid.__name__ == "purecallerid"
+
+
+def test_escaped_and_entity_forms_of_a_secret_are_masked() -> None:
+    import base64  # noqa: PLC0415
+    import html  # noqa: PLC0415
+
+    from purecallerid._secrets import redact_text, secret_forms  # noqa: PLC0415
+
+    token = "tok?>?>?>en-0123456789"
+    pair = base64.b64encode(f"ACsid-0123456789:{token}".encode()).decode()
+    for text in (
+        json.dumps({"a": "Basic " + pair}).replace("/", "\\/"),
+        json.dumps({"a": base64.b64encode(token.encode()).decode()}).replace("/", "\\/"),
+        "<e>" + "".join(f"&#{ord(c)};" for c in token) + "</e>",
+        "<e>" + html.escape("a&" + token) + "</e>",
+    ):
+        masked = redact_text(text, (token,))
+        assert token not in masked
+        assert token not in html.unescape(masked.replace("\\/", "/"))
+        for form in secret_forms(token):
+            assert form not in masked

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["load_settings"]
 
+_IN_HTTP: Final = re.compile(r"\.integrations\[\d+\]\.http(\.|\[|$)")
 _VARIABLE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _INTEGRATION_KEYS: Final = frozenset(
     {
@@ -117,10 +118,15 @@ def load_document(
             [SettingsProblem(path="(document)", message="must be a table")], source=name
         )
     out = _Collector()
-    data = _expand(data, "", os.environ if environ is None else environ, out)
-    _unknown_keys(data, _DOCUMENT_KEYS, "", out)
-    state = None if data.get("state") is None else load_state(data["state"], out.add)
-    campaigns = _load_campaigns(data.get("campaigns"), {k.kind: k for k in kinds}, out)
+    try:
+        data = _expand(data, "", os.environ if environ is None else environ, out)
+        _unknown_keys(data, _DOCUMENT_KEYS, "", out)
+        state = None if data.get("state") is None else load_state(data["state"], out.add)
+        campaigns = _load_campaigns(data.get("campaigns"), {k.kind: k for k in kinds}, out)
+    except RecursionError:
+        # A document nesting hundreds of levels deep (or into itself, built in code).
+        problem = SettingsProblem(path="(document)", message="nests too deep to be settings")
+        raise SettingsError([problem], source=name) from None
     if out.problems:
         fixed = [SettingsProblem(path=p.path.lstrip("."), message=p.message) for p in out.problems]
         raise SettingsError(fixed, source=name)
@@ -153,6 +159,15 @@ def _read(path: Path) -> Any:
 def _expand(value: Any, path: str, environ: Mapping[str, str], out: _Collector) -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of *value*."""
     if isinstance(value, str):
+        if _IN_HTTP.search(path) and _VARIABLE.search(value):
+            # Expanded here, a secret would be plain text in the settings (their repr, their
+            # hash, the recorded request): credentials are placed by reference.
+            out.add(
+                path,
+                "no ${VAR} in an http table: put the value in credentials and use "
+                "{credentials.<name>}",
+            )
+            return value
 
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
@@ -165,7 +180,12 @@ def _expand(value: Any, path: str, environ: Mapping[str, str], out: _Collector) 
 
         return _VARIABLE.sub(substitute, value)
     if isinstance(value, Mapping):
-        return {k: _expand(v, f"{path}.{k}", environ, out) for k, v in value.items()}
+        wrong = [k for k in value if not isinstance(k, str)]
+        if wrong:  # a document from code (or YAML): JSON and TOML keys are text
+            out.add(path or "(document)", f"keys must be text, not {wrong[0]!r}")
+        return {
+            k: _expand(v, f"{path}.{k}", environ, out) for k, v in value.items() if k not in wrong
+        }
     if isinstance(value, list):
         return [_expand(v, f"{path}[{i}]", environ, out) for i, v in enumerate(value)]
     return value
@@ -347,6 +367,10 @@ def _settings_rules(
     The rules of a kind with fields of its own are read with the other keys, already.
     """
     given = data.get("rules")
+    # Off, the kind's own check does not run; the table is still data that must be right.
+    off = not settings.enabled and isinstance(kind, FieldsFromSettings)
+    if off and _fields_of(kind, settings, path, out) is None:
+        return None
     if given is None and "rules" not in data and isinstance(kind, RecommendsRules):
         given = kind.recommended_rules(settings) or None  # a preset's, unless rules are set
     elif not isinstance(kind, FieldsFromSettings):

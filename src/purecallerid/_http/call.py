@@ -33,7 +33,7 @@ from .._errors import (
     status_error_class,
 )
 from .._models import Attempt, Exchange, RequestRecord
-from .._secrets import redact, redact_text, redact_values
+from .._secrets import mask_phones, redact, redact_text, redact_values
 from .received import Received, ResponseLimits, body_text, too_deep
 from .retry import RetryPolicy, parse_retry_after, retry_delay
 
@@ -89,10 +89,11 @@ class WireRequest:
 
     method: str
     path: str
-    headers: Mapping[str, str] = field(factory=dict, converter=_frozen_map)
-    json: Any = None
-    query: Mapping[str, str] = field(factory=dict, converter=_frozen_map)
-    form: Mapping[str, str] | None = None
+    # Headers, body and query hold credentials: out of reprs (debuggers, logs of a host).
+    headers: Mapping[str, str] = field(factory=dict, converter=_frozen_map, repr=False)
+    json: Any = field(default=None, repr=False)
+    query: Mapping[str, str] = field(factory=dict, converter=_frozen_map, repr=False)
+    form: Mapping[str, str] | None = field(default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         """Refuse two bodies, and a path that could leave the vendor's host."""
@@ -396,13 +397,14 @@ class _Call(Generic[T]):
         error.exchange = self.exchange()
         error.__cause__ = error.__context__ = None
         error.__suppress_context__ = True
-        logger.info("%s: unreadable answer (%s)", self.label, message)
+        # The vendor's words may quote the lead's phone: masked in the log line.
+        logger.info("%s: unreadable answer (%s)", self.label, mask_phones(message))
         return error
 
     def refused(self, attempt: Attempt, problem: str, raw: str) -> ResponseValidationError:
         """The error of an answer over a limit or undecodable, its attempt recorded."""
         self.attempts.append(attempt)
-        logger.info("%s: unreadable answer (%s)", self.label, problem)
+        logger.info("%s: unreadable answer (%s)", self.label, mask_phones(problem))
         error = ResponseValidationError(problem, body=raw[:BODY_LIMIT])
         error.exchange = self.exchange()
         return error

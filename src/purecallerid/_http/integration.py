@@ -22,7 +22,7 @@ import attrs
 
 from .._errors import ConfigurationError
 from .._mapping import DEFAULT_FIELD_MAPPING, FieldMapping
-from .._secrets import Secret, mask_phone, register_secret
+from .._secrets import Secret, attach_filter, mask_phone, register_secret
 from ..typing import IntegrationAnswer
 from .call import CallSettings, VendorReply, WireRequest
 from .drivers import AsyncDriver, check_base_url, check_timeout
@@ -114,6 +114,7 @@ class HttpIntegration(abc.ABC):
         self._limits = response_limits or ResponseLimits()
         self._driver: AsyncDriver | None = None
         self._closed = False
+        attach_filter()  # phones in the HTTP layers' request lines, with or without secrets
         self._calls: dict[tuple[Any, ...], CallSettings] = {}
 
     # -- what a subclass declares ------------------------------------------------------------

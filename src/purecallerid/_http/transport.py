@@ -51,6 +51,11 @@ def _map_error(exc: BaseException) -> httpx.TransportError | None:
         return httpx.UnsupportedProtocol(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, aiohttp.ClientError):
         return httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, ValueError | UnicodeError):
+        # aiohttp refuses to write a header holding CR, LF or NUL (or that is not latin-1)
+        # before anything is sent: a request our stack cannot send. Named only: its text
+        # quotes the header's value.
+        return httpx.LocalProtocolError(f"the request cannot be sent ({type(exc).__name__})")
     return None
 
 

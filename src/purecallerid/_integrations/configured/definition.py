@@ -10,6 +10,7 @@ its path below ``http``, all at once.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -204,6 +205,9 @@ def _unknown(data: Mapping[str, Any], allowed: frozenset[str], path: str, out: _
 
 def _template(value: Any, path: str, out: _Problems) -> Template | None:
     if isinstance(value, bool | int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            out.add(path, "must be a finite number (JSON has no nan or inf)")
+            return None
         return Template(parts=("",), constant=value)
     if not isinstance(value, str):
         out.add(path, f"must be text, a number or true/false, not {type(value).__name__}")
@@ -221,6 +225,27 @@ def _template(value: Any, path: str, out: _Problems) -> Template | None:
             return None
     whole = parts[1] if len(parts) == 3 and parts[0] == parts[2] == "" else None  # noqa: PLR2004
     return Template(parts=parts, whole=whole)
+
+
+def _bad_path_char(char: str) -> bool:
+    return char in "?#\\" or char.isspace() or not char.isprintable()
+
+
+# What the HTTP stack writes itself: a table setting them would break the request's framing.
+_OWN_HEADERS: Final = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_TOKEN_CHARS: Final = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
+
+
+def _header_problems(headers: Mapping[str, Template], out: _Problems) -> None:
+    for name, template in headers.items():
+        where = f"http.headers.{name}"
+        if not name or not set(name.lower()) <= _TOKEN_CHARS:
+            out.add(where, "is not a header name (letters, digits and !#$%&'*+-.^_`|~)")
+        elif name.lower() in _OWN_HEADERS:
+            out.add(where, "is written by the HTTP stack itself; it cannot be set")
+        literal = "".join(template.parts[0::2])
+        if any(c in "\r\n\x00" for c in literal):
+            out.add(where, "holds a line break or NUL")
 
 
 def _placeholder_ok(name: str) -> bool:
@@ -278,11 +303,12 @@ def load_definition(data: Any) -> Definition:
     if not isinstance(data, Mapping):
         raise ConfigurationError("http: must be a table (method, path, answer...)")
     _unknown(data, HTTP_KEYS, "http", out)
-    method = _choice(data, "method", tuple(m.lower() for m in _METHODS), "post", "http", out)
-    method = method.upper()
+    method = str(data.get("method", "POST"))
+    if method.upper() not in _METHODS:
+        out.add("http.method", f"must be one of {', '.join(_METHODS)}, not {method!r}")
+    method = method.upper() if method.upper() in _METHODS else "POST"
     path = _template(data.get("path", "/"), "http.path", out)
-    if path is not None and not (path.parts[0].startswith("/")):
-        out.add("http.path", "must start with '/' (the path below base_url)")
+    _path_problems(path, out)
     idempotent = data.get("idempotent", method == "GET")
     if not isinstance(idempotent, bool):
         out.add("http.idempotent", "must be true or false")
@@ -312,13 +338,36 @@ def load_definition(data: Any) -> Definition:
         fields=fields,
         errors=errors,
     )
-    if send == "form" and definition.json:
-        out.add("http.json", "is a JSON body, but send = 'form' sends a form")
-    if send == "json" and definition.form:
-        out.add("http.form", "is a form body, but send = 'json' sends JSON")
+    _request_problems(definition, out)
     if out.items:
         raise ConfigurationError("\n".join(out.items))
     return definition
+
+
+def _path_problems(path: Template | None, out: _Problems) -> None:
+    if path is None:
+        return
+    if not path.parts[0].startswith("/"):
+        out.add("http.path", "must start with '/' (the path below base_url)")
+    elif any(_bad_path_char(c) for c in "".join(path.parts[0::2])):
+        out.add(
+            "http.path",
+            "holds '?', '#', a backslash, a space or a control character: put query "
+            "parameters in http.query",
+        )
+
+
+def _request_problems(definition: Definition, out: _Problems) -> None:
+    """What is wrong with the request as a whole: bodies for the wrong send, headers..."""
+    send = definition.send
+    if definition.json and send in {"form", "query"}:
+        out.add("http.json", f"is a JSON body, but send = {send!r} sends none")
+    if definition.form and send in {"json", "query", "none"}:
+        out.add("http.form", f"is a form body, but send = {send!r} sends none")
+    _header_problems(definition.headers, out)
+    if any(not 400 <= s <= 499 for s in definition.throttle_statuses):  # noqa: PLR2004
+        # A 5xx or a 2xx is no throttle: retried as one, a load could be sent twice.
+        out.add("http.throttle_statuses", "must be 4xx statuses (the vendor refused: 403...)")
 
 
 def _basic_auth(data: Any, out: _Problems) -> tuple[Template, Template] | None:
@@ -432,6 +481,9 @@ def _body_error(  # noqa: PLR0911 - one refusal per key
     tests = [k for k in ("equals", "not_equals", "in", "present") if k in spec]
     if len(tests) != 1:
         out.add(path, "needs exactly one of equals, not_equals, in, present")
+        return None
+    if any(spec.get(k, 0) is None for k in ("equals", "not_equals")):
+        out.add(path, "equals / not_equals cannot be null: use present = false (or true)")
         return None
     if "present" in spec and not isinstance(spec["present"], bool):
         out.add(f"{path}.present", "must be true or false")

@@ -115,7 +115,11 @@ class ConfiguredHttpIntegration(HttpIntegration):
             table = merged(self._preset.http, table)
         elif not table:
             raise ConfigurationError("http: is required for kind 'http' (method, path, answer...)")
-        key = json.dumps(table, sort_keys=True, default=str)
+        try:
+            key = json.dumps(table, sort_keys=True, default=str)
+        except (TypeError, ValueError, RecursionError):
+            # Keys that are not text (settings in code), or a table nesting into itself.
+            raise ConfigurationError("http: must be a table of text keys, JSON data") from None
         found = self._definitions.get(key)
         if found is None:
             found = self._definitions[key] = load_definition(table)
@@ -213,7 +217,18 @@ class ConfiguredHttpIntegration(HttpIntegration):
         """The declared fields of the answer, typed, and ``http_status``."""
         definition = self.definition(settings)
         vendor = self.vendor_name(settings)
-        data = _parse(reply, definition.format, vendor)
+        data: Any = {}
+        if reply.text.strip():
+            try:
+                data = _parse(reply, definition.format, vendor)
+            except ResponseValidationError:
+                if reply.status_code in _SUCCESS:
+                    raise
+                # An answer_statuses status (404 "not found") is the answer itself; its body,
+                # an HTML error page as often as not, need not be.
+        # Masked before typing: a secret split by a list's separator, or written as a number,
+        # would no longer be found in what typing makes of it.
+        data = reply.redact(data)
         for error in definition.errors:
             _check_error(error, data, reply, vendor)
         answer = {f.name: _field_value(f, data, reply, vendor) for f in definition.fields}
@@ -257,7 +272,11 @@ class _Values:
             if value is MISSING:
                 return MISSING
             text = _text(value)
-            pieces.append(quote(text, safe="") if encode else text)
+            if encode:
+                # "." and ".." are kept by percent-encoding and then resolved by the URL: a
+                # lead's ".." would move the request up a segment.
+                text = "%2E" * len(text) if text in {".", ".."} else quote(text, safe="")
+            pieces.append(text)
         return "".join(pieces)
 
     def table(

@@ -94,8 +94,8 @@ def xml_data(text: str) -> Any:
     Raises:
         ValueError: It is not XML, or declares a DTD (entities are never expanded).
     """
-    head = text[:4096].upper()
-    if "<!DOCTYPE" in head or "<!ENTITY" in text.upper():
+    upper = text.upper()
+    if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
         raise ValueError("the XML answer declares a DTD, which is refused")
     try:
         root = ET.fromstring(text)  # noqa: S314 - no DTD (checked above), bounded size
@@ -112,14 +112,17 @@ def _element(element: ET.Element) -> Any:
     if not children and not element.attrib:
         return text
     data: dict[str, Any] = {f"@{k}": v for k, v in element.attrib.items()}
+    repeated: set[str] = set()
     for child in children:
         tag = child.tag.rsplit("}", 1)[-1]  # namespaces dropped: paths name local tags
         value = _element(child)
-        if tag in data:
-            existing = data[tag]
-            data[tag] = [*existing, value] if isinstance(existing, list) else [existing, value]
-        else:
+        if tag not in data:
             data[tag] = value
+        elif tag in repeated:
+            data[tag].append(value)  # in place: copying would make many children quadratic
+        else:
+            data[tag] = [data[tag], value]
+            repeated.add(tag)
     if text:
         data["#text"] = text
     return data
