@@ -169,7 +169,7 @@ def test_a_vendor_from_toml_records_failures_as_purecallerid_does(
     with Simulator(api_token=TOKEN, hang_seconds=2.5) as sim:
         _settings(tmp_path, sim.url, vendor)
         records = _screen(tmp_path, LINES)
-        throttled = sim.stats()["by_line"]["0191"]
+        throttled = int(sim.stats()["by_line"]["0191"])
     assert set(records) == set(LINES)
     expected = {
         "0103": (None, None),
@@ -192,8 +192,8 @@ def test_a_vendor_from_toml_records_failures_as_purecallerid_does(
     # A load (POST) is never sent twice unless it provably never left; the throttled one is
     # retried after Retry-After while the 2 s timeout leaves time, as PureCallerID's is.
     for line in LINES:
-        expected = throttled if line == "0191" else 1
-        assert _Vendor.calls.count(f"+1212555{line}") == expected, line
+        sent = throttled if line == "0191" else 1
+        assert _Vendor.calls.count(f"+1212555{line}") == sent, line
     output = capsys.readouterr()
     assert KEY not in output.out + output.err
     assert KEY not in (tmp_path / "out.csv").read_text()
