@@ -453,6 +453,7 @@ def main() -> None:
         "bench_rules.py",
         "bench_orchestrator.py",
         "bench_records.py",
+        "bench_lists.py",
     ):
         print(f"\n$ python benchmarks/{script}", flush=True)
         subprocess.run([sys.executable, str(HERE / script)], check=True)

@@ -7,11 +7,8 @@ entry breaks no build.
 
 from __future__ import annotations
 
-import ast
 import asyncio
-import inspect
 import re
-import textwrap
 import tomllib
 from pathlib import Path
 
@@ -34,6 +31,8 @@ from purecallerid._integrations.configured.definition import (
     _FIELD_KEYS,
     HTTP_KEYS,
 )
+from purecallerid._integrations.suppression.options import LIST_OPTIONS as _SUPPRESSION_LISTS
+from purecallerid._integrations.suppression.options import OPTION_KEYS as _SUPPRESSION_OPTION_KEYS
 from purecallerid._mapping import _MAPPING_KEYS, _SOURCE_KEYS
 from purecallerid._settings_loader import _CAMPAIGN_KEYS, _CREDENTIAL_KEYS, _INTEGRATION_KEYS
 
@@ -46,17 +45,8 @@ DIRECTIVE = re.compile(r"^::: ([\w.]+)\s*$", re.MULTILINE)
 
 
 def suppression_option_keys() -> frozenset[str]:
-    """The option names `SuppressionIntegration.check_settings` accepts, read from its code."""
-    source = textwrap.dedent(inspect.getsource(SuppressionIntegration.check_settings))
-    for node in ast.walk(ast.parse(source)):
-        if (
-            isinstance(node, ast.Tuple)
-            and node.elts
-            and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts)
-        ):
-            return frozenset(str(e.value) for e in node.elts if isinstance(e, ast.Constant))
-    msg = "no tuple of option names in SuppressionIntegration.check_settings"
-    raise AssertionError(msg)
+    """The option names `SuppressionIntegration.check_settings` accepts, from the code it reads."""
+    return frozenset(_SUPPRESSION_OPTION_KEYS)
 
 
 # Section heading of configuration.md -> the keys its table must list, from the loader's code.
@@ -122,11 +112,20 @@ def test_configuration_example_loads(tmp_path: Path) -> None:
     assert solar.integrations[1].base_url == "https://purecallerid.test"
 
 
-@pytest.mark.parametrize("option", sorted(suppression_option_keys()))
+@pytest.mark.parametrize("option", sorted(_SUPPRESSION_LISTS))
 def test_each_suppression_option_opens_a_list(option: str, tmp_path: Path) -> None:
-    """Every option name read from the code really selects a list on its own."""
+    """Every option naming a list, read from the code, really selects a list on its own.
+
+    No server is contacted: the PostgreSQL and Redis lists connect at their first lookup.
+    """
     tmp_path.joinpath("list.csv").write_text("phone\n212-555-0150\n")
-    values = {"csv": "list.csv", "sqlite": "list.db", "list": "house"}
+    values = {
+        "csv": "list.csv",
+        "sqlite": "list.db",
+        "list": "house",
+        "postgres": "postgresql://dnc@127.0.0.1:1/crm",
+        "redis": "redis://127.0.0.1:1/0",
+    }
     integration = SuppressionIntegration({"house": InMemorySuppressionList()}, base_dir=tmp_path)
     settings = IntegrationSettings(id="dnc", kind="suppression", options={option: values[option]})
     try:

@@ -149,7 +149,7 @@ def test_unreadable_list_is_a_library_error(tmp_path: Path) -> None:
     integration = SuppressionIntegration(base_dir=tmp_path)
     settings = IntegrationSettings(id="dnc", kind="suppression", options={"sqlite": "dnc.db"})
     assert integration.check_settings(settings) == []
-    opened = integration._list_for(settings.options)
+    (opened,) = integration._opened.values()
     assert isinstance(opened, SQLiteSuppressionList)
     opened._db.execute("DROP TABLE suppression")
     lead = Lead(lead_id="L", campaign_id="c", fields={"phone": "2125550150"})

@@ -15,6 +15,7 @@
     │                                 built it: build it after the fork
     ├── DeadlineExceededError         the campaign's deadline was spent before the call
     ├── SuppressionListError          a suppression list could not be read
+    │   └── SuppressionListTimeoutError   it did not answer within the integration's time
     ├── GuardError                    a guard stopped the call before it was made: nothing was
     │   │                             sent, nothing billed (``outcome_unknown`` is ``False``)
     │   ├── QuotaExhaustedError       the credential's daily quota is spent
@@ -88,6 +89,7 @@ __all__ = [
     "StateUnavailableError",
     "StorageError",
     "SuppressionListError",
+    "SuppressionListTimeoutError",
     "ThrottledError",
     "attempt_may_have_been_processed",
     "error_class",
@@ -384,6 +386,18 @@ class SuppressionListError(PureCallerIDError):
 
     error_class = ErrorClass.LIST_UNAVAILABLE
     outcome_unknown = False
+
+
+class SuppressionListTimeoutError(SuppressionListError):
+    """A suppression list did not answer within the integration's timeout or the deadline.
+
+    Recorded as ``timeout``; a list lookup bills nothing, so ``outcome_unknown`` is ``False``.
+    The lead is neither cleared nor suppressed: the failure policy decides. A synchronous
+    list's lookup cannot be stopped once its worker thread runs it: it goes on in that thread
+    until it returns, and its answer is dropped.
+    """
+
+    error_class = ErrorClass.TIMEOUT
 
 
 class DeadlineExceededError(PureCallerIDError):
