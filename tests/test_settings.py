@@ -90,7 +90,10 @@ def test_every_problem_reported_at_once() -> None:
     found = problems(info)
     assert "campaigns.demo.deadline: must be a positive number of seconds, not -1" in found
     assert "campaigns.demo.integrations[0].sortt: unknown key; did you mean 'sort'?" in found
-    assert "campaigns.demo.integrations[0].timeout: must be a number, not str" in found
+    assert (
+        "campaigns.demo.integrations[0].timeout: must be a positive number of seconds, not 'fast'"
+        in found
+    )
     assert (
         "campaigns.demo.integrations[0].failure_policy: unknown action 'maybe'; "
         "use accept, flag, qa or reject" in found
@@ -210,28 +213,30 @@ def test_broken_files(tmp_path: Path, name: str, content: str | None, message: s
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("sort", "1"),
-        ("sort", None),
+        ("sort", "one"),
+        ("sort", 1.5),
         ("enabled", "no"),
         ("timeout", float("nan")),
         ("timeout", 0),
-        ("timeout", "5"),
+        ("timeout", "fast"),
         ("failure_policy", "maybe"),
         ("id", ""),
-        ("skip_remaining_on_reject", 1),
+        ("skip_remaining_on_reject", 2),
     ],
 )
 def test_settings_built_in_code_are_checked(field: str, value: object) -> None:
-    """Settings made in code get the checks a file gets: a ConfigurationError, not a later bug."""
+    """Settings made in code get the checks a file gets: a SettingsError, not a later bug."""
     arguments: dict[str, object] = {"id": "a", "kind": "scripted", field: value}
-    with pytest.raises(ConfigurationError, match=field):
+    with pytest.raises(SettingsError) as caught:
         IntegrationSettings(**arguments)  # type: ignore[arg-type]
+    assert [p.path for p in caught.value.problems] == [field]
+    assert isinstance(caught.value, ConfigurationError)  # what code catching that still gets
 
 
-@pytest.mark.parametrize("deadline", [float("nan"), -1, 0, "10"])
-def test_campaign_deadline_is_checked(deadline: object) -> None:
-    """A campaign deadline that is not a positive number is refused."""
-    with pytest.raises(ConfigurationError, match="deadline"):
+@pytest.mark.parametrize("deadline", [float("nan"), -1, 0, "ten", "-1"])
+def test_campaign_deadline_is_checked(deadline: float | str) -> None:
+    """A campaign deadline that is not a positive number (or its digits) is refused."""
+    with pytest.raises(SettingsError, match="deadline"):
         CampaignSettings(campaign_id="c", deadline=deadline)
 
 

@@ -170,7 +170,7 @@ def test_a_bad_setting_is_refused_with_its_path(
         assert provider.reload() is False
     assert provider.last_error is not None
     assert [str(p) for p in provider.last_error.problems] == [
-        "campaigns.demo.integrations[0].sort: must be a whole number, not str"
+        "campaigns.demo.integrations[0].sort: must be a whole number, not 'one'"
     ]
     assert "campaigns.demo.integrations[0].sort" in caplog.text
 

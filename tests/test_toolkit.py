@@ -44,6 +44,7 @@ from purecallerid import (
     PureCallerIDError,
     ResponseValidationError,
     ScreeningRecord,
+    SettingsError,
     VendorReply,
     WireRequest,
 )
@@ -404,13 +405,13 @@ def test_wire_format_is_recorded_with_the_exchange() -> None:
 @pytest.mark.parametrize(
     ("key", "base_url", "problem"),
     [
-        ("short", "https://probe.test", "credentials.api_key: shorter than 8 characters"),
-        (KEY + "\n", "https://probe.test", "credentials.api_key: must be visible ASCII"),
+        (KEY[:4] + " " + KEY[4:], "https://probe.test", "credentials.api_key: must be visible"),
+        (KEY + "\u00e9", "https://probe.test", "credentials.api_key: must be visible ASCII"),
         (KEY, "http://probe.example.com", "base_url: must use https"),
         (KEY, "https://user:pw@probe.test", "base_url: must not carry a user name"),
         (KEY, None, "base_url is missing (the Probe endpoint)"),
     ],
-    ids=["short-secret", "trailing-newline", "http", "userinfo", "no-base-url"],
+    ids=["inner-space", "not-ascii", "http", "userinfo", "no-base-url"],
 )
 def test_check_settings_finds_the_problem(key: str, base_url: str | None, problem: str) -> None:
     """Each problem is reported, in words, at load."""
@@ -427,9 +428,16 @@ def test_check_settings_accepts_https_and_loopback_http(base_url: str) -> None:
     assert Probe().check_settings(settings_for(base_url=base_url)) == []
 
 
-def test_a_short_secret_never_shows_in_the_problem() -> None:
-    problems = Probe().check_settings(settings_for("sh0rt"))
-    assert "sh0rt" not in repr(problems)
+def test_a_short_secret_is_refused_at_construction_without_showing_it() -> None:
+    """Too short to be masked: refused when the credentials are built, the value unshown."""
+    with pytest.raises(SettingsError) as caught:
+        settings_for("sh0rt")
+    assert [str(p) for p in caught.value.problems] == [
+        "credentials.api_key: shorter than 8 characters"
+    ]
+    assert "sh0rt" not in repr(caught.value)
+    # A value from a file or a form, trailing newline included, is trimmed, not refused.
+    assert Probe().check_settings(settings_for(KEY + "\n")) == []
 
 
 # -- one pool ---------------------------------------------------------------------------------

@@ -135,6 +135,7 @@ from ._rules.ruleset import (
     RuleSet,
     RuleTrace,
     SupportsAnswer,
+    UncheckedRules,
 )
 from ._rules.schema import (
     rules_json_schema,
@@ -159,7 +160,7 @@ from ._settings import (
     SettingsProblem,
     StateSettings,
 )
-from ._settings_loader import load_settings
+from ._settings_loader import check_campaign, load_settings
 from ._stores import InMemoryResultStore, PostgresResultStore, SQLiteResultStore
 from ._zip import ZipFormat, normalize_zip
 
@@ -284,6 +285,7 @@ __all__ = [
     "ThrottledError",
     "Transform",
     "TransportFailure",
+    "UncheckedRules",
     "UnknownPolicy",
     "VendorReply",
     "WireRequest",
@@ -292,6 +294,7 @@ __all__ = [
     "__version__",
     "answer_from_response",
     "backoff_delay",
+    "check_campaign",
     "converter",
     "dialect_named",
     "error_class",

@@ -4,7 +4,8 @@
 
     PureCallerIDError
     ├── ConfigurationError            bad constructor arguments or settings (also a ValueError)
-    ├── SettingsError                 a settings document refused, every problem with its path
+    │   └── SettingsError             settings refused (a file, a dict or the settings classes),
+    │                                 every problem with its path
     ├── MappingError                  a lead that cannot be mapped (every problem at once)
     ├── InvalidPhoneError             a phone number that is not one (normalizers)
     ├── InvalidZipError               a ZIP code that is not one (normalizers)
@@ -53,13 +54,14 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from attrs import frozen
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from ._mapping import MappingProblem, ProblemCode
     from ._models import Attempt, Exchange
     from ._rules.check import RuleProblem
-    from ._settings import SettingsProblem
 
 __all__ = [
     "APIConnectionError",
@@ -86,6 +88,7 @@ __all__ = [
     "RuleValidationError",
     "ServerError",
     "SettingsError",
+    "SettingsProblem",
     "StateUnavailableError",
     "StorageError",
     "SuppressionListError",
@@ -255,11 +258,39 @@ class ConfigurationError(PureCallerIDError, ValueError):
     outcome_unknown = False
 
 
-class SettingsError(PureCallerIDError, ValueError):
-    """Settings were refused; ``problems`` lists every problem found, each with its path."""
+@frozen(kw_only=True)
+class SettingsProblem:
+    """One problem in settings.
 
-    error_class = ErrorClass.SETTINGS_ERROR
-    outcome_unknown = False
+    Attributes:
+        path: Where, as a dotted path: in a document from its top
+            (``campaigns.demo.integrations[1].rules line 1, column 12``), in settings built in
+            code from the object refused (``credentials.api_token``, ``integrations[0].sort``).
+        message: What is wrong, in one sentence.
+    """
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        """``path: message``."""
+        return f"{self.path}: {self.message}"
+
+
+class SettingsError(ConfigurationError):
+    """Settings were refused; ``problems`` lists every problem found, each with its path.
+
+    The one error for "these settings are wrong", whether they came from a file, a dict
+    (:func:`~purecallerid.load_settings`) or the settings classes built in code
+    (:class:`~purecallerid.IntegrationSettings` ...). A
+    :class:`~purecallerid.typing.SettingsProvider` that raises it holds the lead for QA, with
+    the problems in the record's note. It is a :class:`ConfigurationError`, so code catching
+    that still catches it.
+
+    Attributes:
+        problems: Every problem found, each with its path.
+        source: What was refused: a file name, ``settings``, or the class built in code.
+    """
 
     def __init__(self, problems: Iterable[SettingsProblem], *, source: str = "settings") -> None:
         """Create the error from *problems* found in *source*."""

@@ -144,6 +144,9 @@ def _to_transform(value: Transform | str | None) -> Transform | None:
     if value is None:
         return None
     try:
+        # A word, in any case, like the rule words: "UPPER" is upper.
+        if isinstance(value, str):
+            value = value.strip().lower()
         return Transform(value)
     except ValueError:
         choices = ", ".join(repr(t.value) for t in Transform)

@@ -264,6 +264,9 @@ def coerce_format(style: PhoneFormat | str | None, region: str) -> PhoneFormat:
     if style is None:
         return default_format(region)
     try:
+        # A word, in any case, like the rule words: "E164" is e164.
+        if isinstance(style, str):
+            style = style.strip().lower()
         return PhoneFormat(style)
     except ValueError:
         choices = ", ".join(repr(f.value) for f in PhoneFormat)

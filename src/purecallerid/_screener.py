@@ -35,7 +35,7 @@ from ._errors import (
     ConfigurationError,
     ForkedError,
     InvalidLeadError,
-    SettingsError,
+    RuleValidationError,
     StorageError,
 )
 from ._fork import check_process, forked
@@ -46,6 +46,7 @@ from ._models import Lead
 from ._plan import PlanRunner
 from ._records import ScreeningRecord
 from ._rules.model import Action
+from ._settings_loader import campaign_problems
 from ._verdict import decide
 from .typing import RecordHistory
 
@@ -134,7 +135,9 @@ class AsyncScreener:
         # Always unique: two screeners given one name would both hold a lead's claim.
         name = owner or f"{socket.gethostname()}:{os.getpid()}"
         self._owner = f"{name}:{uuid.uuid4().hex[:8]}"
-        self._checked: dict[str, list[str]] = {}
+        # Settings hash -> the campaign as given, and as checked (its rules compiled) or the note
+        # saying why it cannot screen: each settings version is checked once.
+        self._checked: dict[str, tuple[CampaignSettings, CampaignSettings | str]] = {}
         # (Campaign id, lead id) -> (the screening task, whether it was forced).
         self._in_flight: dict[tuple[str, str], tuple[asyncio.Future[ScreeningRecord], bool]] = {}
         # Leads whose claim this screener holds without a record (a host bug, a cancellation or
@@ -318,15 +321,19 @@ class AsyncScreener:
         return saved
 
     async def _campaign(self, lead: Lead) -> tuple[CampaignSettings | None, str | None]:
-        """The lead's campaign settings, or ``None`` with the note that says why not."""
+        """The lead's campaign settings, checked, or ``None`` with the note that says why not.
+
+        Settings a provider cannot build (a :class:`SettingsError`, or any other settings
+        error: a mapping or rules it built itself) hold the lead for QA, as broken settings do.
+        """
         try:
             campaign = await self._settings.get_campaign(lead.campaign_id)
-            note = None if campaign is None else self._check(campaign)
-        except SettingsError as exc:
+        except (ConfigurationError, RuleValidationError) as exc:
             return None, f"settings error: {exc}"
         if campaign is None:
             return None, f"no screening settings for campaign {lead.campaign_id!r}"
-        return (None, note) if note is not None else (campaign, None)
+        checked = self._check(campaign)
+        return (None, checked) if isinstance(checked, str) else (checked, None)
 
     async def _screen(
         self,
@@ -349,19 +356,26 @@ class AsyncScreener:
         return self._record(lead, started_at, started, records, None, note,
                             settings_hash=campaign.settings_hash, **extra)  # fmt: skip
 
-    def _check(self, campaign: CampaignSettings) -> str | None:
-        """Check a campaign's settings against the integrations, once per settings version."""
-        problems = self._checked.get(campaign.settings_hash)
-        if problems is None:
+    def _check(self, campaign: CampaignSettings) -> CampaignSettings | str:
+        """The campaign checked against the integrations (rules compiled), or the note why not.
+
+        Once per settings version: the same campaign again (or an equal one, a provider that
+        builds it anew for each lead) is a dictionary lookup. Settings with the same hash but
+        other tokens are not equal, so they are checked on their own.
+        """
+        seen = self._checked.get(campaign.settings_hash)
+        if seen is not None and (seen[0] is campaign or seen[0] == campaign):
+            return seen[1]
+        checked, found = campaign_problems(campaign, self._kinds)
+        result: CampaignSettings | str = checked
+        if found:
             problems = []
-            for settings in campaign.integrations:
-                kind = self._kinds.get(settings.kind)
-                if kind is None:
-                    problems.append(f"{settings.id}: no integration of kind {settings.kind!r}")
-                elif settings.enabled:
-                    problems.extend(f"{settings.id}: {p}" for p in kind.check_settings(settings))
-            self._checked[campaign.settings_hash] = problems
-        return f"settings error: {'; '.join(problems)}" if problems else None
+            for index, where, what in found:
+                name = campaign.integrations[index].id
+                problems.append(f"{name}{f'.{where}' if where else ''}: {what}")
+            result = f"settings error: {'; '.join(problems)}"
+        self._checked[campaign.settings_hash] = (campaign, result)
+        return result
 
     def _guarded(self) -> Guards:
         if self._guards is None:

@@ -2,13 +2,16 @@
 
 Settings are data. A host builds :class:`CampaignSettings` in code from its own settings UI
 and database, or loads them from a TOML or JSON file with :func:`load_settings` (in
-``_settings_loader``). Either way they are checked whole when built, so a broken campaign is
-an error naming the problem, not a failed lead at 2 a.m. This module holds the settings
-classes, whose defaults are the only statement of the defaults, and the two providers.
+``_settings_loader``). Either way they accept the same shapes (a table where a file has one,
+0/1 for true/false, numbers as text where the reference says so) and are checked when built:
+a problem is a :class:`SettingsError` naming its path, not a failed lead at 2 a.m. This module
+holds the settings classes, whose defaults are the only statement of the defaults, the readers
+of each value (the loader calls them too, so that a file and code agree), and the providers.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -16,13 +19,14 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
-from attrs import Attribute, field, frozen
+import attrs
+from attrs import Factory, field, frozen
 
-from ._errors import ConfigurationError, SettingsError
+from ._errors import ConfigurationError, RuleValidationError, SettingsError, SettingsProblem
 from ._guards.settings import (
     GUARD_KEYS,
     CacheSettings,
@@ -31,10 +35,12 @@ from ._guards.settings import (
     RateLimitSettings,
     StateSettings,
     guard_fingerprint,
+    load_guard,
 )
-from ._mapping import FieldMapping, unstructure_mapping
+from ._mapping import FieldMapping, structure_mapping, unstructure_mapping
+from ._rules.check import RuleProblem, Severity
 from ._rules.model import Action
-from ._rules.ruleset import RuleSet
+from ._rules.ruleset import RuleSet, UncheckedRules
 from ._secrets import Secret
 
 if TYPE_CHECKING:
@@ -56,46 +62,210 @@ __all__ = [
     "StateSettings",
 ]
 
+Flag: TypeAlias = bool | int | str
+"""A true/false setting: ``True``/``False``, ``1``/``0`` (a database's booleans), or the texts
+``"true"``/``"false"``/``"1"``/``"0"`` in any case."""
+Seconds: TypeAlias = float | str
+"""A number of seconds: a number, or its digits as text (``"2.5"``)."""
+RulesGiven: TypeAlias = (
+    RuleSet | UncheckedRules | str | Sequence[str | Mapping[str, Any]] | Mapping[str, Any]
+)
+"""Rules as a settings file writes them (text, lines, rule tables, a rule document) or built."""
 
-@frozen(kw_only=True)
-class SettingsProblem:
-    """One problem in a settings document.
+MIN_SECRET_LENGTH: Final = 8
+"""Characters a secret has at least: a shorter one could not be masked without masking words."""
 
-    Attributes:
-        path: Where, as a dotted path (``campaigns.demo.integrations[1].rules[0]``).
-        message: What is wrong, in one sentence.
-    """
+_INTEGRATION: Final = "IntegrationSettings"
+_CAMPAIGN: Final = "CampaignSettings"
+_CREDENTIALS: Final = "Credentials"
+_SHOWN: Final = 40
+_WHOLE_TEXT: Final = re.compile(r"\s*[+-]?[0-9]{1,18}\s*")
+_NUMBER_TEXT: Final = re.compile(r"\s*([0-9]{1,18}(?:\.[0-9]*)?|\.[0-9]+)\s*")
+_DURATION: Final = re.compile(r"\s*([0-9]{1,18}(?:\.[0-9]+)?)\s*([smhd])\s*", re.IGNORECASE)
+_UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_TRUE_WORDS: Final = frozenset({"true", "1"})
+_FALSE_WORDS: Final = frozenset({"false", "0"})
+_CREDENTIAL_NAMES: Final = ("api_token", "campaign_id", "list_name", "dialer_list_id")
 
-    path: str
-    message: str
+# The defaults of the settings a None stands for (a database's NULL, a document's null): each
+# is stated here once, for its field and for its reader.
+_ENABLED: Final = True
+_SORT: Final = 1
+_DIALECT: Final = "leadexec"
+_TIMEOUT: Final = 5.0
+_FAILURE_POLICY: Final = Action.QA
+_SKIP_REMAINING: Final = True
+_CANCEL_SIBLINGS: Final = False
+_DEADLINE: Final = 15.0
 
-    def __str__(self) -> str:
-        """``path: message``."""
-        return f"{self.path}: {self.message}"
+
+# -- reading values -----------------------------------------------------------------------
+# Every reader takes what a host may hold (a database row, parsed JSON, a settings file) and
+# returns the setting, or raises a SettingsError naming the setting's path. The loader calls
+# the same readers (through the fields' converters), so a file and code accept the same shapes.
 
 
-def _secret_or_none(value: str | Secret | None) -> Secret | None:
-    if value is None or isinstance(value, Secret):
+def _shown(value: object) -> str:
+    """A refused value as a message shows it: short scalars as written, anything else by kind."""
+    if isinstance(value, str):
+        text = repr(value)
+        return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 4]}...'"
+    if value is None or isinstance(value, bool | float):
+        return repr(value)
+    if isinstance(value, int):
+        text = repr(value)
+        return text if len(text) <= _SHOWN else "a number of many digits"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _refused(path: str, message: str, source: str) -> SettingsError:
+    return SettingsError([SettingsProblem(path=path, message=message)], source=source)
+
+
+def _under(prefix: str, problems: Iterable[SettingsProblem]) -> list[SettingsProblem]:
+    """*problems* at paths below *prefix* (``integrations[0]`` + ``sort``)."""
+    return [
+        SettingsProblem(
+            path=prefix if not p.path else f"{prefix}{'' if p.path[0] == '[' else '.'}{p.path}",
+            message=p.message,
+        )
+        for p in problems
+    ]
+
+
+def _flag(value: object, name: str, *, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
         return value
-    return Secret(value)
+    if isinstance(value, int) and value in {0, 1}:  # SQLite and MySQL booleans
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE_WORDS or word in _FALSE_WORDS:
+            return word in _TRUE_WORDS
+    raise _refused(name, f"must be true or false (or 1 or 0), not {_shown(value)}", _INTEGRATION)
 
 
-def _secret_map(value: Mapping[str, str | Secret]) -> Mapping[str, Secret]:
+def _seconds(value: object, name: str, source: str) -> float:
+    """A positive, finite number of seconds, from a number or its digits as text."""
+    number = float(value) if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value) else value
+    seconds = math.nan
+    if isinstance(number, int | float) and not isinstance(number, bool):
+        try:
+            seconds = float(number)  # 5 and 5.0 are one setting, and hash as one
+        except OverflowError:
+            seconds = math.inf
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise _refused(name, f"must be a positive number of seconds, not {_shown(value)}", source)
+    return seconds
+
+
+def _text(value: object, name: str, what: str, source: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _refused(name, f"must be {what}, not {_shown(value)}", source)
+    return value
+
+
+def _table(value: object, name: str) -> dict[str, Any]:
+    if value is None:
+        return {}
     if not isinstance(value, Mapping):
-        raise ConfigurationError(f"credentials.secrets must be a table, not {value!r}")
+        raise _refused(name, f"must be a table, not {_shown(value)}", _INTEGRATION)
+    return dict(value)
+
+
+# -- credentials ----------------------------------------------------------------------------
+
+
+def _secret(value: object, name: str) -> Secret | None:
+    """A secret credential: text (a number is taken as its digits), trimmed; empty is none."""
+    if value is None:
+        return None
+    if isinstance(value, Secret):
+        text = value.reveal()
+    elif isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        text = str(value)
+    else:
+        raise _refused(f"credentials.{name}", "must be text", _CREDENTIALS)
+    text = text.strip()  # a newline from a file or a form would break the header it goes in
+    if not text:
+        return None  # an empty value is a missing one, as in a settings file
+    if len(text) < MIN_SECRET_LENGTH:
+        # Masking a value that short would also mask ordinary words in records and logs.
+        raise _refused(
+            f"credentials.{name}", f"shorter than {MIN_SECRET_LENGTH} characters", _CREDENTIALS
+        )
+    if isinstance(value, Secret) and text == value.reveal():
+        return value
+    return Secret(text)
+
+
+def _credential_text(value: object, name: str) -> str | None:
+    """A vendor-side id: text (a number is taken as its digits), trimmed; empty is none."""
+    if value is None:
+        return None
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(value).strip() or None
+    raise _refused(f"credentials.{name}", "must be text", _CREDENTIALS)
+
+
+def _api_token(value: str | Secret | int | None) -> Secret | None:
+    return _secret(value, "api_token")
+
+
+def _campaign_id(value: str | int | None) -> str | None:
+    return _credential_text(value, "campaign_id")
+
+
+def _list_name(value: str | int | None) -> str | None:
+    return _credential_text(value, "list_name")
+
+
+def _dialer_list_id(value: str | int | None) -> str | None:
+    return _credential_text(value, "dialer_list_id")
+
+
+def _secret_map(value: Mapping[str, str | Secret | int] | None) -> Mapping[str, Secret]:
+    """Named secrets, every problem at once; an empty one is left out, as in a file."""
+    given: object = value
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise _refused("credentials.secrets", f"must be a table, not {_shown(given)}", _CREDENTIALS)
     out: dict[str, Secret] = {}
-    for name, secret in value.items():
-        if not name.isidentifier():
-            raise ConfigurationError(f"credentials: {name!r} is not a credential name")
-        if not isinstance(secret, str | Secret):
-            raise ConfigurationError(f"credentials.{name} must be text")
-        out[name] = secret if isinstance(secret, Secret) else Secret(secret)
+    problems: list[SettingsProblem] = []
+    for name, secret in given.items():
+        if not isinstance(name, str) or not name.isidentifier() or name in _CREDENTIAL_NAMES:
+            message = "is not a credential name (letters, digits and '_')"
+            if name in _CREDENTIAL_NAMES:
+                message = f"is a credential of its own: Credentials({name}=...)"
+            problems.append(SettingsProblem(path=f"credentials.{name}", message=message))
+            continue
+        try:
+            checked = _secret(secret, name)
+        except SettingsError as exc:
+            problems.extend(exc.problems)
+        else:
+            if checked is not None:
+                out[name] = checked
+    if problems:
+        raise SettingsError(problems, source=_CREDENTIALS)
     return out
 
 
 @frozen(kw_only=True)
 class Credentials:
     """An integration's credential set. Every secret is a :class:`Secret`: never shown.
+
+    Each value is text (a number is taken as its digits), trimmed; an empty one counts as
+    missing. A secret (the token, a named secret) shorter than 8 characters is refused with
+    a :class:`SettingsError` at ``credentials.<name>``, whatever the kind: it could not be
+    masked without masking ordinary words.
 
     Attributes:
         api_token: The vendor's API token.
@@ -108,72 +278,225 @@ class Credentials:
             ``{credentials.<name>}``. Masked wherever they land, like the token.
     """
 
-    api_token: Secret | None = field(default=None, converter=_secret_or_none)
-    campaign_id: str | None = None
-    list_name: str | None = None
-    dialer_list_id: str | None = None
+    api_token: Secret | None = field(default=None, converter=_api_token)
+    campaign_id: str | None = field(default=None, converter=_campaign_id)
+    list_name: str | None = field(default=None, converter=_list_name)
+    dialer_list_id: str | None = field(default=None, converter=_dialer_list_id)
     secrets: Mapping[str, Secret] = field(factory=dict, converter=_secret_map)
 
+    @classmethod
+    def from_table(cls, data: Mapping[str, Any]) -> Credentials:
+        """Credentials from a settings file's table: the four named keys, any other a secret.
 
-def _as_action(value: Action | str) -> Action:
+        Raises:
+            SettingsError: Every problem of the table, each at ``credentials.<key>``.
+        """
+        named: dict[str, Any] = {}
+        secrets: dict[str, Any] = {}
+        for key, value in data.items():
+            (named if key in _CREDENTIAL_NAMES else secrets)[key] = value
+        problems: list[SettingsProblem] = []
+        for key, value in named.items():
+            try:
+                _convert(cls, key, value)
+            except SettingsError as exc:
+                problems.extend(exc.problems)
+        try:
+            checked = _secret_map(secrets)
+        except SettingsError as exc:
+            problems.extend(exc.problems)
+        if problems:
+            raise SettingsError(problems, source=_CREDENTIALS)
+        return cls(**named, secrets=checked)
+
+
+# -- integration settings -----------------------------------------------------------------
+
+
+def _kind(value: str) -> str:
+    return _text(value, "kind", "a kind name", _INTEGRATION)
+
+
+def _identifier(value: str) -> str:
+    return _text(value, "id", "a name (or left out: the kind)", _INTEGRATION)
+
+
+def _enabled(value: Flag | None) -> bool:
+    return _flag(value, "enabled", default=_ENABLED)
+
+
+def _skip_remaining(value: Flag | None) -> bool:
+    return _flag(value, "skip_remaining_on_reject", default=_SKIP_REMAINING)
+
+
+def _cancel_siblings(value: Flag | None) -> bool:
+    return _flag(value, "cancel_siblings_on_reject", default=_CANCEL_SIBLINGS)
+
+
+def _sort(value: int | str | None) -> int:
+    given: object = value
+    if given is None:
+        return _SORT
+    if isinstance(given, int) and not isinstance(given, bool):
+        return given
+    if isinstance(given, str) and _WHOLE_TEXT.fullmatch(given):
+        return int(given)
+    raise _refused("sort", f"must be a whole number, not {_shown(given)}", _INTEGRATION)
+
+
+def _timeout(value: Seconds | None) -> float:
+    return _TIMEOUT if value is None else _seconds(value, "timeout", _INTEGRATION)
+
+
+def _base_url(value: str | None) -> str | None:
+    given: object = value
+    if given is None or isinstance(given, str):
+        return given
+    raise _refused("base_url", f"must be a URL (text), not {_shown(given)}", _INTEGRATION)
+
+
+def _dialect(value: str | None) -> str:
+    given: object = value
+    if given is None:
+        return _DIALECT
+    if not isinstance(given, str):
+        raise _refused("dialect", f"must be a dialect name, not {_shown(given)}", _INTEGRATION)
+    return given.strip().lower()  # a word, like the rule words: "LeadExec" is "leadexec"
+
+
+def _failure_policy(value: Action | str | None) -> Action:
+    given: object = value
+    if given is None:
+        return _FAILURE_POLICY
+    if isinstance(given, str):
+        try:
+            return Action(given.strip().lower())  # "QA" is qa, as in rule text
+        except ValueError:
+            pass
+    raise _refused(
+        "failure_policy",
+        f"unknown action {_shown(given)}; use accept, flag, qa or reject",
+        _INTEGRATION,
+    )
+
+
+def _options(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return _table(value, "options")
+
+
+def _http(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return _table(value, "http")
+
+
+def _credentials(value: Credentials | Mapping[str, Any] | None) -> Credentials:
+    given: object = value
+    if given is None:
+        return Credentials()
+    if isinstance(given, Credentials):
+        return given
+    if isinstance(given, Mapping):
+        return Credentials.from_table(given)
+    raise _refused(
+        "credentials", f"must be a table or a Credentials, not {_shown(given)}", _INTEGRATION
+    )
+
+
+def _mapping(value: FieldMapping | Mapping[str, Any] | None) -> FieldMapping | None:
+    given: object = value
+    if given is None or isinstance(given, FieldMapping):
+        return given
+    if not isinstance(given, Mapping):
+        raise _refused(
+            "mapping", f"must be a table or a FieldMapping, not {_shown(given)}", _INTEGRATION
+        )
     try:
-        return Action(value)
-    except ValueError:
-        raise ConfigurationError(
-            f"failure_policy must be accept, flag, qa or reject, not {value!r}"
-        ) from None
+        return structure_mapping(given)
+    except ConfigurationError as exc:
+        raise _refused("mapping", str(exc).removeprefix("mapping: "), _INTEGRATION) from None
 
 
-# Settings built in code get the checks a settings file gets, so that a typo is an error at
-# construction rather than a TypeError (or a silently ignored value) while screening a lead.
-def _text(_: object, attribute: Attribute[Any], value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"{attribute.name} must be a non-empty string, not {value!r}")
+def rule_problem(problem: RuleProblem, path: str) -> SettingsProblem:
+    """A rule problem as a settings problem: at its line in rule text, its pointer in data."""
+    where = (
+        problem.path if problem.line is None else f"line {problem.line}, column {problem.column}"
+    )
+    suggestion = (
+        f" (did you mean {problem.suggestion!r}?)"
+        if problem.suggestion and "did you mean" not in problem.message
+        else ""
+    )
+    return SettingsProblem(path=f"{path} {where}", message=f"{problem.message}{suggestion}")
 
 
-def _flag(_: object, attribute: Attribute[Any], value: object) -> None:
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"{attribute.name} must be true or false, not {value!r}")
+def rules_source(value: object) -> str | Mapping[str, Any] | None:
+    """The rule text or document that rules given as data stand for; ``None``: not rules."""
+    if isinstance(value, str | Mapping):
+        return value
+    if isinstance(value, list | tuple):
+        if all(isinstance(v, str) for v in value):
+            return "\n".join(value)  # a list of lines is the text, one rule a line
+        return {"rules": list(value)}
+    return None
 
 
-def _whole(_: object, attribute: Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigurationError(f"{attribute.name} must be a whole number, not {value!r}")
+def _rules(value: RulesGiven | None) -> RuleSet | UncheckedRules:
+    """Rules built, or read from data; their fields are checked once the kind is known."""
+    given: object = value
+    if given is None:
+        return RuleSet.empty()
+    if isinstance(given, RuleSet | UncheckedRules):
+        return given
+    source = rules_source(given)
+    if source is None:
+        raise _refused(
+            "rules",
+            f"must be text, a list of rules or a rule document, not {_shown(given)}",
+            _INTEGRATION,
+        )
+    try:
+        return UncheckedRules(source)
+    except RuleValidationError as exc:
+        errors = [rule_problem(p, "rules") for p in exc.problems if p.severity is Severity.ERROR]
+        raise SettingsError(errors, source=_INTEGRATION) from None
 
 
-def _timeout(value: object) -> float:
-    return _seconds(value, "timeout")
+def _guard(name: str, cls: type[Any], value: object) -> Any:
+    if value is None or isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        message = f"must be a table or a {cls.__name__}, not {_shown(value)}"
+        raise _refused(name, message, _INTEGRATION)
+    problems: list[SettingsProblem] = []
+
+    def add(path: str, message: str) -> None:
+        problems.append(SettingsProblem(path=path, message=message))
+
+    guard = load_guard(name, value, name, add)
+    if problems:
+        raise SettingsError(problems, source=_INTEGRATION)
+    return guard
 
 
-def _deadline(value: object) -> float:
-    return _seconds(value, "deadline")
+def _quota(value: QuotaSettings | Mapping[str, Any] | None) -> QuotaSettings | None:
+    return _guard("quota", QuotaSettings, value)  # type: ignore[no-any-return]
 
 
-_DURATION: Final = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd])\s*", re.IGNORECASE)
-_UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+def _rate_limit(value: RateLimitSettings | Mapping[str, Any] | None) -> RateLimitSettings | None:
+    return _guard("rate_limit", RateLimitSettings, value)  # type: ignore[no-any-return]
 
 
-def _max_age(value: object) -> float | None:
-    """A record's longest life: seconds, or text with a unit (``"31d"``, ``"12h"``)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        match = _DURATION.fullmatch(value)
-        if match is None:
-            raise ConfigurationError(
-                f"max_age must be seconds or a duration such as '31d' or '12h', not {value!r}"
-            )
-        value = float(match[1]) * _UNIT_SECONDS[match[2].lower()]
-    return _seconds(value, "max_age")
+def _cache(value: CacheSettings | Mapping[str, Any] | None) -> CacheSettings | None:
+    return _guard("cache", CacheSettings, value)  # type: ignore[no-any-return]
 
 
-def _seconds(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigurationError(f"{name} must be a number of seconds, not {value!r}")
-    seconds = float(value)  # 5 and 5.0 are one setting, and hash as one
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}")
-    return seconds
+def _circuit_breaker(
+    value: CircuitBreakerSettings | Mapping[str, Any] | None,
+) -> CircuitBreakerSettings | None:
+    return _guard("circuit_breaker", CircuitBreakerSettings, value)  # type: ignore[no-any-return]
+
+
+def _kind_of(settings: IntegrationSettings) -> str:
+    return settings.kind
 
 
 def _canonical(value: object) -> object:
@@ -183,17 +506,22 @@ def _canonical(value: object) -> object:
     return str(value)
 
 
-def _as_dict(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    return dict(value)
-
-
 @frozen(kw_only=True)
 class IntegrationSettings:
     """One integration switched on (or off) for a campaign.
 
+    Each setting takes what the configuration reference documents for a settings file (a
+    table for ``credentials``, ``mapping`` and the guards; rule text, lines or tables), the
+    values a database holds (``1``/``0`` for true/false, numbers as text for ``sort`` and
+    ``timeout``, enum words in any case), and ``None`` for its default (a NULL column). Rules
+    given as data are kept as :class:`~purecallerid.UncheckedRules` and checked against the
+    kind's fields when the screener first sees the settings (or by
+    :func:`~purecallerid.check_campaign`). Anything else is a :class:`SettingsError` naming
+    the setting's path (``timeout``, ``credentials.api_token``, ``quota.daily``).
+
     Attributes:
-        id: Its id within the campaign (defaults to the kind); names it in records.
         kind: Which integration implementation runs it (``"purecallerid"``, ``"suppression"``).
+        id: Its id within the campaign (defaults to the kind); names it in records.
         enabled: The toggle. A disabled integration is recorded as skipped, never called.
         sort: The integration sort number: equal numbers run in parallel, stages in
             ascending order.
@@ -201,7 +529,8 @@ class IntegrationSettings:
         base_url: The vendor's host URL (from the credentials' paperwork).
         dialect: The wire format, for integrations that have several (``"leadexec"``).
         mapping: Lead field mapping; ``None`` uses the integration's default.
-        rules: The criteria rules applied to the answer.
+        rules: The criteria rules applied to the answer: a :class:`~purecallerid.RuleSet`,
+            or rules given as data and not yet checked against the kind's fields.
         timeout: Seconds this integration may take per lead, retries included.
         failure_policy: The action when it fails (timeout, vendor error, unmappable lead).
             ``qa`` by default: see "failure policies" in the docs.
@@ -222,25 +551,39 @@ class IntegrationSettings:
             (:class:`~purecallerid.CircuitBreakerSettings`), or ``None``.
     """
 
-    id: str = field(validator=_text)
-    kind: str = field(validator=_text)
-    enabled: bool = field(default=True, validator=_flag)
-    sort: int = field(default=1, validator=_whole)
-    credentials: Credentials = field(factory=Credentials)
-    base_url: str | None = None
-    dialect: str = "leadexec"
-    mapping: FieldMapping | None = None
-    rules: RuleSet = field(factory=RuleSet.empty)
-    timeout: float = field(default=5.0, converter=_timeout)
-    failure_policy: Action = field(default=Action.QA, converter=_as_action)
-    skip_remaining_on_reject: bool = field(default=True, validator=_flag)
-    cancel_siblings_on_reject: bool = field(default=False, validator=_flag)
-    options: Mapping[str, Any] = field(factory=dict, converter=_as_dict)
-    http: Mapping[str, Any] = field(factory=dict, converter=_as_dict)
-    quota: QuotaSettings | None = None
-    rate_limit: RateLimitSettings | None = None
-    cache: CacheSettings | None = None
-    circuit_breaker: CircuitBreakerSettings | None = None
+    kind: str = field(converter=_kind)
+    id: str = field(default=Factory(_kind_of, takes_self=True), converter=_identifier)
+    enabled: bool = field(default=_ENABLED, converter=_enabled)
+    sort: int = field(default=_SORT, converter=_sort)
+    credentials: Credentials = field(factory=Credentials, converter=_credentials)
+    base_url: str | None = field(default=None, converter=_base_url)
+    dialect: str = field(default=_DIALECT, converter=_dialect)
+    mapping: FieldMapping | None = field(default=None, converter=_mapping)
+    rules: RuleSet | UncheckedRules = field(factory=RuleSet.empty, converter=_rules)
+    timeout: float = field(default=_TIMEOUT, converter=_timeout)
+    failure_policy: Action = field(default=_FAILURE_POLICY, converter=_failure_policy)
+    skip_remaining_on_reject: bool = field(default=_SKIP_REMAINING, converter=_skip_remaining)
+    cancel_siblings_on_reject: bool = field(default=_CANCEL_SIBLINGS, converter=_cancel_siblings)
+    options: Mapping[str, Any] = field(factory=dict, converter=_options)
+    http: Mapping[str, Any] = field(factory=dict, converter=_http)
+    quota: QuotaSettings | None = field(default=None, converter=_quota)
+    rate_limit: RateLimitSettings | None = field(default=None, converter=_rate_limit)
+    cache: CacheSettings | None = field(default=None, converter=_cache)
+    circuit_breaker: CircuitBreakerSettings | None = field(default=None, converter=_circuit_breaker)
+
+    @classmethod
+    def from_table(cls, data: Mapping[str, Any]) -> IntegrationSettings:
+        """An integration from its table, the shape of a settings file's (``null``: left out).
+
+        Raises:
+            SettingsError: Every problem of the table (unknown keys included), with its path.
+        """
+        values, problems = read_values(cls, data)
+        if "kind" not in values and not any(p.path == "kind" for p in problems):
+            problems.append(SettingsProblem(path="kind", message="is required"))
+        if problems:
+            raise SettingsError(problems, source=_INTEGRATION)
+        return cls(**values)
 
     @property
     def guarded(self) -> bool:
@@ -293,13 +636,105 @@ class IntegrationSettings:
         }
 
 
-def _as_tuple(value: Iterable[IntegrationSettings]) -> tuple[IntegrationSettings, ...]:
-    return tuple(value)
+def _convert(cls: type[Any], key: str, value: object) -> Any:
+    """*value* read by the converter of *cls*'s field *key*."""
+    converter = attrs.fields_dict(cls)[key].converter
+    return value if converter is None else converter(value)  # type: ignore[operator]
+
+
+def read_values(
+    cls: type[Any], data: Mapping[str, Any], keys: Iterable[str] | None = None
+) -> tuple[dict[str, Any], list[SettingsProblem]]:
+    """The values of *data* (of *keys* only, when given) read as *cls*'s fields, and the problems.
+
+    A key *cls* does not have is a problem (with a guess at the one meant); a ``None`` value
+    is a key left out. The problems' paths are relative to *data*.
+    """
+    known = attrs.fields_dict(cls)
+    allowed = sorted(a.name for a in known.values() if a.init)
+    problems: list[SettingsProblem] = []
+    if keys is None:
+        for key in data:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"known keys: {allowed}"
+                problems.append(SettingsProblem(path=str(key), message=f"unknown key; {hint}"))
+    values: dict[str, Any] = {}
+    for key in allowed if keys is None else keys:
+        if data.get(key) is None:
+            continue
+        try:
+            values[key] = _convert(cls, key, data[key])
+        except SettingsError as exc:
+            problems.extend(exc.problems)
+    return values, problems
+
+
+# -- campaign settings ----------------------------------------------------------------------
+
+
+def _campaign_key(value: str) -> str:
+    given: object = value
+    if not isinstance(given, str):
+        raise _refused("campaign_id", f"must be text, not {_shown(given)}", _CAMPAIGN)
+    return given
+
+
+def _integrations(
+    value: Iterable[IntegrationSettings | Mapping[str, Any]] | None,
+) -> tuple[IntegrationSettings, ...]:
+    """The integrations, built or as tables; the problems of every one at once."""
+    given: object = value
+    if given is None:
+        return ()
+    if isinstance(given, str | bytes | Mapping) or not isinstance(given, Iterable):
+        message = f"must be a list of integrations, not {_shown(given)}"
+        raise _refused("integrations", message, _CAMPAIGN)
+    out: list[IntegrationSettings] = []
+    problems: list[SettingsProblem] = []
+    for index, item in enumerate(given):
+        where = f"integrations[{index}]"
+        if isinstance(item, IntegrationSettings):
+            out.append(item)
+        elif isinstance(item, Mapping):
+            try:
+                out.append(IntegrationSettings.from_table(item))
+            except SettingsError as exc:
+                problems.extend(_under(where, exc.problems))
+        else:
+            message = f"must be an IntegrationSettings or a table, not {_shown(item)}"
+            problems.append(SettingsProblem(path=where, message=message))
+    if problems:
+        raise SettingsError(problems, source=_CAMPAIGN)
+    return tuple(out)
+
+
+def _deadline(value: Seconds | None) -> float:
+    return _DEADLINE if value is None else _seconds(value, "deadline", _CAMPAIGN)
+
+
+def _max_age(value: Seconds | None) -> float | None:
+    """A record's longest life: seconds (a number or its digits), or text with a unit."""
+    given: object = value
+    if given is None:
+        return None
+    if isinstance(given, str) and not _NUMBER_TEXT.fullmatch(given):
+        match = _DURATION.fullmatch(given)
+        if match is None:
+            message = f"must be seconds or a duration such as '31d' or '12h', not {_shown(given)}"
+            raise _refused("max_age", message, _CAMPAIGN)
+        given = float(match[1]) * _UNIT_SECONDS[match[2].lower()]
+    return _seconds(given, "max_age", _CAMPAIGN)
 
 
 @frozen(kw_only=True)
 class CampaignSettings:
     """How one campaign's leads are screened.
+
+    Like :class:`IntegrationSettings`, it takes the shapes of a settings file (integrations
+    as tables too, ``deadline`` and ``max_age`` as text) and ``None`` for a default; a
+    problem is a :class:`SettingsError` naming its path (``integrations[1].timeout``), with
+    the problems of every integration given as a table at once.
 
     Attributes:
         campaign_id: The host's campaign id.
@@ -313,9 +748,9 @@ class CampaignSettings:
             every decision (computed).
     """
 
-    campaign_id: str
-    integrations: tuple[IntegrationSettings, ...] = field(factory=tuple, converter=_as_tuple)
-    deadline: float = field(default=15.0, converter=_deadline)
+    campaign_id: str = field(converter=_campaign_key)
+    integrations: tuple[IntegrationSettings, ...] = field(factory=tuple, converter=_integrations)
+    deadline: float = field(default=_DEADLINE, converter=_deadline)
     max_age: float | None = field(default=None, converter=_max_age)
     settings_hash: str = field(init=False, eq=False)
 
@@ -324,7 +759,8 @@ class CampaignSettings:
         ids = [i.id for i in self.integrations]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
-            raise ConfigurationError(f"integration ids must be unique; repeated: {duplicates}")
+            message = f"integration ids must be unique; repeated: {duplicates}"
+            raise _refused("integrations", message, _CAMPAIGN)
         data = {
             "campaign_id": self.campaign_id,
             "deadline": self.deadline,

@@ -1,38 +1,47 @@
-"""Reading settings documents: a TOML or JSON file, or parsed data, into checked campaigns.
+"""Reading settings documents, and checking campaigns against the integrations on offer.
 
 The loader reads a whole document in one pass, after expanding its ``${VAR}`` references, and
-reports every problem with its path in one :class:`SettingsError`. It hands the settings
-classes only the keys a document gives, so their defaults, in ``_settings``, are the only ones.
+reports every problem with its path in one :class:`SettingsError`. It reads each value with
+the settings classes' own readers (their fields' converters), so a document and settings built
+in code accept the same shapes, and hands the classes only the keys a document gives, so their
+defaults, in ``_settings``, are the only ones.
+
+:func:`check_campaign` does for a campaign built in code what loading does for a document:
+its rules checked against each kind's fields, each enabled integration checked by its kind.
+The screener calls it once per settings version.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import math
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from ._errors import ConfigurationError, RuleValidationError, SettingsError
-from ._guards.settings import GUARD_KEYS, StateSettings, load_guard, load_state
-from ._mapping import FieldMapping, structure_mapping
-from ._rules.check import RuleProblem, Severity
-from ._rules.model import Action
-from ._rules.ruleset import RuleSet
-from ._settings import CampaignSettings, Credentials, IntegrationSettings, SettingsProblem
+from ._errors import ConfigurationError, RuleValidationError, SettingsError, SettingsProblem
+from ._guards.settings import GUARD_KEYS, StateSettings, load_state
+from ._rules.check import Severity
+from ._rules.ruleset import RuleSet, UncheckedRules
+from ._settings import (
+    CampaignSettings,
+    IntegrationSettings,
+    read_values,
+    rule_problem,
+    rules_source,
+)
 from .typing import FieldsFromSettings, RecommendsRules
 
 if TYPE_CHECKING:
     from ._rules.fields import FieldRegistry
     from .typing import Integration
 
-__all__ = ["load_settings"]
+__all__ = ["check_campaign", "load_settings"]
 
 _IN_HTTP: Final = re.compile(r"\.integrations\[\d+\]\.http(\.|\[|$)")
 _VARIABLE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -59,7 +68,9 @@ _INTEGRATION_KEYS: Final = frozenset(
 _CREDENTIAL_KEYS: Final = frozenset({"api_token", "campaign_id", "list_name", "dialer_list_id"})
 _CAMPAIGN_KEYS: Final = frozenset({"deadline", "integrations", "max_age"})
 _DOCUMENT_KEYS: Final = frozenset({"campaigns", "state"})
-_ACTIONS: Final = frozenset(a.value for a in Action)
+# The integration keys read by the classes' own readers: all but those the loader reads with
+# the kinds at hand (the kind itself, the id that defaults to it, the rules checked against it).
+_VALUE_KEYS: Final = tuple(sorted(_INTEGRATION_KEYS - {"id", "kind", "rules"}))
 
 
 class _Collector:
@@ -68,6 +79,11 @@ class _Collector:
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(SettingsProblem(path=path, message=message))
+
+    def extend(self, problems: Iterable[SettingsProblem], path: str) -> None:
+        """*problems* of the table at *path*, their paths relative to it."""
+        for problem in problems:
+            self.add(f"{path}.{problem.path}" if problem.path else path, problem.message)
 
 
 def load_settings(
@@ -225,41 +241,6 @@ def _typed(  # noqa: PLR0917 - private, reads like a table at its call sites
     return value
 
 
-def _positive(value: Any, path: str, out: _Collector) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    if not (math.isfinite(number) and number > 0):
-        out.add(path, f"must be a positive number of seconds, not {value!r}")
-        return None
-    return number
-
-
-def _action(value: str | None, path: str, out: _Collector) -> str | None:
-    if value is not None and value not in _ACTIONS:
-        out.add(path, f"unknown action {value!r}; use accept, flag, qa or reject")
-        return None
-    return value
-
-
-_Check = Callable[[Any, str, _Collector], Any]
-
-# The integration keys that hold one plain value, in the order their problems are reported:
-# key -> the types accepted, what a problem calls them, a check past the type (or None).
-_PLAIN_KEYS: Final[Mapping[str, tuple[type | tuple[type, ...], str, _Check | None]]] = {
-    "enabled": (bool, "true or false", None),
-    "sort": (int, "a whole number", None),
-    "timeout": ((int, float), "a number", _positive),
-    "base_url": (str, "a URL", None),
-    "dialect": (str, "a dialect name", None),
-    "failure_policy": (str, "an action", _action),
-    "skip_remaining_on_reject": (bool, "true or false", None),
-    "cancel_siblings_on_reject": (bool, "true or false", None),
-    "options": (Mapping, "a table", None),
-    "http": (Mapping, "a table", None),
-}
-
-
 # -- campaigns and integrations -----------------------------------------------------------
 
 
@@ -286,14 +267,8 @@ def _load_campaign(
         out.add(path, "must be a table of campaign settings")
         return None
     _unknown_keys(data, _CAMPAIGN_KEYS, path, out)
-    values: dict[str, Any] = {}
-    deadline = _positive(
-        _typed(data, "deadline", (int, float), "a number", path, out), f"{path}.deadline", out
-    )
-    if deadline is not None:
-        values["deadline"] = deadline
-    if data.get("max_age") is not None:
-        values["max_age"] = data["max_age"]
+    values, problems = read_values(CampaignSettings, data, ("deadline", "max_age"))
+    out.extend(problems, path)
     if "integrations" in data:
         integrations = _load_integrations(data["integrations"], f"{path}.integrations", kinds, out)
         if integrations is None:
@@ -301,9 +276,8 @@ def _load_campaign(
         values["integrations"] = integrations
     try:
         return CampaignSettings(campaign_id=campaign_id, **values)
-    except ConfigurationError as exc:
-        where = "max_age" if str(exc).startswith("max_age") else "integrations"
-        out.add(f"{path}.{where}", str(exc))
+    except SettingsError as exc:
+        out.extend(exc.problems, path)
         return None
 
 
@@ -332,10 +306,10 @@ def _load_integration(
     if found is None:
         return None
     kind_name, kind = found
-    # The id defaults to the kind: a name the class cannot know, so the loader states it.
+    # The id defaults to the kind; read here, where an empty id means none, as it always did.
     identifier = _typed(data, "id", str, "a name", path, out) or kind_name
-    values = _load_plain_values(data, path, out)
-    values |= _load_tables(data, path, out)
+    values, problems = read_values(IntegrationSettings, data, _VALUE_KEYS)
+    out.extend(problems, path)
     own_fields = kind is not None and not isinstance(kind, FieldsFromSettings)
     if own_fields and data.get("http") is not None:
         out.add(f"{path}.http", f"kind {kind_name!r} takes no http table")
@@ -344,6 +318,7 @@ def _load_integration(
         values["rules"] = _load_rules(data["rules"], kind.fields, f"{path}.rules", out)  # type: ignore[union-attr]
     if len(out.problems) > before:
         return None
+    # Every value was read above, and the kind is known: nothing is left to refuse.
     settings = IntegrationSettings(id=identifier, kind=kind_name, **values)
     if kind is None:
         return settings
@@ -382,12 +357,18 @@ def _settings_rules(
     return None if rules is None else attrs.evolve(settings, rules=rules)
 
 
-def _kind_problem(message: str, path: str) -> tuple[str, str]:
-    """A kind's problem, at its own path when it names one (``http.path: ...``)."""
+def _kind_where(message: str) -> tuple[str, str]:
+    """A kind's problem as (where, what): where it names its own path (``http.path: ...``)."""
     head, sep, rest = message.partition(": ")
     if sep and head.startswith(("http", "credentials.")) and " " not in head:
-        return f"{path}.{head}", rest
-    return path, message
+        return head, rest
+    return "", message
+
+
+def _kind_problem(message: str, path: str) -> tuple[str, str]:
+    """A kind's problem, at its own path below *path* when it names one."""
+    where, what = _kind_where(message)
+    return (f"{path}.{where}" if where else path), what
 
 
 def _fields_of(
@@ -420,64 +401,9 @@ def _load_kind(
     return kind_name, kind
 
 
-def _load_plain_values(data: Mapping[str, Any], path: str, out: _Collector) -> dict[str, Any]:
-    """The keys of :data:`_PLAIN_KEYS` that *data* gives (not null), each checked."""
-    values: dict[str, Any] = {}
-    for key, (types, what, check) in _PLAIN_KEYS.items():
-        value = _typed(data, key, types, what, path, out)
-        if check is not None:
-            value = check(value, f"{path}.{key}", out)
-        if value is not None:
-            values[key] = value
-    return values
-
-
-def _load_tables(data: Mapping[str, Any], path: str, out: _Collector) -> dict[str, Any]:
-    """The credentials, mapping, rules and guards that *data* gives (not null), each checked.
-
-    Rules are read against the kind's fields, so not at all when the kind is unknown (that
-    problem is reported already).
-    """
-    values: dict[str, Any] = {}
-    credentials = _typed(data, "credentials", Mapping, "a table", path, out)
-    if credentials is not None:
-        values["credentials"] = _load_credentials(credentials, f"{path}.credentials", out)
-    if data.get("mapping") is not None:
-        values["mapping"] = _load_mapping(data["mapping"], f"{path}.mapping", out)
-    for name in GUARD_KEYS:
-        if data.get(name) is not None:
-            values[name] = load_guard(name, data[name], f"{path}.{name}", out.add)
-    return values
-
-
-def _load_credentials(data: Mapping[str, Any], path: str, out: _Collector) -> Credentials:
-    """The four named credentials, and every other key as a named secret.
-
-    Whether a kind uses a named secret is for the kind to say (its ``check_settings``).
-    """
-    values: dict[str, str] = {}
-    secrets: dict[str, str] = {}
-    for key, value in data.items():
-        if key not in _CREDENTIAL_KEYS and not str(key).isidentifier():
-            out.add(f"{path}.{key}", "is not a credential name (letters, digits and '_')")
-        elif not isinstance(value, str | int) or isinstance(value, bool):
-            out.add(f"{path}.{key}", "must be text")
-        elif text := str(value).strip():  # an empty value is a missing one
-            (values if key in _CREDENTIAL_KEYS else secrets)[key] = text
-    return Credentials(**values, secrets=secrets)
-
-
-def _load_mapping(data: Any, path: str, out: _Collector) -> FieldMapping | None:
-    try:
-        return structure_mapping(data)
-    except ConfigurationError as exc:
-        out.add(path, str(exc).removeprefix("mapping: "))
-        return None
-
-
 def _load_rules(value: Any, fields: FieldRegistry, path: str, out: _Collector) -> RuleSet | None:
     """Rules as text, a list of lines, a list of rule tables or a rule set table."""
-    if isinstance(value, RuleSet):
+    if isinstance(value, RuleSet | UncheckedRules):
         # A document is data; a RuleSet built in code goes into IntegrationSettings itself.
         out.add(
             path,
@@ -485,29 +411,114 @@ def _load_rules(value: Any, fields: FieldRegistry, path: str, out: _Collector) -
             "(rule_set.to_dict()), or build IntegrationSettings(rules=...) in code",
         )
         return None
+    source = rules_source(value)
+    if source is None:
+        out.add(path, "must be text, a list of rules or a rule document")
+        return None
     try:
-        if isinstance(value, str):
-            return RuleSet.from_text(value, fields)
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return RuleSet.from_text("\n".join(value), fields)
-        if isinstance(value, list):
-            return RuleSet.from_dict({"rules": value}, fields)
-        return RuleSet.from_dict(value, fields)
+        return RuleSet.load(source, fields)
     except RuleValidationError as exc:
         for problem in exc.problems:
             if problem.severity is Severity.ERROR:
-                out.add(*_rule_problem(problem, path))
+                found = rule_problem(problem, path)
+                out.add(found.path, found.message)
         return None
 
 
-def _rule_problem(problem: RuleProblem, path: str) -> tuple[str, str]:
-    """Where a rule problem is (its line in rule text, its path in data), and what it is."""
-    where = (
-        problem.path if problem.line is None else f"line {problem.line}, column {problem.column}"
-    )
-    suggestion = (
-        f" (did you mean {problem.suggestion!r}?)"
-        if problem.suggestion and "did you mean" not in problem.message
-        else ""
-    )
-    return f"{path} {where}", f"{problem.message}{suggestion}"
+# -- campaigns built in code --------------------------------------------------------------
+
+Found = tuple[int, str, str]
+"""A problem of a campaign: the integration's index, where in it (``""``: itself), what."""
+
+
+def check_campaign(campaign: CampaignSettings, *, kinds: Iterable[Integration]) -> CampaignSettings:
+    """Check a campaign built in code against the integrations on offer, as loading a file does.
+
+    Each integration's kind must be one of *kinds*; rules given as data
+    (:class:`~purecallerid.UncheckedRules`) are checked against the kind's fields, and each
+    enabled integration by its kind
+    (:meth:`~purecallerid.typing.Integration.check_settings`). The screener does this once per
+    settings version, holding the leads for QA when it finds a problem; call it where an admin
+    saves, to refuse the campaign before it is stored.
+
+    Args:
+        campaign: The campaign's settings.
+        kinds: The integrations the host offers (those given to the screener).
+
+    Returns:
+        The campaign with every rule set checked, as the screener runs it (the same
+        ``settings_hash``).
+
+    Raises:
+        SettingsError: Every problem, each with its path (``integrations[0].rules line 1,
+            column 12``, ``integrations[1].credentials.api_token``).
+    """
+    checked, found = campaign_problems(campaign, {k.kind: k for k in kinds})
+    if found:
+        problems = [
+            SettingsProblem(path=f"integrations[{i}]{f'.{where}' if where else ''}", message=what)
+            for i, where, what in found
+        ]
+        raise SettingsError(problems, source=f"campaign {campaign.campaign_id!r}")
+    return checked
+
+
+def campaign_problems(
+    campaign: CampaignSettings, kinds: Mapping[str, Integration]
+) -> tuple[CampaignSettings, list[Found]]:
+    """The campaign with its rules checked where they could be, and every problem found."""
+    integrations: list[IntegrationSettings] = []
+    found: list[Found] = []
+    for index, settings in enumerate(campaign.integrations):
+        checked, problems = _check_integration(settings, kinds)
+        integrations.append(checked)
+        found.extend((index, where, what) for where, what in problems)
+    if any(a is not b for a, b in zip(integrations, campaign.integrations, strict=True)):
+        campaign = attrs.evolve(campaign, integrations=integrations)
+    return campaign, found
+
+
+def _check_integration(
+    settings: IntegrationSettings, kinds: Mapping[str, Integration]
+) -> tuple[IntegrationSettings, list[tuple[str, str]]]:
+    """One integration checked as the loader checks its table; its problems (where, what)."""
+    kind = kinds.get(settings.kind)
+    if kind is None:
+        known = sorted(kinds)
+        return settings, [("kind", f"no integration of kind {settings.kind!r}; known: {known}")]
+    problems: list[tuple[str, str]] = []
+    own_fields = not isinstance(kind, FieldsFromSettings)
+    if own_fields:
+        if settings.http:
+            problems.append(("http", f"kind {settings.kind!r} takes no http table"))
+        settings = _checked_rules(settings, kind.fields, problems)
+    if settings.enabled:
+        problems.extend(_kind_where(message) for message in kind.check_settings(settings))
+    if isinstance(kind, FieldsFromSettings) and isinstance(settings.rules, UncheckedRules):
+        if problems:
+            return settings, problems  # its fields come from settings known to be broken
+        try:
+            fields = kind.fields_for(settings)
+        except ConfigurationError as exc:
+            problems.extend(_kind_where(line) for line in str(exc).splitlines())
+            return settings, problems
+        settings = _checked_rules(settings, fields, problems)
+    return settings, problems
+
+
+def _checked_rules(
+    settings: IntegrationSettings, fields: FieldRegistry, problems: list[tuple[str, str]]
+) -> IntegrationSettings:
+    """*settings* with its rules checked against *fields*; their problems added to *problems*."""
+    rules = settings.rules
+    if not isinstance(rules, UncheckedRules):
+        return settings
+    try:
+        checked = rules.check(fields)
+    except RuleValidationError as exc:
+        for problem in exc.problems:
+            if problem.severity is Severity.ERROR:
+                found = rule_problem(problem, "rules")
+                problems.append((found.path, found.message))
+        return settings
+    return attrs.evolve(settings, rules=checked)

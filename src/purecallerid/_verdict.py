@@ -19,12 +19,15 @@ from ._errors import (
     APIError,
     ErrorClass,
     ResponseValidationError,
+    SettingsError,
+    SettingsProblem,
     error_class,
     outcome_unknown_of,
 )
 from ._models import Exchange
 from ._records import IntegrationRecord, IntegrationStatus
 from ._rules.model import Action
+from ._rules.ruleset import RuleSet
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -63,7 +66,14 @@ def integration_record(  # noqa: PLR0917 - private, one call site
     truncated: str | None = None
     if answer is not None:
         answer, truncated, failure = _bounded(answer, bounds)
-    verdict = settings.rules.evaluate(None if answer is None else answer.answer, lead.fields)
+    rules = settings.rules
+    if not isinstance(rules, RuleSet):
+        # The screener checks rules given as data before any lead (check_campaign).
+        raise SettingsError(
+            [SettingsProblem(path="rules", message="not checked against the kind's fields")],
+            source=settings.id,
+        )
+    verdict = rules.evaluate(None if answer is None else answer.answer, lead.fields)
     if answer is not None:
         return _answered(settings, verdict, answer, truncated)
     assert failure is not None  # noqa: S101 - one of the two is always set

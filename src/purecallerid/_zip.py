@@ -49,6 +49,9 @@ def check_zip_format(style: ZipFormat | str) -> ZipFormat:
         ConfigurationError: *style* is not one of the :class:`ZipFormat` values.
     """
     try:
+        # A word, in any case, like the rule words: "ZIP5" is zip5.
+        if isinstance(style, str):
+            style = style.strip().lower()
         return ZipFormat(style)
     except ValueError:
         choices = ", ".join(repr(f.value) for f in ZipFormat)

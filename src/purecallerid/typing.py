@@ -162,10 +162,12 @@ class SettingsProvider(Protocol):
 
     Called once per lead, before any integration runs: cache what is expensive to load. Return
     ``None`` for a campaign it does not know; raise :class:`purecallerid.SettingsError` for
-    settings that exist but are broken. Return the current version, so that an admin's edit
-    decides the next lead; when an edit is broken, keep returning the last good version (as
-    :class:`purecallerid.FileSettings` does): the screener checks each version once, by its
-    ``settings_hash``, and records that hash with the decision.
+    settings that exist but are broken (the settings classes raise it for values they refuse):
+    the lead is then recorded ``qa`` with the problems in its note. Return the current version,
+    so that an admin's edit decides the next lead; when an edit is broken, keep returning the
+    last good version (as :class:`purecallerid.FileSettings` does): the screener checks each
+    version once, by its ``settings_hash`` (rules given as data against the kind's fields, with
+    :func:`purecallerid.check_campaign`), and records that hash with the decision.
     """
 
     async def get_campaign(self, campaign_id: str) -> CampaignSettings | None:

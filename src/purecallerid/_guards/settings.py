@@ -6,8 +6,9 @@ guards around *any* integration's ``screen``, so none of this is vendor code. Wh
 keep their counters is the state backend, named once per process (a top-level ``[state]``
 table, or the ``state`` argument of the screener). See "operating under quota" in the docs.
 
-Each class checks its values when built (a :class:`ConfigurationError` naming every problem);
-the settings loader reports the same problems with their paths.
+Each class checks its values when built (a :class:`SettingsError` naming every problem with
+its path, ``quota.daily``); the settings loader reports the same problems, below the
+integration's path.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Final
 import attrs
 from attrs import field, frozen
 
-from .._errors import ConfigurationError
+from .._errors import SettingsError, SettingsProblem
 from .._secrets import Secret
 
 __all__ = [
@@ -84,7 +85,7 @@ def _timezone(value: Any) -> str | None:
 
 def _one_of(*choices: str) -> _Check:
     def check(value: Any) -> str | None:
-        if value in choices:
+        if isinstance(value, str) and value.strip().lower() in choices:  # words, in any case
             return None
         return f"must be one of {', '.join(choices)}, not {value!r}"
 
@@ -125,8 +126,14 @@ def _validate(instance: Any, checks: Mapping[str, _Check]) -> None:
     }
     problems = _problems(checks, values, _nullable(type(instance)))
     if problems:
-        text = "; ".join(f"{key} {message}" for key, message in problems)
-        raise ConfigurationError(f"{type(instance).__name__}: {text}")
+        raise _refused(type(instance), [(key, message) for key, message in problems])
+
+
+def _refused(cls: type, problems: Iterable[tuple[str, str]]) -> SettingsError:
+    """The problems of a guard (or state) class, at their paths below its settings key."""
+    name = _KEY_OF[cls.__name__]
+    found = [SettingsProblem(path=f"{name}.{key}", message=message) for key, message in problems]
+    return SettingsError(found, source=cls.__name__)
 
 
 def _as_texts(value: Iterable[str]) -> tuple[str, ...]:
@@ -280,10 +287,18 @@ class CircuitBreakerSettings:
         _validate(self, _BREAKER_CHECKS)
 
 
-def _secret_or_none(value: str | Secret | None) -> Secret | None:
-    if value is None or isinstance(value, Secret):
-        return value
-    return Secret(value)
+def _url(value: str | Secret | None) -> Secret | None:
+    given: object = value
+    if given is None or isinstance(given, Secret):
+        return given
+    if not isinstance(given, str):
+        raise _refused(StateSettings, [("url", "must be a Redis URL (text)")])
+    return Secret(given)
+
+
+def _backend(value: str) -> str:
+    given: object = value
+    return given.strip().lower() if isinstance(given, str) else value
 
 
 _STATE_CHECKS: Final[Mapping[str, _Check]] = {
@@ -307,22 +322,24 @@ class StateSettings:
             applications.
     """
 
-    backend: str = "memory"
+    backend: str = field(default="memory", converter=_backend)
     path: str | None = None
-    url: Secret | None = field(default=None, converter=_secret_or_none)
+    url: Secret | None = field(default=None, converter=_url)
     prefix: str = "purecallerid"
 
     def __attrs_post_init__(self) -> None:
         """Refuse impossible values and a backend without its location."""
         _validate(self, _STATE_CHECKS)
         if self.backend == "sqlite" and not self.path:
-            raise ConfigurationError("StateSettings: the sqlite backend needs a path")
+            raise _refused(
+                StateSettings, [("path", "is required: the sqlite backend needs a path")]
+            )
         if self.backend == "redis" and not self.url:
-            raise ConfigurationError("StateSettings: the redis backend needs a url")
+            raise _refused(StateSettings, [("url", "is required: the redis backend needs a url")])
         if self.url is not None and not self.url.reveal().startswith(_REDIS_SCHEMES):
             # Checked here, at load, rather than when the first lead opens the backend.
-            raise ConfigurationError(
-                "StateSettings: url must start with redis://, rediss:// or unix://"
+            raise _refused(
+                StateSettings, [("url", "must start with redis://, rediss:// or unix://")]
             )
 
 
@@ -338,6 +355,14 @@ GUARD_KEYS: Final[Mapping[str, frozenset[str]]] = {
 
 STATE_KEYS: Final = frozenset({"backend", "path", "url", "prefix"})
 _REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
+_KEY_OF: Final = {
+    "QuotaSettings": "quota",
+    "RateLimitSettings": "rate_limit",
+    "CacheSettings": "cache",
+    "CircuitBreakerSettings": "circuit_breaker",
+    "StateSettings": "state",
+}
+"""A settings class's name -> its key in a settings file: the path its problems are given at."""
 
 _GUARDS: Final[Mapping[str, tuple[type, Mapping[str, _Check]]]] = {
     "quota": (QuotaSettings, _QUOTA_CHECKS),
@@ -396,8 +421,9 @@ def load_guard(name: str, data: Any, path: str, add: Report) -> Any:
         return None
     try:
         return cls(**values)
-    except ConfigurationError as exc:  # pragma: no cover - the checks above are the same
-        add(path, str(exc))
+    except SettingsError as exc:  # pragma: no cover - the checks above are the same
+        for problem in exc.problems:
+            add(f"{path}{problem.path.removeprefix(name)}", problem.message)
         return None
 
 
@@ -420,8 +446,9 @@ def load_state(data: Any, add: Report) -> StateSettings | None:
         return None
     try:
         return StateSettings(**values)
-    except ConfigurationError as exc:
-        add("state", str(exc).removeprefix("StateSettings: "))
+    except SettingsError as exc:
+        for problem in exc.problems:
+            add(problem.path, problem.message)
         return None
 
 

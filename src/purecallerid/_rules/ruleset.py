@@ -47,6 +47,7 @@ __all__ = [
     "RuleSet",
     "RuleTrace",
     "SupportsAnswer",
+    "UncheckedRules",
 ]
 
 
@@ -374,6 +375,81 @@ class RuleSet:
     def __repr__(self) -> str:
         """Show the integration and the number of rules."""
         return f"<RuleSet {self._fields.integration!r}: {len(self._rules)} rules>"
+
+
+@final
+class UncheckedRules:
+    """Rules given as data, read but not yet checked against an integration's fields.
+
+    What :class:`~purecallerid.IntegrationSettings` keeps for rules given as text, a list of
+    lines, a list of rule tables or a rule document, since the fields they may read belong to
+    the integration's kind, which settings built in code do not know. Their syntax (and every
+    check that needs no fields) is done when they are read: a broken line is refused at once.
+    The screener checks them against the kind's fields when it first sees the settings
+    version, and :func:`~purecallerid.check_campaign` does it on demand (when an admin saves).
+
+    Equal, and written (:meth:`to_dict`, hence the settings hash), as the :class:`RuleSet`
+    they check into.
+    """
+
+    __slots__ = ("_rules", "_source")
+
+    def __init__(self, source: str | Mapping[str, Any]) -> None:
+        """Read *source*: rule text (one rule a line) or a rule document (the dict form).
+
+        Raises:
+            RuleValidationError: Every problem found without the fields (syntax, shapes,
+                actions, duplicate ids), with its line and column in text.
+        """
+        if isinstance(source, str):
+            rules, _, _ = check_text(source, None)
+        else:
+            checker = Checker(None)
+            rules = checker.document(source)
+            checker.raise_if_failed()
+        self._source = source
+        self._rules = rules
+
+    @property
+    def source(self) -> str | Mapping[str, Any]:
+        """The text or document the rules were read from."""
+        return self._source
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """The rules, in order."""
+        return self._rules
+
+    def check(self, fields: FieldRegistry) -> RuleSet:
+        """The rules checked against *fields* and compiled.
+
+        Raises:
+            RuleValidationError: Every problem, each with its line and column in text (a field
+                the integration does not have, a value of the wrong type).
+        """
+        return RuleSet.load(self._source, fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the canonical dict form, the same as the checked :class:`RuleSet`'s."""
+        return {"version": 1, "rules": [rule_to_dict(r) for r in self._rules]}
+
+    def __len__(self) -> int:
+        """The number of rules."""
+        return len(self._rules)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the rules are: text and tables that say the same thing are equal."""
+        if not isinstance(other, UncheckedRules):
+            return NotImplemented
+        return self._rules == other._rules
+
+    def __hash__(self) -> int:
+        """Hash of the rules."""
+        return hash(self._rules)
+
+    def __repr__(self) -> str:
+        """Show the number of rules."""
+        return f"<UncheckedRules: {len(self._rules)} rules>"
 
 
 _NO_FIELDS: Final = FieldRegistry(integration="none", fields=())
