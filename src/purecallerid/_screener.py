@@ -125,6 +125,8 @@ class AsyncScreener:
             self._kinds[integration.kind] = integration
         self._observer = observer
         self._clock = clock
+        self._bound_loop: asyncio.AbstractEventLoop | None = None
+        self._loop_closed = False
         self._state = state
         self._guards: Guards | None = None
         if claim_lease is not None and not (math.isfinite(claim_lease) and claim_lease > 0):
@@ -168,6 +170,7 @@ class AsyncScreener:
                 is a fork of it): build it after the fork.
         """
         check_process(self._pid, type(self).__name__)
+        self._check_loop()
         _check_lead(lead)
         key = (lead.campaign_id, lead.lead_id)
         running = self._in_flight.get(key)
@@ -438,8 +441,30 @@ class AsyncScreener:
             settings_hash=settings_hash,
         )
 
+    def _check_loop(self) -> None:
+        """Refuse a closed screener, or one first used on another event loop.
+
+        Its integrations' pools, its stores' connections and its guards' clients belong to
+        the loop that first used them; on another they fail deep inside a driver, and only
+        in production (fakes have no loop state). Reopening after :meth:`aclose` would leak
+        pools nobody closes.
+        """
+        if self._loop_closed:
+            raise RuntimeError(f"{type(self).__name__} is closed: build a new one")
+        loop = asyncio.get_running_loop()
+        if self._bound_loop is None:
+            self._bound_loop = loop
+        elif loop is not self._bound_loop:
+            raise RuntimeError(
+                f"{type(self).__name__} was first used on another event loop, to which its "
+                "pools and connections belong: build one per event loop (in the coroutine "
+                "given to asyncio.run, or the host's startup hook) and close it there"
+            )
+
     async def aclose(self) -> None:
         """Finish the screenings under way, then close every integration (pools and files).
+
+        The screener is closed for good: :meth:`screen` then raises ``RuntimeError``.
 
         Screenings under way are waited for, not cancelled: their callers may be gone (a
         cancelled bulk run), but a call that may have reached a vendor ends with its record
@@ -453,6 +478,7 @@ class AsyncScreener:
         """
         if forked(self._pid):
             return
+        self._loop_closed = True
         while self._in_flight:
             running = [task for task, _ in self._in_flight.values()]
             await asyncio.gather(*running, return_exceptions=True)
