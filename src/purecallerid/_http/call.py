@@ -10,11 +10,13 @@ name for messages, and a reader that turns an answer into a value.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable, Collection, Generator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Generic, TypeVar
+from urllib.parse import urlencode
 
 import attrs
 import httpx
@@ -169,10 +171,9 @@ class Sent:
     """A request for the driver to send (with these timeouts), then report what happened."""
 
     method: str
-    url: str
-    # Headers, query and body hold credentials: keep them out of reprs (debuggers, dumps).
+    # The URL, query included, holds credentials too: out of reprs (debuggers, dumps).
+    url: str = field(repr=False)
     headers: Mapping[str, str] = field(repr=False)
-    query: Mapping[str, str] = field(repr=False)
     json: Any = field(repr=False)
     form: Mapping[str, str] | None = field(repr=False)
     timeout: httpx.Timeout
@@ -183,12 +184,36 @@ class Sent:
         return client.build_request(
             self.method,
             self.url,
-            params=self.query or None,
             headers=self.headers,
             json=self.json,
             data=self.form,
             timeout=self.timeout,
         )
+
+    def encoded(self) -> tuple[list[tuple[str, str]], bytes | None]:
+        """The headers and body as httpx would write them, for a transport of our own.
+
+        httpx's own defaults (``Accept``, ``User-Agent``) are written too, so that a vendor
+        sees one request whichever path sent it.
+
+        Raises:
+            TypeError: The JSON body holds a value JSON cannot write.
+            ValueError: The JSON body holds a number JSON cannot write (NaN, infinity).
+        """
+        headers = {"Accept": "*/*", "User-Agent": _USER_AGENT}
+        body: bytes | None = None
+        if self.json is not None:
+            text = json.dumps(self.json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            body = text.encode()
+            headers["Content-Type"] = "application/json"
+        elif self.form is not None:
+            body = urlencode(self.form, doseq=True).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        headers.update(self.headers)
+        return list(headers.items()), body
+
+
+_USER_AGENT: Final = f"python-httpx/{httpx.__version__}"
 
 
 @frozen(kw_only=True)
@@ -301,10 +326,12 @@ class _Call(Generic[T]):
         self.secrets = tuple(s for s in secrets if s)
         self.read = read
         self.url = settings.base_url + wire.path
+        # Encoded once: what is sent and what is recorded are the same URL.
+        self.full_url = _recorded_url(self.url, wire.query)
         body = wire.json if wire.form is None else dict(wire.form)
         self.record = RequestRecord(
             method=wire.method,
-            url=redact_text(_recorded_url(self.url, wire.query), self.secrets),
+            url=redact_text(self.full_url, self.secrets),
             headers=_recorded_headers(wire.headers, self.secrets),
             body=redact(body, self.secrets),
         )
@@ -338,10 +365,9 @@ class _Call(Generic[T]):
         timeout = self.settings.timeout
         return Sent(
             method=self.wire.method,
-            url=self.url,
+            url=self.full_url,
             # Only what the client can inflate within bounds: no brotli or zstd surprises.
             headers={**self.wire.headers, "Accept-Encoding": "gzip, deflate"},
-            query=self.wire.query,
             json=self.wire.json,
             form=self.wire.form,
             timeout=timeout if time_left is None else _shrink(timeout, time_left),

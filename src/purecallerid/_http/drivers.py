@@ -308,8 +308,11 @@ class AsyncDriver:
         self.pid = os.getpid()
         pool_limits(max_connections)  # checks the value
         self.owns_http = http_client is None
+        # The library's own transport is driven directly, without httpx's request and
+        # response objects; a host's transport or client gets httpx's API, as documented.
+        self.direct: AiohttpTransport | None = None
         if http_client is None and transport is None:
-            transport = AiohttpTransport(
+            transport = self.direct = AiohttpTransport(
                 max_connections=max_connections,
                 # One byte past the limit: enough to tell a body over it.
                 max_body_bytes=max_wire_bytes + 1,
@@ -375,8 +378,13 @@ class AsyncDriver:
             calls.close()
 
     async def _send(self, action: Sent, limits: ResponseLimits) -> Received | httpx.RequestError:
+        request: httpx.Request | None = None
+        encoded: tuple[list[tuple[str, str]], bytes | None] | None = None
         try:
-            request = action.build(self.http)
+            if self.direct is None:
+                request = action.build(self.http)
+            else:
+                encoded = action.encoded()
         except (TypeError, ValueError, httpx.HTTPError) as exc:
             return _unbuildable(exc)
         loop = asyncio.get_running_loop()
@@ -394,6 +402,9 @@ class AsyncDriver:
         try:
             # httpx's read timeout applies to each socket read; the deadline bounds the whole.
             async with asyncio.timeout_at(end):
+                if encoded is not None and self.direct is not None:
+                    return await self._exchange(self.direct, action, encoded, limits)
+                assert request is not None  # noqa: S101 - built above when not direct
                 return await self._receive(request, limits.max_wire_bytes)
         except httpx.RequestError as exc:
             return exc
@@ -401,6 +412,22 @@ class AsyncDriver:
             return httpx.ReadTimeout("the deadline ran out waiting for the answer", request=request)
         finally:
             self.in_flight.release()
+
+    @staticmethod
+    async def _exchange(
+        transport: AiohttpTransport,
+        action: Sent,
+        encoded: tuple[list[tuple[str, str]], bytes | None],
+        limits: ResponseLimits,
+    ) -> Received:
+        headers, body = encoded
+        status, received, read = await transport.exchange(
+            action.method, action.url, headers, body, action.timeout.as_dict()
+        )
+        limit = limits.max_wire_bytes
+        return Received(
+            status_code=status, headers=received, body=read[:limit], cut=len(read) > limit
+        )
 
     async def _receive(self, request: httpx.Request, limit: int) -> Received:
         """Send *request*; read its body as sent, no further than the wire limit."""
