@@ -18,6 +18,7 @@ The result of :func:`normalize_phone` is E.164 (``+15127891111``), the one inter
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
 from typing import Final
@@ -140,10 +141,18 @@ def _strip_decorations(text: str) -> str:
 def parse_phone(value: object, region: str) -> phonenumbers.PhoneNumber:
     """Parse and validate *value*; *region* must already be checked (:func:`check_region`).
 
+    The number returned may be shared with other callers: read it, never change it.
+
     Raises:
         InvalidPhoneError: *value* is not a valid phone number.
     """
-    text = _as_text(value).strip()
+    return _parse_text(_as_text(value).strip(), region)
+
+
+# A lead's phone is parsed for its mapping and again for its record: libphonenumber's
+# validation is most of a screening's mapping cost, and its answer depends on the text alone.
+@functools.lru_cache(maxsize=1024)
+def _parse_text(text: str, region: str) -> phonenumbers.PhoneNumber:
     if not text:
         raise InvalidPhoneError("is empty")
     if len(text) > _MAX_INPUT:

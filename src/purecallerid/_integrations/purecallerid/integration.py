@@ -146,4 +146,5 @@ class PureCallerIDIntegration(HttpIntegration):
 
     def read_answer(self, reply: VendorReply, settings: IntegrationSettings) -> Mapping[str, Any]:
         """The answer's fields (see :func:`purecallerid.answer_from_response`)."""
-        return _reader(dialect_named(settings.dialect))(reply).as_answer()
+        # Unmasked here: the base masks the answer's values, for every integration, once.
+        return _reader(dialect_named(settings.dialect), masked=False)(reply).as_answer()
