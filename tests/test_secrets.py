@@ -150,3 +150,12 @@ def test_escaped_and_entity_forms_of_a_secret_are_masked() -> None:
         assert token not in html.unescape(masked.replace("\\/", "/"))
         for form in secret_forms(token):
             assert form not in masked
+
+
+def test_a_token_holding_a_quote_is_masked_in_its_repr_of_a_repr() -> None:
+    """repr quotes with '"' when the text holds "'": the twice-escaped form differs then."""
+    from purecallerid._secrets import redact_text  # noqa: PLC0415
+
+    token = "00000'\\0"
+    twice = repr(repr(token)[1:-1])[1:-1]
+    assert redact_text(f"a{twice}b", (token,)) == "a***b"

@@ -258,6 +258,8 @@ def _python_escaped(secret: str) -> set[str]:
         secret.replace("\\", "\\\\").replace('"', '\\"'),
     }
     twice = {form.replace("\\", "\\\\").replace("'", "\\'") for form in once}
+    # repr itself, again: it quotes with '"' (leaving "'" alone) when the text holds a "'".
+    twice |= {repr(form)[1:-1] for form in once}
     return once | twice
 
 
