@@ -341,6 +341,9 @@ WRONG: Mapping[str, tuple[Build, Mapping[str, tuple[Any, str]]]] = {
             "rate_limit": ({"per_second": -1}, "rate_limit.per_second"),
             "cache": (60, "cache"),
             "circuit_breaker": ({"failures": 0}, "circuit_breaker.failures"),
+            "when": ("lead.state =", "when line 1, column 13"),
+            "shadow": ("maybe", "shadow"),
+            "sample": (150, "sample"),
         },
     ),
     "CampaignSettings": (
@@ -350,6 +353,8 @@ WRONG: Mapping[str, tuple[Build, Mapping[str, tuple[Any, str]]]] = {
             "integrations": ({"kind": "k"}, "integrations"),
             "deadline": (-1, "deadline"),
             "max_age": ("a month", "max_age"),
+            "rules": (42, "rules"),
+            "shadow_rules": ("reject when", "shadow_rules line 1, column 12"),
         },
     ),
     "Credentials": (

@@ -225,3 +225,60 @@ def test_write_back_to_redis(redis_server: RedisServer) -> None:
             await house.aclose()
 
     assert asyncio.run(main()) == SuppressionEntry(phone="+12125550166", reason="known litigator")
+
+
+def test_a_shadow_integration_never_writes_back() -> None:
+    """A trial's rule matched: the number stays off the list, the trial changes nothing."""
+    record = _record(InMemorySuppressionList())
+    trial = attrs.evolve(record.integration("litigators"), shadow=True)
+    on_trial = attrs.evolve(record, integrations=(record.integrations[0], trial))
+    target = InMemorySuppressionList()
+    assert asyncio.run(record_to_suppression(on_trial, target, rules="litigators:*")) is None
+    assert len(target) == 0
+
+
+def test_a_campaign_rule_writes_back_by_its_name() -> None:
+    """A campaign rule is named as in decided_by: campaign:<rule id>."""
+    house = InMemorySuppressionList()
+    dnc = SuppressionIntegration({"house": house})
+    litigators = SuppressionIntegration(
+        {"litigators": InMemorySuppressionList([LITIGATOR])}, kind="litigator_check"
+    )
+    document = {
+        "campaigns": {
+            "solar": {
+                "rules": [
+                    (
+                        "both-lists: flag when litigators.suppressed is true and "
+                        'lead.source = "aged" because "aged litigator lead"'
+                    )
+                ],
+                "integrations": [
+                    {"id": "house-dnc", "kind": "suppression", "options": {"list": "house"}},
+                    {
+                        "id": "litigators",
+                        "kind": "litigator_check",
+                        "sort": 2,
+                        "options": {"list": "litigators"},
+                    },
+                ],
+            }
+        }
+    }
+    campaigns = load_settings(document, kinds=[dnc, litigators])
+
+    async def main() -> tuple[SuppressionEntry | None, SuppressionEntry | None]:
+        async with AsyncScreener(
+            settings=InMemorySettings(campaigns.values()),
+            store=InMemoryResultStore(),
+            integrations=[dnc, litigators],
+        ) as screener:
+            fields = {"phone": LITIGATOR, "source": "aged"}
+            record = await screener.screen(Lead(lead_id="1", campaign_id="solar", fields=fields))
+            named = await record_to_suppression(record, house, rules="campaign:both-lists")
+            other = await record_to_suppression(record, house, rules="campaign:other")
+            return named, other
+
+    named, other = asyncio.run(main())
+    assert named == SuppressionEntry(phone="+12125550166", reason="aged litigator lead")
+    assert other is None

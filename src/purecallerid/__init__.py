@@ -40,6 +40,7 @@ from ._errors import (
     error_class,
     failure_table,
 )
+from ._flow import Agreement, agreement, describe_plan, describe_screening, in_sample
 from ._guards.backends import open_state_backend
 from ._guards.memory import InMemoryStateBackend
 from ._guards.redis import RedisStateBackend
@@ -110,9 +111,17 @@ from ._models import (
     RequestRecord,
 )
 from ._phone import PhoneFormat, format_phone, normalize_phone
-from ._records import IntegrationRecord, IntegrationStatus, ScreeningRecord
+from ._records import (
+    IntegrationRecord,
+    IntegrationStatus,
+    RulesRecord,
+    ScreeningRecord,
+    ShadowRecord,
+)
 from ._rules.check import RuleProblem, Severity
+from ._rules.condition import RunCondition
 from ._rules.fields import (
+    CampaignFields,
     FieldRegistry,
     FieldSpec,
     FieldType,
@@ -182,6 +191,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "Action",
+    "Agreement",
     "AllOf",
     "AnyOf",
     "AsyncPureCallerIDClient",
@@ -193,6 +203,7 @@ __all__ = [
     "CSVSuppressionList",
     "CacheSettings",
     "CallingWindowIntegration",
+    "CampaignFields",
     "CampaignSettings",
     "CircuitBreakerSettings",
     "CircuitOpenError",
@@ -259,6 +270,8 @@ __all__ = [
     "RuleSet",
     "RuleTrace",
     "RuleValidationError",
+    "RulesRecord",
+    "RunCondition",
     "SQLiteResultStore",
     "SQLiteStateBackend",
     "SQLiteSuppressionList",
@@ -272,6 +285,7 @@ __all__ = [
     "SettingsError",
     "SettingsProblem",
     "Severity",
+    "ShadowRecord",
     "StateSettings",
     "StateUnavailableError",
     "Status",
@@ -292,10 +306,13 @@ __all__ = [
     "WritableSuppressionList",
     "ZipFormat",
     "__version__",
+    "agreement",
     "answer_from_response",
     "backoff_delay",
     "check_campaign",
     "converter",
+    "describe_plan",
+    "describe_screening",
     "dialect_named",
     "error_class",
     "failure_table",
@@ -303,6 +320,7 @@ __all__ = [
     "format_phone",
     "format_rules",
     "http_integrations",
+    "in_sample",
     "load_settings",
     "map_request",
     "mask_phone",

@@ -5,17 +5,23 @@ ascending order. A reject skips the later stages (unless the rejecting integrati
 otherwise) and, when the rejecting integration asks for it, cancels its siblings still
 running. Each integration gets the smaller of its timeout and the time left of the campaign's
 deadline. Every integration ends with a record, called or not; only host bugs propagate.
+
+Before a stage runs, each of its integrations with a ``when`` is run only if the condition
+holds over the lead and the answers so far, and one with a ``sample`` only for the leads in
+its sample. A shadow integration runs like any other, but its reject neither skips the later
+stages nor cancels its siblings. A campaign that uses none of this pays nothing for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from ._errors import DeadlineExceededError, ForkedError, PureCallerIDError
+from ._flow import in_sample
 from ._guards.guards import GRACE, Guarded
 from ._records import IntegrationRecord, IntegrationStatus
 from ._rules.model import Action
@@ -28,6 +34,7 @@ if TYPE_CHECKING:
     from ._bounds import RecordBounds
     from ._guards.guards import Guards
     from ._models import Lead
+    from ._rules.condition import RunCondition
     from ._settings import CampaignSettings, IntegrationSettings
     from .typing import Integration
 
@@ -80,7 +87,10 @@ class PlanRunner:
                 for settings in stage:
                     done[settings.id] = self._skipped(lead, settings, reason)
                 continue
-            for record in await self._run_stage(lead, stage, end):
+            runnable, traces = stage, _NO_TRACES
+            if campaign.has_flow:
+                runnable, traces = self._gate(lead, campaign, stage, done)
+            for record in await self._run_stage(lead, runnable, end, traces):
                 done[record.integration_id] = record
             stopped_by = _stopped_by(stage, done)
         return [
@@ -90,7 +100,13 @@ class PlanRunner:
             for settings in sorted(campaign.integrations, key=lambda s: s.sort)
         ]
 
-    def _skipped(self, lead: Lead, settings: IntegrationSettings, reason: str) -> IntegrationRecord:
+    def _skipped(
+        self,
+        lead: Lead,
+        settings: IntegrationSettings,
+        reason: str,
+        when_trace: Mapping[str, Any] | None = None,
+    ) -> IntegrationRecord:
         return self._emit(
             lead,
             IntegrationRecord(
@@ -99,16 +115,66 @@ class PlanRunner:
                 sort=settings.sort,
                 status=IntegrationStatus.SKIPPED,
                 skip_reason=reason,
+                shadow=settings.shadow,
+                when_trace=when_trace,
             ),
         )
 
+    def _gate(
+        self,
+        lead: Lead,
+        campaign: CampaignSettings,
+        stage: tuple[IntegrationSettings, ...],
+        done: dict[str, IntegrationRecord],
+    ) -> tuple[tuple[IntegrationSettings, ...], Mapping[str, Mapping[str, Any]]]:
+        """The integrations of *stage* to call, and their ``when`` traces.
+
+        Those whose ``when`` does not hold, or whose sample leaves the lead out, are recorded
+        as skipped (in *done*), with the reason.
+        """
+        runnable: list[IntegrationSettings] = []
+        traces: dict[str, Mapping[str, Any]] = {}
+        for settings in stage:
+            reason: str | None = None
+            if settings.when is not None:
+                answers = {ident: record.answer for ident, record in done.items()}
+                holds, values = settings.when.evaluate(answers, lead.fields)
+                traces[settings.id] = {
+                    "condition": settings.when.to_text(),
+                    "outcome": _OUTCOMES[holds],
+                    "values": values,
+                }
+                if holds is not True:
+                    reason = _not_met(settings.when, holds, done)
+            sample = settings.sample
+            if (
+                reason is None
+                and sample is not None
+                and not in_sample(campaign.campaign_id, settings.id, lead.lead_id, sample)
+            ):
+                reason = f"not called: sampled out (it runs for {sample:g}% of leads)"
+            if reason is None:
+                runnable.append(settings)
+            else:
+                done[settings.id] = self._skipped(lead, settings, reason, traces.get(settings.id))
+        return tuple(runnable), traces
+
     async def _run_stage(
-        self, lead: Lead, stage: tuple[IntegrationSettings, ...], end: float
+        self,
+        lead: Lead,
+        stage: tuple[IntegrationSettings, ...],
+        end: float,
+        traces: Mapping[str, Mapping[str, Any]],
     ) -> list[IntegrationRecord]:
-        if len(stage) == 1:
-            return [await self._run_one(lead, stage[0], end)]
+        if len(stage) <= 1:
+            return [
+                await self._run_one(lead, s, end, traces.get(s.id) if traces else None)
+                for s in stage
+            ]
         tasks = {
-            asyncio.ensure_future(self._run_one(lead, settings, end)): settings
+            asyncio.ensure_future(
+                self._run_one(lead, settings, end, traces.get(settings.id) if traces else None)
+            ): settings
             for settings in stage
         }
         results, cancelled_by = await _wait_for_stage(tasks)
@@ -124,12 +190,18 @@ class PlanRunner:
                         skip_reason=f"cancelled: {cancelled_by} rejected the lead",
                         # The call may have reached the vendor before it was cancelled.
                         outcome_unknown=True,
+                        shadow=settings.shadow,
+                        when_trace=traces.get(settings.id) if traces else None,
                     ),
                 )
         return [results[s.id] for s in stage]
 
     async def _run_one(
-        self, lead: Lead, settings: IntegrationSettings, end: float
+        self,
+        lead: Lead,
+        settings: IntegrationSettings,
+        end: float,
+        when_trace: Mapping[str, Any] | None = None,
     ) -> IntegrationRecord:
         integration = self._kinds[settings.kind]
         started_at = datetime.now(UTC)
@@ -150,7 +222,9 @@ class PlanRunner:
         record = integration_record(
             lead, settings, outcome.answer, outcome.failure, budget, self._bounds
         )
-        record = attrs.evolve(record, started_at=started_at, duration=duration)
+        record = attrs.evolve(
+            record, started_at=started_at, duration=duration, when_trace=when_trace
+        )
         if outcome.cached:
             # Reused: the vendor's answer is the evidence; the request and the attempts were
             # another lead's (its name, its address), and none was made for this one.
@@ -186,12 +260,40 @@ class PlanRunner:
         return outcome
 
 
+_NO_TRACES: Final[Mapping[str, Mapping[str, Any]]] = {}
+_OUTCOMES: Final = {True: "matched", False: "not_matched", None: "unknown"}
+
+
+def _not_met(when: RunCondition, holds: bool | None, done: Mapping[str, IntegrationRecord]) -> str:
+    """Why an integration whose ``when`` did not hold was not called."""
+    text = when.to_text()
+    if holds is False:
+        return f"not called: its condition did not hold: {text}"
+    # Unknown: name the answers that were missing, the usual cause (an earlier failure).
+    missing = []
+    for ident in when.reads:
+        record = done.get(ident)
+        if record is None:
+            missing.append(f"{ident} (not called: disabled)")
+        elif record.answer is None:
+            missing.append(f"{ident} ({record.status.value})")
+    cause = f"no answer from {', '.join(missing)}" if missing else "a field it reads has no value"
+    return f"not called: its condition could not be told ({cause}): {text}"
+
+
 def _stopped_by(
     stage: tuple[IntegrationSettings, ...], done: Mapping[str, IntegrationRecord]
 ) -> str | None:
-    """The first integration of *stage* whose reject skips the later stages, if any."""
+    """The first integration of *stage* whose reject skips the later stages, if any.
+
+    A shadow integration never does: its action counts for nothing.
+    """
     for settings in stage:
-        if done[settings.id].action is Action.REJECT and settings.skip_remaining_on_reject:
+        if (
+            done[settings.id].action is Action.REJECT
+            and settings.skip_remaining_on_reject
+            and not settings.shadow
+        ):
             return settings.id
     return None
 
@@ -220,6 +322,7 @@ async def _wait_for_stage(
                 if (
                     record.action is Action.REJECT
                     and settings.cancel_siblings_on_reject
+                    and not settings.shadow
                     and cancelled_by is None
                     and pending
                 ):

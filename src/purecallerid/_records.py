@@ -15,13 +15,20 @@ from datetime import datetime
 from typing import Any
 
 from attrs import field, frozen
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from ._converter import converter
 from ._models import Attempt, RequestRecord
 from ._rules.model import Action
 from ._secrets import mask_phones
 
-__all__ = ["IntegrationRecord", "IntegrationStatus", "ScreeningRecord"]
+__all__ = [
+    "IntegrationRecord",
+    "IntegrationStatus",
+    "RulesRecord",
+    "ScreeningRecord",
+    "ShadowRecord",
+]
 
 
 class IntegrationStatus(enum.StrEnum):
@@ -32,7 +39,8 @@ class IntegrationStatus(enum.StrEnum):
     ERROR = "error"
     """It failed (timeout, vendor error, unmappable lead...); its failure policy decided."""
     SKIPPED = "skipped"
-    """It was not called: disabled, or an earlier stage rejected the lead."""
+    """It was not called: disabled, an earlier stage rejected the lead, its ``when`` did not
+    hold, or the lead was not in its sample."""
     CANCELLED = "cancelled"
     """It was stopped mid-call because a sibling in its stage rejected the lead."""
 
@@ -78,6 +86,12 @@ class IntegrationRecord:
             are empty, since nothing was sent for this lead (and the request was another
             lead's).
         fetched_at: For a reused result: when it was fetched (UTC).
+        shadow: It is a shadow integration (a trial): ``action``, ``reasons``, ``flags`` and
+            ``decided_by`` are what it would have contributed; none of them counts in the
+            screening's decision (``ScreeningRecord.shadow`` says what would have).
+        when_trace: For an integration with a ``when``: ``condition`` (its text),
+            ``outcome`` (``matched``, ``not_matched`` or ``unknown``) and ``values`` (each
+            field read and the value found); ``None`` otherwise.
     """
 
     integration_id: str
@@ -102,6 +116,57 @@ class IntegrationRecord:
     cached: bool = False
     fetched_at: datetime | None = None
     truncated: str | None = None
+    shadow: bool = False
+    # No converter: the plan builds it, and a converter would run for every record made.
+    when_trace: Mapping[str, Any] | None = None
+
+
+@frozen(kw_only=True)
+class RulesRecord:
+    """What a campaign's rule set decided for one lead: its ``rules``, or its ``shadow_rules``.
+
+    Attributes:
+        action: The most severe action of its rules that fired (accept when none did).
+        reasons: The reasons of the rules acting so (empty for an accept).
+        flags: The reasons of every flag rule that fired.
+        decided_by: The id of the rule that decided, or ``None`` when no rule fired.
+        rule_trace: The evaluation trace, one entry per rule, each value read under its
+            qualified name (``purecallerid.status``).
+    """
+
+    action: Action
+    reasons: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    decided_by: str | None = None
+    rule_trace: tuple[Mapping[str, Any], ...] = ()
+
+
+@frozen(kw_only=True)
+class ShadowRecord:
+    """What a screening would have decided with its shadow parts live.
+
+    Every shadow integration's action and the shadow rules' verdict counted, by the same most
+    severe rule as the live decision. A shadow integration whose reject would have skipped
+    later stages changes nothing here: the decision is a reject either way.
+
+    Attributes:
+        decision: The decision the screening would have reached.
+        reasons: Its reasons (empty for a plain accept).
+        flags: Every flag, shadow parts' included.
+        decided_by: ``"<integration id>:<rule>"``, ``"campaign:<rule id>"`` or
+            ``"shadow:<rule id>"`` (a shadow rule) of the first part acting so, or ``None``.
+        integrations: The ids of the shadow integrations; their own records, marked
+            ``shadow``, are among the screening's.
+        rules: The shadow rules' own verdict and trace, or ``None`` when the campaign has
+            none.
+    """
+
+    decision: Action
+    reasons: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    decided_by: str | None = None
+    integrations: tuple[str, ...] = ()
+    rules: RulesRecord | None = None
 
 
 @frozen(kw_only=True)
@@ -115,7 +180,8 @@ class ScreeningRecord:
         reasons: Reason texts behind the decision (empty for a plain accept).
         flags: Every flag raised, across integrations.
         decided_by: ``"<integration id>:<rule id or failure_policy>"`` of the first
-            integration that produced the decision, or ``None`` for a plain accept.
+            integration that produced the decision, ``"campaign:<rule id>"`` when a campaign
+            rule did (and no integration before it), or ``None`` for a plain accept.
         integrations: One record per configured integration, in plan order.
         note: A remark on the screening as a whole (for instance "no settings for campaign").
         started_at: Start of the screening (UTC).
@@ -130,6 +196,10 @@ class ScreeningRecord:
             holding the lead, may have reached the vendors (and been billed).
         version: The record's version for its lead: 1 for the first screening, one more for
             each re-screening; 0 for a record not stored yet.
+        campaign_rules: What the campaign's ``rules`` decided (:class:`RulesRecord`), or
+            ``None`` when the campaign has none.
+        shadow: What the screening would have decided with its shadow parts live
+            (:class:`ShadowRecord`), or ``None`` when the campaign has no shadow part.
     """
 
     lead_id: str
@@ -148,6 +218,8 @@ class ScreeningRecord:
     phone: str | None = None
     outcome_unknown: bool = False
     version: int = 0
+    campaign_rules: RulesRecord | None = None
+    shadow: ShadowRecord | None = None
 
     def to_public_dict(self) -> dict[str, Any]:
         """The record as JSON data to show a person: every phone masked, no secret.
@@ -168,3 +240,25 @@ class ScreeningRecord:
             if record.integration_id == integration_id:
                 return record
         raise KeyError(integration_id)
+
+
+# The campaign flow's fields are left out of a record's JSON while they hold their defaults:
+# the records of campaigns that use none of it read and hash exactly as they did before.
+converter.register_unstructure_hook(
+    IntegrationRecord,
+    make_dict_unstructure_fn(
+        IntegrationRecord,
+        converter,
+        shadow=override(omit_if_default=True),
+        when_trace=override(omit_if_default=True),
+    ),
+)
+converter.register_unstructure_hook(
+    ScreeningRecord,
+    make_dict_unstructure_fn(
+        ScreeningRecord,
+        converter,
+        campaign_rules=override(omit_if_default=True),
+        shadow=override(omit_if_default=True),
+    ),
+)

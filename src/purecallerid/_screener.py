@@ -47,7 +47,7 @@ from ._plan import PlanRunner
 from ._records import ScreeningRecord
 from ._rules.model import Action
 from ._settings_loader import campaign_problems
-from ._verdict import decide
+from ._verdict import decide, flow_verdicts
 from .typing import RecordHistory
 
 if TYPE_CHECKING:
@@ -357,7 +357,8 @@ class AsyncScreener:
                                 **extra)  # fmt: skip
         records = await self._plan.run(lead, campaign, started)
         return self._record(lead, started_at, started, records, None, note,
-                            settings_hash=campaign.settings_hash, **extra)  # fmt: skip
+                            settings_hash=campaign.settings_hash, campaign=campaign,
+                            **extra)  # fmt: skip
 
     def _check(self, campaign: CampaignSettings) -> CampaignSettings | str:
         """The campaign checked against the integrations (rules compiled), or the note why not.
@@ -374,8 +375,9 @@ class AsyncScreener:
         if found:
             problems = []
             for index, where, what in found:
-                name = campaign.integrations[index].id
-                problems.append(f"{name}{f'.{where}' if where else ''}: {what}")
+                name = "" if index is None else campaign.integrations[index].id
+                place = ".".join(filter(None, [name, where]))
+                problems.append(f"{place}: {what}")
             result = f"settings error: {'; '.join(problems)}"
         self._checked[campaign.settings_hash] = (campaign, result)
         return result
@@ -417,13 +419,19 @@ class AsyncScreener:
         note: str | None,
         *,
         settings_hash: str,
+        campaign: CampaignSettings | None = None,
         phone: str | None = None,
         outcome_unknown: bool = False,
         taken_over_note: str | None = None,
     ) -> ScreeningRecord:
         records = tuple(records)
-        decision = decide(records, forced=forced, note=note)
+        rules = shadow = None
+        if campaign is not None and campaign.has_flow:
+            rules, shadow = flow_verdicts(campaign, records, lead, note)
+        decision = decide(records, forced=forced, note=note, rules=rules)
         return ScreeningRecord(
+            campaign_rules=rules,
+            shadow=shadow,
             phone=phone,
             outcome_unknown=outcome_unknown,
             lead_id=lead.lead_id,

@@ -39,7 +39,8 @@ from ._guards.settings import (
 )
 from ._mapping import FieldMapping, structure_mapping, unstructure_mapping
 from ._rules.check import RuleProblem, Severity
-from ._rules.model import Action
+from ._rules.condition import RunCondition
+from ._rules.model import Action, AllOf, AnyOf, Comparison, Condition, Not
 from ._rules.ruleset import RuleSet, UncheckedRules
 from ._secrets import Secret
 
@@ -71,6 +72,8 @@ RulesGiven: TypeAlias = (
     RuleSet | UncheckedRules | str | Sequence[str | Mapping[str, Any]] | Mapping[str, Any]
 )
 """Rules as a settings file writes them (text, lines, rule tables, a rule document) or built."""
+ConditionGiven: TypeAlias = RunCondition | Condition | str | Mapping[str, Any]
+"""A ``when`` as a settings file writes it (text, a condition table) or built."""
 
 MIN_SECRET_LENGTH: Final = 8
 """Characters a secret has at least: a shorter one could not be masked without masking words."""
@@ -96,6 +99,8 @@ _TIMEOUT: Final = 5.0
 _FAILURE_POLICY: Final = Action.QA
 _SKIP_REMAINING: Final = True
 _CANCEL_SIBLINGS: Final = False
+_SHADOW: Final = False
+_PERCENT: Final = 100.0
 _DEADLINE: Final = 15.0
 
 
@@ -439,25 +444,64 @@ def rules_source(value: object) -> str | Mapping[str, Any] | None:
     return None
 
 
-def _rules(value: RulesGiven | None) -> RuleSet | UncheckedRules:
-    """Rules built, or read from data; their fields are checked once the kind is known."""
-    given: object = value
-    if given is None:
+def read_rules(value: object, name: str, source: str) -> RuleSet | UncheckedRules:
+    """Rules built, or read from data (at *name*); their fields are checked later, when known."""
+    if value is None:
         return RuleSet.empty()
-    if isinstance(given, RuleSet | UncheckedRules):
-        return given
-    source = rules_source(given)
-    if source is None:
+    if isinstance(value, RuleSet | UncheckedRules):
+        return value
+    text = rules_source(value)
+    if text is None:
         raise _refused(
-            "rules",
-            f"must be text, a list of rules or a rule document, not {_shown(given)}",
-            _INTEGRATION,
+            name, f"must be text, a list of rules or a rule document, not {_shown(value)}", source
         )
     try:
-        return UncheckedRules(source)
+        return UncheckedRules(text)
     except RuleValidationError as exc:
-        errors = [rule_problem(p, "rules") for p in exc.problems if p.severity is Severity.ERROR]
+        errors = [rule_problem(p, name) for p in exc.problems if p.severity is Severity.ERROR]
+        raise SettingsError(errors, source=source) from None
+
+
+def _rules(value: RulesGiven | None) -> RuleSet | UncheckedRules:
+    """Rules built, or read from data; their fields are checked once the kind is known."""
+    return read_rules(value, "rules", _INTEGRATION)
+
+
+def _when(value: ConditionGiven | None) -> RunCondition | None:
+    """A condition built, or read from data; the fields it reads are checked with the campaign."""
+    given: object = value
+    if given is None or (isinstance(given, str) and not given.strip()):
+        return None  # an empty text is no condition, as an empty credential is none
+    if isinstance(given, RunCondition):
+        return given
+    if not isinstance(given, str | Mapping | Comparison | AllOf | AnyOf | Not):
+        message = f"must be a condition (text or a condition table), not {_shown(given)}"
+        raise _refused("when", message, _INTEGRATION)
+    try:
+        return RunCondition(given)
+    except RuleValidationError as exc:
+        errors = [rule_problem(p, "when") for p in exc.problems if p.severity is Severity.ERROR]
         raise SettingsError(errors, source=_INTEGRATION) from None
+
+
+def _shadow(value: Flag | None) -> bool:
+    return _flag(value, "shadow", default=_SHADOW)
+
+
+def _sample(value: float | str | None) -> float | None:
+    """A percentage of leads, 0 to 100: a number, or its digits as text (``"25"``, ``"25%"``)."""
+    given: object = value
+    if given is None:
+        return None
+    if isinstance(given, str):
+        digits = given.strip().removesuffix("%")
+        given = float(digits) if _NUMBER_TEXT.fullmatch(digits) else given
+    if isinstance(given, int | float) and not isinstance(given, bool):
+        percent = float(given)
+        if 0 <= percent <= _PERCENT:  # NaN fails both
+            return percent
+    message = f"must be a percentage of leads from 0 to 100, not {_shown(value)}"
+    raise _refused("sample", message, _INTEGRATION)
 
 
 def _guard(name: str, cls: type[Any], value: object) -> Any:
@@ -549,6 +593,15 @@ class IntegrationSettings:
             default, and it must stay off for PureCallerID, whose call loads the lead.
         circuit_breaker: A circuit breaker per endpoint
             (:class:`~purecallerid.CircuitBreakerSettings`), or ``None``.
+        when: A condition on the lead and the answers of earlier stages
+            (:class:`~purecallerid.RunCondition`, or its text or table): the integration runs
+            only for leads that meet it, and is recorded ``skipped`` with the condition
+            otherwise. ``None`` (the default): it runs for every lead.
+        shadow: A trial: it runs and is recorded in full, but its action never counts in the
+            decision, and its reject never skips later stages (``False`` by default).
+        sample: The percentage of leads it runs for, chosen by a hash of the campaign, the
+            integration and the lead id (the same leads on every machine); the others are
+            recorded ``skipped`` as sampled out. ``None`` (the default): every lead.
     """
 
     kind: str = field(converter=_kind)
@@ -570,6 +623,9 @@ class IntegrationSettings:
     rate_limit: RateLimitSettings | None = field(default=None, converter=_rate_limit)
     cache: CacheSettings | None = field(default=None, converter=_cache)
     circuit_breaker: CircuitBreakerSettings | None = field(default=None, converter=_circuit_breaker)
+    when: RunCondition | None = field(default=None, converter=_when)
+    shadow: bool = field(default=_SHADOW, converter=_shadow)
+    sample: float | None = field(default=None, converter=_sample)
 
     @classmethod
     def from_table(cls, data: Mapping[str, Any]) -> IntegrationSettings:
@@ -605,6 +661,13 @@ class IntegrationSettings:
             guard = guard_fingerprint(getattr(self, name))
             if guard is not None:
                 data[name] = guard
+        # The campaign flow's keys only when set, for the same reason.
+        if self.when is not None:
+            data["when"] = self.when.to_dict()
+        if self.shadow:
+            data["shadow"] = True
+        if self.sample is not None:
+            data["sample"] = self.sample
         return data
 
     def _credential_ids(self) -> dict[str, Any]:
@@ -727,6 +790,14 @@ def _max_age(value: Seconds | None) -> float | None:
     return _seconds(given, "max_age", _CAMPAIGN)
 
 
+def _campaign_rules(value: RulesGiven | None) -> RuleSet | UncheckedRules:
+    return read_rules(value, "rules", _CAMPAIGN)
+
+
+def _shadow_rules(value: RulesGiven | None) -> RuleSet | UncheckedRules:
+    return read_rules(value, "shadow_rules", _CAMPAIGN)
+
+
 @frozen(kw_only=True)
 class CampaignSettings:
     """How one campaign's leads are screened.
@@ -744,15 +815,28 @@ class CampaignSettings:
         max_age: How long a lead's record stands, in seconds (or text with a unit: ``"31d"``,
             the DNC safe-harbour window); a lead posted again after that is screened again
             and its new record appended. ``None`` (the default): a record stands for ever.
+        rules: Campaign rules, evaluated once the plan has run, over every integration's
+            answer by qualified name (``purecallerid.status``, ``litigator.litigator``) and
+            the lead (``lead.state``); their action counts in the decision like an
+            integration's (``decided_by = "campaign:<rule id>"``). Rules given as data are
+            kept as :class:`~purecallerid.UncheckedRules` until the campaign is checked.
+        shadow_rules: Campaign rules on trial: evaluated and recorded like :attr:`rules`
+            (``record.shadow``), they never count in the decision.
         settings_hash: SHA-256 of everything above but credentials' tokens, recorded with
             every decision (computed).
+        has_flow: Whether the campaign uses any of ``when``, ``shadow``, ``sample``,
+            ``rules`` or ``shadow_rules`` (computed): without them a lead costs nothing
+            more than it did before they existed.
     """
 
     campaign_id: str = field(converter=_campaign_key)
     integrations: tuple[IntegrationSettings, ...] = field(factory=tuple, converter=_integrations)
     deadline: float = field(default=_DEADLINE, converter=_deadline)
     max_age: float | None = field(default=None, converter=_max_age)
+    rules: RuleSet | UncheckedRules = field(factory=RuleSet.empty, converter=_campaign_rules)
+    shadow_rules: RuleSet | UncheckedRules = field(factory=RuleSet.empty, converter=_shadow_rules)
     settings_hash: str = field(init=False, eq=False)
+    has_flow: bool = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         """Refuse duplicate integration ids; compute the settings hash."""
@@ -768,8 +852,21 @@ class CampaignSettings:
         }
         if self.max_age is not None:  # absent otherwise: hashes of earlier settings stand
             data["max_age"] = self.max_age
+        if len(self.rules):  # the same
+            data["rules"] = self.rules.to_dict()
+        if len(self.shadow_rules):
+            data["shadow_rules"] = self.shadow_rules.to_dict()
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_canonical)
         object.__setattr__(self, "settings_hash", hashlib.sha256(text.encode()).hexdigest())
+        flow = bool(len(self.rules) or len(self.shadow_rules)) or any(
+            i.when is not None or i.shadow or i.sample is not None for i in self.integrations
+        )
+        object.__setattr__(self, "has_flow", flow)
+
+    @property
+    def has_shadow(self) -> bool:
+        """Whether a part of the campaign is on trial: a shadow integration or shadow rules."""
+        return bool(len(self.shadow_rules)) or any(i.shadow for i in self.integrations)
 
     def stages(self) -> list[tuple[int, tuple[IntegrationSettings, ...]]]:
         """The enabled integrations grouped by sort number, in ascending order."""

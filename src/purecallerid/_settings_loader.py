@@ -18,7 +18,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -27,6 +27,7 @@ import attrs
 from ._errors import ConfigurationError, RuleValidationError, SettingsError, SettingsProblem
 from ._guards.settings import GUARD_KEYS, StateSettings, load_state
 from ._rules.check import Severity
+from ._rules.fields import CampaignFields
 from ._rules.ruleset import RuleSet, UncheckedRules
 from ._settings import (
     CampaignSettings,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from ._rules.fields import FieldRegistry
     from .typing import Integration
 
-__all__ = ["check_campaign", "load_settings"]
+__all__ = ["check_campaign", "flow_problems", "load_settings"]
 
 _IN_HTTP: Final = re.compile(r"\.integrations\[\d+\]\.http(\.|\[|$)")
 _VARIABLE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -62,11 +63,17 @@ _INTEGRATION_KEYS: Final = frozenset(
         "cancel_siblings_on_reject",
         "options",
         "http",
+        "when",
+        "shadow",
+        "sample",
         *GUARD_KEYS,
     }
 )
 _CREDENTIAL_KEYS: Final = frozenset({"api_token", "campaign_id", "list_name", "dialer_list_id"})
-_CAMPAIGN_KEYS: Final = frozenset({"deadline", "integrations", "max_age"})
+_CAMPAIGN_KEYS: Final = frozenset({"deadline", "integrations", "max_age", "rules", "shadow_rules"})
+_CAMPAIGN_RULES: Final = ("rules", "shadow_rules")
+_CAMPAIGN_PART: Final = "campaign"
+_SHADOW_PART: Final = "shadow"
 _DOCUMENT_KEYS: Final = frozenset({"campaigns", "state"})
 # The integration keys read by the classes' own readers: all but those the loader reads with
 # the kinds at hand (the kind itself, the id that defaults to it, the rules checked against it).
@@ -267,7 +274,14 @@ def _load_campaign(
         out.add(path, "must be a table of campaign settings")
         return None
     _unknown_keys(data, _CAMPAIGN_KEYS, path, out)
-    values, problems = read_values(CampaignSettings, data, ("deadline", "max_age"))
+    for key in _CAMPAIGN_RULES:
+        if isinstance(data.get(key), RuleSet | UncheckedRules):
+            # A document is data; rules built in code go into CampaignSettings itself.
+            out.add(f"{path}.{key}", "a RuleSet object; pass its text or dict form")
+            return None
+    values, problems = read_values(
+        CampaignSettings, data, ("deadline", "max_age", *_CAMPAIGN_RULES)
+    )
     out.extend(problems, path)
     if "integrations" in data:
         integrations = _load_integrations(data["integrations"], f"{path}.integrations", kinds, out)
@@ -275,10 +289,19 @@ def _load_campaign(
             return None
         values["integrations"] = integrations
     try:
-        return CampaignSettings(campaign_id=campaign_id, **values)
+        campaign = CampaignSettings(campaign_id=campaign_id, **values)
     except SettingsError as exc:
         out.extend(exc.problems, path)
         return None
+    if not campaign.has_flow:
+        return campaign
+    registries = {i.id: _registry(kinds.get(i.kind), i) for i in campaign.integrations}
+    checked, found = flow_problems(campaign, registries)
+    for index, where, what in found:
+        out.add(
+            f"{path}.{where}" if index is None else f"{path}.integrations[{index}].{where}", what
+        )
+    return checked
 
 
 def _load_integrations(
@@ -425,10 +448,139 @@ def _load_rules(value: Any, fields: FieldRegistry, path: str, out: _Collector) -
         return None
 
 
-# -- campaigns built in code --------------------------------------------------------------
+# -- the campaign flow: when, campaign rules, shadow rules -------------------------------
 
-Found = tuple[int, str, str]
-"""A problem of a campaign: the integration's index, where in it (``""``: itself), what."""
+Found = tuple[int | None, str, str]
+"""A problem of a campaign: the integration's index (``None``: the campaign's own key), where
+in it (``""``: itself), what."""
+
+
+def _registry(kind: Integration | None, settings: IntegrationSettings) -> FieldRegistry | None:
+    """The fields an integration's answer offers; ``None`` when they cannot be known."""
+    if kind is None:
+        return None
+    if not isinstance(kind, FieldsFromSettings):
+        return kind.fields
+    try:
+        return kind.fields_for(settings)
+    except ConfigurationError:  # its own problems are reported where its settings are read
+        return None
+
+
+def _readable(
+    campaign: CampaignSettings,
+    registries: Mapping[str, FieldRegistry],
+    why_not: Callable[[IntegrationSettings], str | None],
+) -> CampaignFields:
+    """The campaign's fields, but those of the integrations *why_not* names a reason for."""
+    readable: dict[str, FieldRegistry] = {}
+    unavailable: dict[str, str] = {}
+    for settings in sorted(campaign.integrations, key=lambda i: i.sort):
+        reason = why_not(settings)
+        if reason is None:
+            readable[settings.id] = registries[settings.id]
+        else:
+            unavailable[settings.id] = reason
+    return CampaignFields(registries=readable, unavailable=unavailable)
+
+
+_SHADOW_ANSWER: Final = (
+    "is a shadow integration: only shadow_rules and the when of another shadow integration "
+    "read its answer, so that it never changes a decision"
+)
+
+
+def _before(settings: IntegrationSettings) -> Callable[[IntegrationSettings], str | None]:
+    """Why each integration's answer is not there for *settings*' ``when``, or ``None``."""
+
+    def why_not(other: IntegrationSettings) -> str | None:
+        if other.id == settings.id:
+            return "is this integration: a when reads the answers of earlier stages"
+        if other.sort == settings.sort:
+            return f"runs in the same stage (sort {other.sort}): its answer is not there yet"
+        if other.sort > settings.sort:
+            return f"runs in a later stage (sort {other.sort}): its answer is not there yet"
+        if other.shadow and not settings.shadow:
+            return _SHADOW_ANSWER
+        return None
+
+    return why_not
+
+
+def _live(other: IntegrationSettings) -> str | None:
+    return _SHADOW_ANSWER if other.shadow else None
+
+
+def _any(_: IntegrationSettings) -> str | None:
+    return None
+
+
+def flow_problems(
+    campaign: CampaignSettings, registries: Mapping[str, FieldRegistry | None]
+) -> tuple[CampaignSettings, list[Found]]:
+    """The campaign with its ``when`` conditions and campaign rules checked, and the problems.
+
+    A ``when``'s problem is its integration's (``when line 1, column 1``), a campaign rule's
+    the campaign's own (index ``None``: ``rules line 2, column 13``). Nothing is checked while
+    an integration's fields are unknown (its kind is unknown, or its settings broken): those
+    problems are reported already, and every name would seem unknown.
+    """
+    if not campaign.has_flow or any(r is None for r in registries.values()):
+        return campaign, []
+    known = {ident: registry for ident, registry in registries.items() if registry is not None}
+    problems = _reserved_ids(campaign)
+    integrations = list(campaign.integrations)
+    for index, settings in enumerate(integrations):
+        if settings.when is None:
+            continue
+        fields = _readable(campaign, known, _before(settings))
+        try:
+            when = settings.when.check(fields)
+        except RuleValidationError as exc:
+            problems.extend((index, *found) for found in _rule_problems(exc, "when"))
+        else:
+            integrations[index] = attrs.evolve(settings, when=when)
+    changes: dict[str, Any] = {"integrations": integrations}
+    for key, why_not in (("rules", _live), ("shadow_rules", _any)):
+        rules: RuleSet | UncheckedRules = getattr(campaign, key)
+        if not len(rules):
+            continue
+        fields = _readable(campaign, known, why_not)
+        source = rules if isinstance(rules, UncheckedRules) else UncheckedRules(rules.to_dict())
+        try:
+            changes[key] = source.check(fields)
+        except RuleValidationError as exc:
+            problems.extend((None, *found) for found in _rule_problems(exc, key))
+    return attrs.evolve(campaign, **changes), problems
+
+
+_RESERVED_IDS: Final = {
+    "lead": "names the lead in conditions and campaign rules (lead.<name>)",
+    "campaign": "names the campaign's rules in decided_by (campaign:<rule id>)",
+    "shadow": "names the shadow rules in the shadow decision's decided_by (shadow:<rule id>)",
+}
+
+
+def _reserved_ids(campaign: CampaignSettings) -> list[Found]:
+    """Ids that qualified names or ``decided_by`` would take for something else."""
+    qualified = bool(len(campaign.rules) or len(campaign.shadow_rules)) or any(
+        i.when is not None for i in campaign.integrations
+    )
+    if not qualified:
+        return []
+    return [
+        (index, "id", f"{settings.id!r} {_RESERVED_IDS[settings.id]}; choose another id")
+        for index, settings in enumerate(campaign.integrations)
+        if settings.id in _RESERVED_IDS
+    ]
+
+
+def _rule_problems(error: RuleValidationError, path: str) -> list[tuple[str, str]]:
+    found = [rule_problem(p, path) for p in error.problems if p.severity is Severity.ERROR]
+    return [(problem.path, problem.message) for problem in found]
+
+
+# -- campaigns built in code --------------------------------------------------------------
 
 
 def check_campaign(campaign: CampaignSettings, *, kinds: Iterable[Integration]) -> CampaignSettings:
@@ -456,7 +608,10 @@ def check_campaign(campaign: CampaignSettings, *, kinds: Iterable[Integration]) 
     checked, found = campaign_problems(campaign, {k.kind: k for k in kinds})
     if found:
         problems = [
-            SettingsProblem(path=f"integrations[{i}]{f'.{where}' if where else ''}", message=what)
+            SettingsProblem(
+                path=where if i is None else f"integrations[{i}]{f'.{where}' if where else ''}",
+                message=what,
+            )
             for i, where, what in found
         ]
         raise SettingsError(problems, source=f"campaign {campaign.campaign_id!r}")
@@ -475,7 +630,11 @@ def campaign_problems(
         found.extend((index, where, what) for where, what in problems)
     if any(a is not b for a, b in zip(integrations, campaign.integrations, strict=True)):
         campaign = attrs.evolve(campaign, integrations=integrations)
-    return campaign, found
+    if found or not campaign.has_flow:
+        return campaign, found
+    registries = {i.id: _registry(kinds.get(i.kind), i) for i in campaign.integrations}
+    campaign, flow = flow_problems(campaign, registries)
+    return campaign, [*found, *flow]
 
 
 def _check_integration(

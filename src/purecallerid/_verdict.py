@@ -25,7 +25,7 @@ from ._errors import (
     outcome_unknown_of,
 )
 from ._models import Exchange
-from ._records import IntegrationRecord, IntegrationStatus
+from ._records import IntegrationRecord, IntegrationStatus, RulesRecord, ShadowRecord
 from ._rules.model import Action
 from ._rules.ruleset import RuleSet
 
@@ -33,11 +33,20 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ._models import Lead
-    from ._rules.ruleset import Evaluation
-    from ._settings import IntegrationSettings
+    from ._rules.ruleset import Evaluation, UncheckedRules
+    from ._settings import CampaignSettings, IntegrationSettings
     from .typing import IntegrationAnswer
 
-__all__ = ["Decision", "decide", "integration_record"]
+__all__ = [
+    "CAMPAIGN_PART",
+    "SHADOW_PART",
+    "Decision",
+    "decide",
+    "flow_verdicts",
+    "integration_record",
+    "rules_record",
+    "shadow_decision",
+]
 
 logger: Final = logging.getLogger("purecallerid")
 
@@ -100,12 +109,15 @@ def _bounded(
 
 
 def _identity(settings: IntegrationSettings, verdict: Evaluation) -> dict[str, Any]:
-    return {
+    identity: dict[str, Any] = {
         "integration_id": settings.id,
         "kind": settings.kind,
         "sort": settings.sort,
         "rule_trace": tuple(verdict.trace_dicts()),
     }
+    if settings.shadow:
+        identity["shadow"] = True
+    return identity
 
 
 def _answered(
@@ -185,8 +197,9 @@ class Decision:
         reasons: The reasons of the records acting so, then the note, each once; none for an
             accept.
         flags: The flags of every record, each once, in order.
-        decided_by: ``<integration id>:<rule>`` of the first record acting so, or ``None``
-            (no such record, or an accept no rule made).
+        decided_by: ``<integration id>:<rule>`` of the first record acting so (``campaign:``
+            or ``shadow:`` and the rule's id for a campaign's rules), or ``None`` (no such
+            record, or an accept no rule made).
     """
 
     action: Action
@@ -195,31 +208,89 @@ class Decision:
     decided_by: str | None
 
 
+CAMPAIGN_PART: Final = "campaign"
+"""The name of a campaign's rules in ``decided_by`` (``campaign:<rule id>``)."""
+SHADOW_PART: Final = "shadow"
+"""The name of a campaign's shadow rules in the shadow decision's ``decided_by``."""
+
+
 def decide(
-    records: Sequence[IntegrationRecord], *, forced: Action | None, note: str | None
+    records: Sequence[IntegrationRecord],
+    *,
+    forced: Action | None,
+    note: str | None,
+    rules: RulesRecord | None = None,
 ) -> Decision:
     """Combine *records* into the screening's decision.
+
+    Shadow integrations' records never count.
 
     Args:
         records: The integrations' records, in plan order.
         forced: An action taken whatever the records say (no settings: ``qa``), or ``None``.
         note: A note on the screening, added to the reasons of any decision but an accept.
+        rules: What the campaign's rules decided, counted after every integration.
     """
+    parts: list[tuple[str, IntegrationRecord | RulesRecord]] = [
+        (r.integration_id, r) for r in records if not r.shadow
+    ]
+    if rules is not None:
+        parts.append((CAMPAIGN_PART, rules))
+    return _combined(parts, forced=forced, note=note)
+
+
+def shadow_decision(
+    records: Sequence[IntegrationRecord],
+    *,
+    note: str | None,
+    rules: RulesRecord | None,
+    shadow_rules: RulesRecord | None,
+) -> ShadowRecord:
+    """What the screening would have decided with every shadow part live.
+
+    A shadow integration whose reject would have skipped later stages changes nothing: the
+    decision is a reject whatever those stages would have said.
+    """
+    parts: list[tuple[str, IntegrationRecord | RulesRecord]] = [
+        (r.integration_id, r) for r in records
+    ]
+    if rules is not None:
+        parts.append((CAMPAIGN_PART, rules))
+    if shadow_rules is not None:
+        parts.append((SHADOW_PART, shadow_rules))
+    decision = _combined(parts, forced=None, note=note)
+    return ShadowRecord(
+        decision=decision.action,
+        reasons=decision.reasons,
+        flags=decision.flags,
+        decided_by=decision.decided_by,
+        integrations=tuple(r.integration_id for r in records if r.shadow),
+        rules=shadow_rules,
+    )
+
+
+def _combined(
+    parts: Sequence[tuple[str, IntegrationRecord | RulesRecord]],
+    *,
+    forced: Action | None,
+    note: str | None,
+) -> Decision:
+    """The most severe action of *parts* (or *forced*), with its reasons, flags and decider."""
     if forced is None:
-        action = Action.most_severe(r.action for r in records if r.action is not None)
+        action = Action.most_severe(p.action for _, p in parts if p.action is not None)
     else:
         action = forced
-    decider = next((r for r in records if r.action is action), None)
+    decider = next(((name, p) for name, p in parts if p.action is action), None)
     reasons: list[str] = []
     if action is not Action.ACCEPT:
-        reasons.extend(reason for r in records if r.action is action for reason in r.reasons)
+        reasons.extend(reason for _, p in parts if p.action is action for reason in p.reasons)
         if note is not None:
             reasons.append(note)
-    flags = [flag for r in records for flag in r.flags]
+    flags = [flag for _, p in parts for flag in p.flags]
     decided_by = (
         None
-        if decider is None or (action is Action.ACCEPT and decider.decided_by is None)
-        else f"{decider.integration_id}:{decider.decided_by}"
+        if decider is None or (action is Action.ACCEPT and decider[1].decided_by is None)
+        else f"{decider[0]}:{decider[1].decided_by}"
     )
     return Decision(
         action=action,
@@ -227,3 +298,44 @@ def decide(
         flags=tuple(dict.fromkeys(flags)),
         decided_by=decided_by,
     )
+
+
+def rules_record(
+    rules: RuleSet | UncheckedRules, records: Sequence[IntegrationRecord], lead: Lead
+) -> RulesRecord:
+    """Evaluate a campaign's rules over the integrations' answers (by id) and the lead.
+
+    An integration that did not answer (skipped, failed, cancelled) has no answer: a rule
+    reading it finds its fields unknown.
+    """
+    if not isinstance(rules, RuleSet):
+        # The screener checks rules given as data before any lead (check_campaign).
+        raise SettingsError(
+            [SettingsProblem(path="rules", message="not checked against the campaign's fields")],
+            source=lead.campaign_id,
+        )
+    answers = {r.integration_id: r.answer for r in records}
+    verdict = rules.evaluate(answers, lead.fields)
+    return RulesRecord(
+        action=verdict.action,
+        reasons=verdict.reasons,
+        flags=verdict.flags,
+        decided_by=verdict.decided_by,
+        rule_trace=tuple(verdict.trace_dicts()),
+    )
+
+
+def flow_verdicts(
+    campaign: CampaignSettings,
+    records: Sequence[IntegrationRecord],
+    lead: Lead,
+    note: str | None,
+) -> tuple[RulesRecord | None, ShadowRecord | None]:
+    """The campaign rules' verdict and the shadow decision, each when the campaign has them."""
+    rules = rules_record(campaign.rules, records, lead) if len(campaign.rules) else None
+    if not campaign.has_shadow:
+        return rules, None
+    shadow_rules = None
+    if len(campaign.shadow_rules):
+        shadow_rules = rules_record(campaign.shadow_rules, records, lead)
+    return rules, shadow_decision(records, note=note, rules=rules, shadow_rules=shadow_rules)

@@ -12,12 +12,13 @@ import difflib
 import enum
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from attrs import frozen
 
 from .._errors import RuleValidationError
 from .fields import (
+    CampaignFields,
     FieldRegistry,
     FieldSpec,
     FieldType,
@@ -44,6 +45,7 @@ __all__ = [
     "ANY_FIELD",
     "LIMITS",
     "Checker",
+    "Resolved",
     "RuleProblem",
     "Severity",
     "TemplatePart",
@@ -204,12 +206,15 @@ def _quote(value: object) -> str:
     return repr(value)
 
 
-def resolve_field(  # noqa: PLR0911 - one return per kind of path
-    path: Any, fields: FieldRegistry | None
-) -> tuple[FieldSpec | None, str, str, str | None]:
+Resolved: TypeAlias = tuple[FieldSpec | None, str, str, str | None]
+"""A field looked up: ``(spec, code, message, suggestion)``; spec is ``None`` on a problem."""
+
+
+def resolve_field(path: Any, fields: FieldRegistry | None) -> Resolved:
     """Look *path* up: return ``(spec, code, message, suggestion)``; spec is None on a problem.
 
-    With *fields* ``None`` only the syntax is checked and every field is of type ``any``.
+    With *fields* ``None`` only the syntax is checked and every field is of type ``any``;
+    with :class:`CampaignFields`, names are qualified (``<integration id>.<field>``).
     """
     if not isinstance(path, str):
         return None, "wrong_type", "a field is a string", None
@@ -227,6 +232,13 @@ def resolve_field(  # noqa: PLR0911 - one return per kind of path
             f"{_quote(path)} is not a field name (letters, digits, '_' and '-', dots between)",
             None,
         )
+    if isinstance(fields, CampaignFields):
+        return _resolve_qualified(path, fields)
+    return _resolve_own(path, fields)
+
+
+def _resolve_own(path: str, fields: FieldRegistry | None) -> Resolved:
+    """Look *path* up in one integration's fields (``None``: any field)."""
     head, dot, _ = path.partition(".")
     if head in {"lead", "extra"}:
         if not dot:
@@ -250,6 +262,83 @@ def resolve_field(  # noqa: PLR0911 - one return per kind of path
             "sent, lead.<name> a lead field)"
         )
     return None, "unknown_field", message, best
+
+
+def _resolve_qualified(path: str, fields: CampaignFields) -> Resolved:
+    """Look a qualified *path* up: ``<integration id>.<field>``, or ``lead.<path>``."""
+    head, dot, _ = path.partition(".")
+    if head == "lead":
+        if not dot:
+            return None, "invalid_field", "name the lead field: lead.<name>", None
+        if not fields.lead:
+            return None, "unknown_field", "these rules cannot read lead.*", None
+        return ANY_FIELD, "", "", None
+    found = fields.split(path)
+    if found is None:
+        return _unknown_integration(path, fields)
+    ident, name = found
+    why = fields.reason_unavailable(ident)
+    registry = fields.registry(ident)
+    if why is not None or registry is None:
+        message = f"{_quote(path)} cannot be read here: {ident} {why or 'is not readable'}"
+        return None, "unavailable_field", message, None
+    return _resolve_in(ident, name, registry)
+
+
+def _resolve_in(  # noqa: PLR0911 - one return per kind of name
+    ident: str, name: str, registry: FieldRegistry
+) -> Resolved:
+    """Look *name* up in the fields of the integration *ident*, for a qualified name."""
+    inner, dot, _ = name.partition(".")
+    if inner == "lead":
+        message = f"the lead is read as lead.<name>, not through {ident}"
+        return None, "invalid_field", message, name
+    if inner == "extra":
+        if not dot:
+            return None, "invalid_field", f"name the key: {ident}.extra.<key>", None
+        if not registry.extra:
+            return None, "unknown_field", f"{ident} has no extra.* keys to read", None
+        return ANY_FIELD, "", "", None
+    spec = registry.get(name)
+    if spec is not None:
+        return spec, "", "", None
+    best, _ = _closest(name, registry.names)
+    if best is not None:
+        suggestion = f"{ident}.{best}"
+        message = f"{ident} has no field {_quote(name)}; did you mean {_quote(suggestion)}?"
+        return None, "unknown_field", message, suggestion
+    known = ", ".join(registry.names) or "none"
+    extra = f"; {ident}.extra.<key> reads a key it sent untyped" if registry.extra else ""
+    message = f"{ident} has no field {_quote(name)} (its fields: {known}{extra})"
+    return None, "unknown_field", message, None
+
+
+def _unknown_integration(path: str, fields: CampaignFields) -> Resolved:
+    """The problem of a name that starts with no integration's id."""
+    head, dot, rest = path.partition(".")
+    if not dot:
+        # A bare field name: which integrations have it, to name the one meant.
+        owners = [f"{i}.{path}" for i, registry in fields.registries if registry.get(path)]
+        if owners:
+            message = (
+                f"{_quote(path)} names no integration: write <integration id>.<field>; "
+                f"did you mean {_quote(owners[0])}?"
+            )
+            return None, "unknown_field", message, owners[0]
+    best, _ = _closest(head, fields.integration_ids)
+    if best is not None:
+        suggestion = f"{best}.{rest}" if dot else best
+        message = (
+            f"unknown integration {_quote(head)} in {_quote(path)}; "
+            f"did you mean {_quote(suggestion)}?"
+        )
+        return None, "unknown_field", message, suggestion
+    known = ", ".join(fields.integration_ids) or "none"
+    message = (
+        f"unknown field {_quote(path)}: fields here are <integration id>.<field> or "
+        f"lead.<name> (integrations: {known})"
+    )
+    return None, "unknown_field", message, None
 
 
 def _is_number(value: object) -> bool:

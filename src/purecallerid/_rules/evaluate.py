@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Final, TypeAlias
 
 from .check import TemplatePart, parse_template
+from .fields import CampaignFields, FieldRegistry
 from .model import AllOf, Comparison, Condition, Not, Operator
 from .normalize import caseless_key, nfc
 from .pattern import CompiledPattern, compile_pattern
@@ -32,6 +33,7 @@ __all__ = [
     "compile_template",
     "evidence",
     "is_blank",
+    "reader_for",
 ]
 
 Truth: TypeAlias = bool | None
@@ -39,6 +41,8 @@ CompiledCondition: TypeAlias = Callable[
     [Mapping[str, Any] | None, Mapping[str, Any] | None, dict[str, Any]], Truth
 ]
 _Reader: TypeAlias = Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], Any]
+Readers: TypeAlias = Callable[[str], _Reader]
+"""Makes the function that reads a field, by the field's name."""
 _Test: TypeAlias = Callable[[Any], Truth]
 
 _NUMERIC_TEXT: Final = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?(?:[eE][+-]?[0-9]{1,4})?")
@@ -196,6 +200,33 @@ def _reader(path: str) -> _Reader:
     return lambda answer, _lead: None if answer is None else answer.get(path)
 
 
+def _qualified(fields: CampaignFields) -> Readers:
+    """Readers of qualified names: the answer is the answers of the integrations, by id."""
+
+    def make(path: str) -> _Reader:
+        if path.partition(".")[0] == "lead":
+            return _reader(path)
+        found = fields.split(path)
+        if found is None:  # refused by the checker; read as absent all the same
+            return lambda _answers, _lead: None
+        ident, name = found
+        inner = _reader(name)
+
+        def read(answers: Mapping[str, Any] | None, lead: Mapping[str, Any] | None) -> Any:
+            answer = None if answers is None else answers.get(ident)
+            # A record's answer is a mapping or nothing; anything else is no answer to read.
+            return inner(answer if isinstance(answer, Mapping) else None, lead)
+
+        return read
+
+    return make
+
+
+def reader_for(fields: FieldRegistry) -> Readers:
+    """How rules checked against *fields* read a field: by qualified name for campaign fields."""
+    return _qualified(fields) if isinstance(fields, CampaignFields) else _reader
+
+
 def _fold(case_sensitive: bool) -> Callable[[str], str]:
     # Both sides of a text comparison go through the same key: NFC, and case folded unless
     # case counts, so that "é" composed and decomposed are one value.
@@ -325,11 +356,13 @@ _NEGATIVE: Final = frozenset(
 )
 
 
-def _leaf(c: Comparison, patterns: Mapping[tuple[str, bool], CompiledPattern]) -> CompiledCondition:
+def _leaf(
+    c: Comparison, patterns: Mapping[tuple[str, bool], CompiledPattern], readers: Readers
+) -> CompiledCondition:
     test = _positive_test(c, patterns)
     if c.op in _NEGATIVE:
         test = _negate(test)
-    read = _reader(c.field)
+    read = readers(c.field)
     path = c.field
 
     def leaf(
@@ -344,17 +377,23 @@ def _leaf(c: Comparison, patterns: Mapping[tuple[str, bool], CompiledPattern]) -
 
 
 def compile_condition(
-    condition: Condition, patterns: Mapping[tuple[str, bool], CompiledPattern]
+    condition: Condition,
+    patterns: Mapping[tuple[str, bool], CompiledPattern],
+    readers: Readers = _reader,
 ) -> CompiledCondition:
-    """Compile a validated *condition*, reusing the *patterns* compiled by the checker."""
+    """Compile a validated *condition*, reusing the *patterns* compiled by the checker.
+
+    *readers* makes the reader of each field (:func:`reader_for` the registry checked
+    against); by default a field is read from one integration's answer.
+    """
     if isinstance(condition, Comparison):
-        return _leaf(condition, patterns)
+        return _leaf(condition, patterns, readers)
     if isinstance(condition, Not):
-        inner = compile_condition(condition.condition, patterns)
+        inner = compile_condition(condition.condition, patterns, readers)
         return lambda answer, lead, seen: (
             None if (r := inner(answer, lead, seen)) is None else not r
         )
-    children = tuple(compile_condition(c, patterns) for c in condition.conditions)
+    children = tuple(compile_condition(c, patterns, readers) for c in condition.conditions)
     return _all_of(children) if isinstance(condition, AllOf) else _any_of(children)
 
 
@@ -400,14 +439,14 @@ def _inserted(value: Any) -> str:
 
 
 def compile_template(
-    template: str,
+    template: str, readers: Readers = _reader
 ) -> Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], str]:
     """Compile a validated reason template into a function of the answer and the lead.
 
     A field that is absent renders as an empty string; a value is cut at 200 characters.
     """
     parts: tuple[TemplatePart, ...] = parse_template(template)
-    pieces: list[str | _Reader] = [p.text if not p.is_field else _reader(p.text) for p in parts]
+    pieces: list[str | _Reader] = [p.text if not p.is_field else readers(p.text) for p in parts]
 
     def render(answer: Mapping[str, Any] | None, lead: Mapping[str, Any] | None) -> str:
         return "".join(p if isinstance(p, str) else _inserted(p(answer, lead)) for p in pieces)

@@ -9,6 +9,7 @@ export as JSON-serialisable data for admin UIs.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from attrs import field, frozen
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESERVED_WORDS",
+    "CampaignFields",
     "FieldRegistry",
     "FieldSpec",
     "FieldType",
@@ -466,3 +468,123 @@ def _spec_json(spec: FieldSpec) -> dict[str, Any]:
         "open_values": spec.open_values,
         "operators": _operators_for(spec.type),
     }
+
+
+def _pairs(value: Any) -> tuple[tuple[str, Any], ...]:
+    items = value.items() if isinstance(value, Mapping) else value
+    return tuple((str(key), item) for key, item in items)
+
+
+_LEAD: Final = "lead"
+
+
+@frozen(kw_only=True)
+class CampaignFields(FieldRegistry):
+    """The fields of a campaign's integrations, read by qualified name: ``<id>.<field>``.
+
+    What campaign rules and an integration's ``when`` read: each integration's answer fields
+    by its id (``purecallerid.status``), a key it sent untyped as ``<id>.extra.<key>`` when its
+    registry allows ``extra``, and the lead as ``lead.<path>``. It is a :class:`FieldRegistry`,
+    so every part of the rule engine (the checker, :class:`~purecallerid.RuleSet`, the JSON
+    Schema) takes it; its own typed fields are none.
+
+    An id is matched as the longest one the name starts with followed by a dot, so that an id
+    with dots in it still reads. ``lead`` always names the lead: an integration with that id
+    cannot be read by name.
+
+    Attributes:
+        registries: Each integration's registry, by its id (a mapping or pairs).
+        unavailable: Integrations the rules at hand may not read, by id, each with the reason
+            a problem shows (``"runs in the same stage (sort 2): its answer is not there
+            yet"``).
+    """
+
+    integration: str = "campaign"
+    fields: tuple[FieldSpec, ...] = field(default=(), converter=_specs)
+    extra: bool = False
+    lead: bool = True
+    registries: tuple[tuple[str, FieldRegistry], ...] = field(factory=tuple, converter=_pairs)
+    unavailable: tuple[tuple[str, str], ...] = field(factory=tuple, converter=_pairs)
+    _by_length: tuple[str, ...] = field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse typed fields of its own; order the ids longest first, for :meth:`split`."""
+        if self.fields:
+            raise ValueError("campaign fields are the integrations' own: pass registries")
+        ids = [ident for ident, _ in (*self.registries, *self.unavailable) if ident != _LEAD]
+        object.__setattr__(self, "_by_length", tuple(sorted(ids, key=len, reverse=True)))
+
+    def registry(self, integration_id: str) -> FieldRegistry | None:
+        """The registry of the integration *integration_id*, or ``None`` when it has none here."""
+        for ident, registry in self.registries:
+            if ident == integration_id:
+                return registry
+        return None
+
+    def reason_unavailable(self, integration_id: str) -> str | None:
+        """Why the integration *integration_id* may not be read here, or ``None``."""
+        return dict(self.unavailable).get(integration_id)
+
+    @property
+    def integration_ids(self) -> tuple[str, ...]:
+        """Every integration id known here, readable or not, in the order given."""
+        return tuple(ident for ident, _ in (*self.registries, *self.unavailable))
+
+    def split(self, name: str) -> tuple[str, str] | None:
+        """``(integration id, field)`` of a qualified *name*; ``None`` when no id starts it."""
+        for ident in self._by_length:
+            if len(name) > len(ident) + 1 and name.startswith(ident) and name[len(ident)] == ".":
+                return ident, name[len(ident) + 1 :]
+        return None
+
+    def get(self, name: str) -> FieldSpec | None:
+        """The spec of the qualified field *name* (``purecallerid.status``), or ``None``."""
+        found = self.split(name)
+        registry = None if found is None else self.registry(found[0])
+        return None if registry is None or found is None else registry.get(found[1])
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The qualified names of every readable typed field, integration by integration."""
+        return tuple(
+            f"{ident}.{name}" for ident, registry in self.registries for name in registry.names
+        )
+
+    def with_values(self, name: str, *values: str) -> CampaignFields:
+        """Return a copy where the qualified field *name* knows *values* too.
+
+        Raises:
+            KeyError: There is no field *name*.
+        """
+        found = self.split(name)
+        registry = None if found is None else self.registry(found[0])
+        if registry is None or found is None:
+            raise KeyError(name)
+        changed = registry.with_values(found[1], *values)
+        registries = tuple(
+            (ident, changed if ident == found[0] else other) for ident, other in self.registries
+        )
+        return CampaignFields(registries=registries, unavailable=self.unavailable, lead=self.lead)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the fields as JSON-serialisable data for admin UIs.
+
+        The shape of :meth:`FieldRegistry.to_json`, the fields under their qualified names,
+        with ``integrations``: each readable integration's id and whether it offers
+        ``<id>.extra.<key>``.
+        """
+        fields = [
+            {**_spec_json(spec), "name": f"{ident}.{spec.name}"}
+            for ident, registry in self.registries
+            for spec in registry.fields
+        ]
+        return {
+            "integration": self.integration,
+            "fields": fields,
+            "integrations": [
+                {"id": ident, "extra": registry.extra} for ident, registry in self.registries
+            ],
+            "extra": {"allowed": False, "prefix": "extra.", "type": FieldType.ANY.value},
+            "lead": {"allowed": self.lead, "prefix": "lead.", "type": FieldType.ANY.value},
+            "any_operators": _operators_for(FieldType.ANY),
+        }

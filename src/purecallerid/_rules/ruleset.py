@@ -24,7 +24,7 @@ from .._converter import converter
 from .._errors import RuleValidationError
 from .._models import Lead
 from .check import Checker, RuleProblem
-from .evaluate import CompiledCondition, compile_condition, compile_template
+from .evaluate import CompiledCondition, compile_condition, compile_template, reader_for
 from .fields import FieldRegistry
 from .model import (
     Action,
@@ -264,11 +264,12 @@ class RuleSet:
         self._rules = rules
         self._fields = fields
         self._warnings = checker.warnings
+        readers = reader_for(fields)
         self._compiled = tuple(
             _Compiled(
                 rule=rule,
-                test=compile_condition(rule.when, checker.patterns),
-                render=None if rule.reason is None else compile_template(rule.reason),
+                test=compile_condition(rule.when, checker.patterns, readers),
+                render=None if rule.reason is None else compile_template(rule.reason, readers),
                 fires_on_unknown=rule.unknown is UnknownPolicy.MATCH,
             )
             for rule in rules

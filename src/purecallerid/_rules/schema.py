@@ -8,10 +8,11 @@ also lists that integration's field names.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .check import LIMITS
-from .fields import FieldRegistry, ValueKind, operator_spec
+from .fields import CampaignFields, FieldRegistry, ValueKind, operator_spec
 from .model import Action, Operator, UnknownPolicy
 
 __all__ = ["rules_json_schema"]
@@ -30,6 +31,13 @@ def _field_schema(fields: FieldRegistry | None) -> dict[str, Any]:
     choices: list[dict[str, Any]] = [{"enum": list(fields.names)}]
     if fields.extra:
         choices.append({"pattern": r"^extra\.[^\s.]+(\.[^\s.]+)*$"})
+    if isinstance(fields, CampaignFields):
+        # Qualified names: each integration's untyped keys, below its id.
+        choices.extend(
+            {"pattern": rf"^{re.escape(ident)}\.extra\.[^\s.]+(\.[^\s.]+)*$"}
+            for ident, registry in fields.registries
+            if registry.extra
+        )
     if fields.lead:
         choices.append({"pattern": r"^lead\.[^\s.]+(\.[^\s.]+)*$"})
     return {**limit, "anyOf": choices}

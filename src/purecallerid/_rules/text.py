@@ -33,7 +33,14 @@ from .model import (
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["check_text", "format_condition", "format_rules", "parse_document", "parse_rules"]
+__all__ = [
+    "check_condition_text",
+    "check_text",
+    "format_condition",
+    "format_rules",
+    "parse_document",
+    "parse_rules",
+]
 
 _NUMBER: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _MAX_NUMBER_TEXT: Final = 40
@@ -572,6 +579,63 @@ def check_text(
     rules = checker.document(document)
     checker.raise_if_failed()
     return rules, checker.warnings, checker
+
+
+def _condition_document(text: str) -> tuple[Any, dict[str, tuple[int, int]], RuleProblem | None]:
+    """One condition's text as its dict form, its pointer -> position map, or its syntax error."""
+    body = text.removeprefix("\ufeff").rstrip("\r\n")
+    try:
+        node = _condition_node(body)
+    except _SyntaxError as error:
+        problem = RuleProblem(
+            path="",
+            code=error.code,
+            message=error.message,
+            suggestion=error.suggestion,
+            line=1,
+            column=error.column,
+        )
+        return None, {}, problem
+    positions: dict[str, tuple[int, int]] = {}
+    return _emit(node, "", 1, positions), positions, None
+
+
+def _condition_node(body: str) -> _Node:
+    newline = next((i for i, ch in enumerate(body) if ch in "\r\n"), None)
+    if newline is not None:
+        # One line, as a rule is: a line break would put the rest out of every column count.
+        raise _SyntaxError("a condition is written on one line", newline + 1)
+    if not body.strip() or body.strip().startswith("#"):
+        raise _SyntaxError('a condition is needed (for instance: lead.state = "TX")', 1)
+    parser = _LineParser(_tokenize(body))
+    node = parser.disjunction(top=True)
+    if parser.tok.is_word("or") and parser.peek().is_word("unknown"):
+        raise _SyntaxError(
+            "a condition has no 'or unknown'; to hold when an answer is missing, "
+            "add 'or <id>.<field> is blank'",
+            parser.tok.column,
+        )
+    if parser.tok.kind != "end":
+        raise parser.fail("'and', 'or' or the end of the condition")
+    return node
+
+
+def check_condition_text(text: str, fields: FieldRegistry | None) -> tuple[Condition, Checker]:
+    """Parse and check one condition written in the text form (what follows ``when``).
+
+    With *fields* ``None`` only its syntax and shape are checked.
+
+    Raises:
+        RuleValidationError: Its syntax error, or every other problem, with its column.
+    """
+    document, positions, syntax = _condition_document(text)
+    if syntax is not None:
+        raise RuleValidationError([syntax])
+    checker = Checker(fields, positions)
+    condition = checker.condition(document, "", depth=1)
+    checker.raise_if_failed()
+    assert condition is not None  # noqa: S101 - no error means a condition was built
+    return condition, checker
 
 
 # -- printing --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import asyncio
 import inspect
 import logging
 import sqlite3
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..._errors import ConfigurationError, SuppressionListError
 from ..._records import IntegrationStatus
@@ -21,14 +21,16 @@ from ..._secrets import mask_phone
 from .lists import SuppressionEntry
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
-    from ..._records import IntegrationRecord, ScreeningRecord
+    from ..._records import ScreeningRecord
     from .lists import WritableSuppressionList
 
 __all__ = ["record_to_suppression"]
 
 logger: Final = logging.getLogger("purecallerid")
+_CAMPAIGN: Final = "campaign"
+"""How a campaign's own rules are named, as in ``decided_by``: ``campaign:<rule id>``."""
 
 
 def _named(rules: str | Iterable[str]) -> frozenset[str]:
@@ -46,19 +48,25 @@ def _named(rules: str | Iterable[str]) -> frozenset[str]:
 
 def _fired(record: ScreeningRecord, named: frozenset[str]) -> tuple[str, str | None] | None:
     """The first named rule that fired on an answer, and its reason text."""
-    for integration in record.integrations:
-        if integration.status is not IntegrationStatus.COMPLETED:
-            # An error's rules ran on unknown values: a failure never suppresses a number.
-            continue
-        for rule_id, reason in _fired_rules(integration):
-            name = f"{integration.integration_id}:{rule_id}"
-            if name in named or f"{integration.integration_id}:*" in named:
+    parts: list[tuple[str, Iterable[Mapping[str, Any]]]] = [
+        (integration.integration_id, integration.rule_trace)
+        for integration in record.integrations
+        # An error's rules ran on unknown values: a failure never suppresses a number. A
+        # shadow integration is a trial: what it says must not change a later decision.
+        if integration.status is IntegrationStatus.COMPLETED and not integration.shadow
+    ]
+    if record.campaign_rules is not None:
+        parts.append((_CAMPAIGN, record.campaign_rules.rule_trace))
+    for part, trace in parts:
+        for rule_id, reason in _fired_rules(trace):
+            name = f"{part}:{rule_id}"
+            if name in named or f"{part}:*" in named:
                 return name, reason
     return None
 
 
-def _fired_rules(integration: IntegrationRecord) -> Iterable[tuple[str, str | None]]:
-    for trace in integration.rule_trace:
+def _fired_rules(rule_trace: Iterable[Mapping[str, Any]]) -> Iterable[tuple[str, str | None]]:
+    for trace in rule_trace:
         # Matched on the answer's values: a rule that fired on an unknown value (its
         # unknown policy) says nothing about the number.
         if trace.get("fired") and trace.get("outcome") == "matched":
@@ -76,9 +84,11 @@ async def record_to_suppression(
     """Add the record's phone to *target* when one of *rules* fired on an integration's answer.
 
     A rule is named ``"<integration id>:<rule id>"`` (``"litigator-check:known-litigator"``),
-    or ``"<integration id>:*"`` for any rule of that integration that fired. Only a rule that
-    matched an answer's values counts: an integration that failed or was skipped never adds a
-    number, nor does a failure policy, nor a rule that fired on an unknown value. The rule's
+    or ``"<integration id>:*"`` for any rule of that integration that fired; a campaign rule
+    is ``"campaign:<rule id>"``. Only a rule that matched an answer's values counts: an
+    integration that failed or was skipped never adds a number, nor does a failure policy,
+    nor a rule that fired on an unknown value, nor a shadow integration or a shadow rule
+    (a trial never changes a later decision). The rule's
     action does not matter: a ``flag`` rule can mark a number for the house list without
     rejecting the lead.
 
