@@ -454,6 +454,7 @@ def main() -> None:
         "bench_orchestrator.py",
         "bench_records.py",
         "bench_lists.py",
+        "bench_observe.py",
     ):
         print(f"\n$ python benchmarks/{script}", flush=True)
         subprocess.run([sys.executable, str(HERE / script)], check=True)

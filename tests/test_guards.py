@@ -29,6 +29,7 @@ from purecallerid import (
     FieldRegistry,
     FieldSpec,
     FieldType,
+    GuardEvent,
     InMemoryResultStore,
     InMemorySettings,
     InMemoryStateBackend,
@@ -36,6 +37,7 @@ from purecallerid import (
     IntegrationStatus,
     Lead,
     MappingError,
+    ObserverEvent,
     QuotaExhaustedError,
     QuotaSettings,
     RateLimitError,
@@ -89,7 +91,7 @@ class Counting:
 
 
 class Events:
-    """An observer with the optional on_event hook."""
+    """An observer that also hears the guards' events (an EventObserver)."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, Mapping[str, Any]]] = []
@@ -99,6 +101,11 @@ class Events:
 
     def on_decision(self, record: ScreeningRecord) -> None:
         return None
+
+    def observe(self, event: ObserverEvent) -> None:
+        if isinstance(event, GuardEvent):
+            details = {"integration_id": event.integration_id, "kind": event.kind}
+            self.on_event(event.name, {**details, **event.details})
 
     def on_event(self, name: str, details: Mapping[str, Any]) -> None:
         self.events.append((name, details))
@@ -839,8 +846,34 @@ def test_the_breaker_is_asked_again_after_waiting_for_a_turn() -> None:
     assert asyncio.run(used()) == 2  # the stopped call gave its unit back
 
 
+def test_a_deprecated_on_event_still_hears_the_guards_events() -> None:
+    """An observer with on_event(name, details) and no observe: same events, a warning."""
+
+    class Legacy:
+        def __init__(self) -> None:
+            self.events: list[tuple[str, Mapping[str, Any]]] = []
+
+        def on_integration_result(self, lead: Lead, record: Any) -> None:
+            return None
+
+        def on_decision(self, record: ScreeningRecord) -> None:
+            return None
+
+        def on_event(self, name: str, details: Mapping[str, Any]) -> None:
+            self.events.append((name, details))
+
+    legacy, typed = Legacy(), Events()
+    settings = guarded(quota=QuotaSettings(daily=5, warn_at=0.6))
+    leads = [lead(i) for i in range(7)]
+    with pytest.warns(DeprecationWarning, match=r"Legacy\.on_event\(name, details\)"):
+        screen(settings, leads, Counting(), observer=legacy)
+    screen(settings, leads, Counting(), observer=typed)
+    assert legacy.events == typed.events
+    assert [name for name, _ in legacy.events] == ["quota_warning", "quota_exhausted"]
+
+
 def test_a_failing_on_event_surfaces_after_the_record_is_saved() -> None:
-    """An on_event that raises is raised to the caller once the record is saved; no leak."""
+    """An event hook that raises is raised to the caller once the record is saved; no leak."""
 
     class Broken(Events):
         def on_event(self, name: str, details: Mapping[str, Any]) -> None:

@@ -151,7 +151,7 @@ def test_a_broken_edit_is_refused_logged_and_the_last_good_version_screens(
     with caplog.at_level(logging.WARNING, logger="purecallerid"):
         assert provider.reload() is False
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert warning.name == "purecallerid"
+    assert warning.name == "purecallerid.settings"
     assert "last good version stays" in warning.getMessage()
     assert "not valid TOML" in warning.getMessage()
     assert isinstance(provider.last_error, SettingsError)

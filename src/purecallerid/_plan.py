@@ -50,6 +50,8 @@ class PlanRunner:
         clock: A monotonic clock in seconds.
         emit: Called with each integration record as it is made; returns the record.
         bounds: The caps of what a record keeps of an answer.
+        started: Called as each integration is about to be called (in the task that calls
+            it), with the lead, its settings and its budget in seconds.
     """
 
     def __init__(
@@ -60,8 +62,10 @@ class PlanRunner:
         clock: Callable[[], float],
         emit: Callable[[Lead, IntegrationRecord], IntegrationRecord],
         bounds: RecordBounds,
+        started: Callable[[Lead, IntegrationSettings, float], None] = lambda *_: None,
     ) -> None:
         """Create the runner; see the class docstring for the arguments."""
+        self._started = started
         self._bounds = bounds
         self._kinds = kinds
         self._guards = guards
@@ -207,6 +211,7 @@ class PlanRunner:
         started_at = datetime.now(UTC)
         started = self._clock()
         budget = min(settings.timeout, end - started)
+        self._started(lead, settings, budget)
         outcome = await self._call(integration, lead, settings, budget)
         duration = self._clock() - started
         if isinstance(outcome.failure, ForkedError):

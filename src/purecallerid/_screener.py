@@ -43,6 +43,7 @@ from ._guards.guards import Guards
 from ._guards.memory import InMemoryStateBackend
 from ._mapping import DEFAULT_FIELD_MAPPING
 from ._models import Lead
+from ._observe.dispatch import observing
 from ._plan import PlanRunner
 from ._records import ScreeningRecord
 from ._rules.model import Action
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from ._settings import CampaignSettings
     from .typing import (
         Claim,
+        EventObserver,
         Integration,
         Observer,
         ResultStore,
@@ -66,7 +68,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncScreener", "Screener"]
 
-logger: Final = logging.getLogger("purecallerid")
+logger: Final = logging.getLogger("purecallerid.screener")
 
 _T = TypeVar("_T")
 
@@ -83,8 +85,9 @@ class AsyncScreener:
         settings: Campaign id -> settings (:class:`~purecallerid.typing.SettingsProvider`).
         store: Where records are kept (:class:`~purecallerid.typing.ResultStore`).
         integrations: The integrations on offer, one per kind.
-        observer: Optional metrics hooks (:class:`~purecallerid.typing.Observer`); one with an
-            ``on_event`` method also gets the guards' events.
+        observer: Optional metrics hooks (:class:`~purecallerid.typing.Observer`), or an
+            :class:`~purecallerid.typing.EventObserver` told each screening's events (both:
+            a :class:`~purecallerid.CompositeObserver`); see "Observability" in the docs.
         state: Where the guards of integrations (quota, rate limit, circuit breaker, cache)
             keep their state (:class:`~purecallerid.typing.StateBackend`): share one
             :class:`~purecallerid.SQLiteStateBackend` or
@@ -107,7 +110,7 @@ class AsyncScreener:
         settings: SettingsProvider,
         store: ResultStore,
         integrations: Iterable[Integration],
-        observer: Observer | None = None,
+        observer: Observer | EventObserver | None = None,
         state: StateBackend | None = None,
         clock: Callable[[], float] = time.monotonic,
         claim_lease: float | None = None,
@@ -123,7 +126,7 @@ class AsyncScreener:
             if integration.kind in self._kinds:
                 raise ConfigurationError(f"two integrations of kind {integration.kind!r}")
             self._kinds[integration.kind] = integration
-        self._observer = observer
+        self._observer, self._hooks = observing(observer)
         self._clock = clock
         self._bound_loop: asyncio.AbstractEventLoop | None = None
         self._loop_closed = False
@@ -151,6 +154,7 @@ class AsyncScreener:
             clock=clock,
             emit=self._emit,
             bounds=record_bounds or RecordBounds(),
+            started=self._hooks.integration_started,
         )
 
     async def screen(self, lead: Lead, *, force: bool = False) -> ScreeningRecord:
@@ -183,7 +187,9 @@ class AsyncScreener:
             # The screening runs as its own task, registered before anything is awaited:
             # concurrent callers share it (one vendor call per lead), and a caller that is
             # cancelled abandons the wait, not the screening, which still ends saved.
-            task = asyncio.ensure_future(self._screen_once(lead, force=force))
+            task = asyncio.ensure_future(
+                self._hooks.screening(lead, self._screen_once(lead, force=force))
+            )
             running = (task, force)
             self._in_flight[key] = running
             task.add_done_callback(lambda done: self._forget(key, done))
@@ -320,7 +326,15 @@ class AsyncScreener:
             record.decision.value,
             record.decided_by or "no rule",
             record.duration * 1000,
+            extra={
+                "lead_id": record.lead_id,
+                "campaign_id": record.campaign_id,
+                "decision": record.decision.value,
+                "decided_by": record.decided_by,
+                "duration_ms": round(record.duration * 1000, 1),
+            },
         )
+        self._hooks.saved(saved)
         return saved
 
     async def _campaign(self, lead: Lead) -> tuple[CampaignSettings | None, str | None]:
@@ -386,13 +400,12 @@ class AsyncScreener:
         if self._guards is None:
             self._guards = Guards(
                 InMemoryStateBackend() if self._state is None else self._state,
-                observer=self._observer,
+                hooks=self._hooks,
                 clock=self._clock,
-                hook_failed=self._hook_failed,
             )
         return self._guards
 
-    def _hook_failed(self, lead_id: str, exc: Exception) -> None:  # noqa: ARG002 - the guards' hook
+    def _hook_failed(self, exc: Exception) -> None:
         """Hold an observer hook's exception; it is raised once the lead's record is saved."""
         failures = _HOOK_FAILURES.get()
         if failures is not None:
@@ -404,9 +417,12 @@ class AsyncScreener:
                 self._observer.on_integration_result(lead, record)
             except Exception as exc:
                 logger.exception(
-                    "lead %s: the observer's on_integration_result failed", lead.lead_id
+                    "lead %s: the observer's on_integration_result failed",
+                    lead.lead_id,
+                    extra={"lead_id": lead.lead_id, "campaign_id": lead.campaign_id},
                 )
-                self._hook_failed(lead.lead_id, exc)
+                self._hook_failed(exc)
+        self._hooks.integration_ended(lead, record)
         return record
 
     def _record(  # noqa: PLR0917 - private, two call sites
@@ -597,7 +613,7 @@ class Screener:
         settings: SettingsProvider,
         store: ResultStore,
         integrations: Iterable[Integration],
-        observer: Observer | None = None,
+        observer: Observer | EventObserver | None = None,
         state: StateBackend | None = None,
     ) -> None:
         """Create the screener and start its event loop thread."""

@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, final
 from urllib.parse import quote, quote_plus, unquote_plus
 
+from ._observe.logs import LOGGERS
+
 __all__ = [
     "LOGGERS_FILTERED",
     "MASK",
@@ -318,7 +320,8 @@ def _redact_escaped(text: str, secrets: tuple[str, ...]) -> str:
 class SecretFilter(logging.Filter):
     """A logging filter that masks every live :class:`Secret`, in every form, in log records.
 
-    The library attaches it to its own logger and to the loggers of the HTTP layers it drives
+    The library attaches it to its own loggers (``purecallerid`` and each of its children) and
+    to the loggers of the HTTP layers it drives
     (:data:`LOGGERS_FILTERED`: ``httpx``, ``httpcore.*``, ``aiohttp.*``), whose DEBUG lines
     print status lines and headers a vendor may have echoed a token into. A host may attach
     it to its own handlers too. Every :class:`Secret` a client is built with is registered
@@ -329,7 +332,8 @@ class SecretFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Mask secrets (and phones, from HTTP layers) in the record's message."""
         secrets = live_secrets()
-        foreign = record.name != "purecallerid"  # the library's own lines are masked at source
+        # The library's own lines are masked at source.
+        foreign = record.name != "purecallerid" and not record.name.startswith("purecallerid.")
         if not secrets and not foreign:
             return True
         try:
@@ -352,6 +356,7 @@ class SecretFilter(logging.Filter):
 _LIVE: Final[dict[int, weakref.ref[Secret]]] = {}
 LOGGERS_FILTERED: Final = (
     "purecallerid",
+    *LOGGERS,
     "httpx",
     "httpcore",
     "httpcore.connection",

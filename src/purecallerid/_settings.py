@@ -47,7 +47,7 @@ from ._secrets import Secret
 if TYPE_CHECKING:
     from .typing import Integration
 
-logger: Final = logging.getLogger("purecallerid")
+logger: Final = logging.getLogger("purecallerid.settings")
 
 __all__ = [
     "CacheSettings",

@@ -48,7 +48,7 @@ __all__ = [
     "shadow_decision",
 ]
 
-logger: Final = logging.getLogger("purecallerid")
+logger: Final = logging.getLogger("purecallerid.integration")
 
 
 def integration_record(  # noqa: PLR0917 - private, one call site
@@ -160,7 +160,20 @@ def _failed(  # noqa: PLR0917 - private, one call site
         and action is not settings.failure_policy
     )
     reason = f"{settings.id} {name}: {message}"
-    logger.info("lead %s: %s failed (%s)", lead.lead_id, settings.id, name)
+    logger.info(
+        "lead %s: %s failed (%s)",
+        lead.lead_id,
+        settings.id,
+        name,
+        extra={
+            "lead_id": lead.lead_id,
+            "campaign_id": lead.campaign_id,
+            "integration_id": settings.id,
+            "kind": settings.kind,
+            "error_class": str(name),
+            "outcome_unknown": outcome_unknown,
+        },
+    )
     return IntegrationRecord(
         **_identity(settings, verdict),
         status=IntegrationStatus.ERROR,

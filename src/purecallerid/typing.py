@@ -7,7 +7,7 @@ or :class:`purecallerid.Screener`:
 - a :class:`SettingsProvider` (campaign id -> :class:`purecallerid.CampaignSettings`),
 - a :class:`ResultStore` (save and load :class:`purecallerid.ScreeningRecord`),
 - the :class:`Integration` implementations its campaigns use, by kind,
-- optionally an :class:`Observer` for metrics,
+- optionally an :class:`Observer` or an :class:`EventObserver` for metrics and traces,
 - optionally a :class:`StateBackend` where the guards (quota, rate limit, circuit breaker,
   cache) keep state shared by its workers.
 
@@ -31,6 +31,7 @@ from ._models import Attempt, RequestRecord
 
 if TYPE_CHECKING:
     from ._models import Lead
+    from ._observe.events import ObserverEvent
     from ._records import IntegrationRecord, ScreeningRecord
     from ._rules.fields import FieldRegistry
     from ._settings import CampaignSettings, IntegrationSettings
@@ -40,6 +41,7 @@ __all__ = [
     "BreakerChange",
     "BreakerOutcome",
     "Claim",
+    "EventObserver",
     "FieldsFromSettings",
     "Integration",
     "IntegrationAnswer",
@@ -295,17 +297,16 @@ class Observer(Protocol):
     """Hooks for the host's metrics. They are called synchronously, in the event loop.
 
     Implement both methods (either may do nothing); keep them fast, since they run on the
-    lead's path.
+    lead's path. For the start and end of each screening and integration call and for the
+    guards' events, implement :class:`EventObserver` as well (or instead).
 
-    An observer may also define ``on_event(name: str, details: Mapping[str, Any]) -> None``:
-    the screener looks it up with ``getattr`` and, when present, reports the guards' events
-    to it (``quota_warning``, ``quota_exhausted``, ``circuit_opened``, ``circuit_reopened``,
-    ``circuit_closed``, ``state_unavailable``); *details* holds the integration id and kind,
-    the guard's key (hashed, never a token) and the event's figures. Every event is also
-    logged. Observers without it keep working unchanged.
+    Deprecated: an ``on_event(name: str, details: Mapping[str, Any]) -> None`` method, looked
+    up with ``getattr``, still hears the guards' events, with a :class:`DeprecationWarning`
+    when the screener is built; :class:`EventObserver` tells them as
+    :class:`~purecallerid.GuardEvent` (same names and details).
 
-    An exception raised here propagates to the caller of ``screen`` (it is a host bug); the
-    record has been saved by then.
+    An exception raised here propagates to the caller of ``screen``, once the record has been
+    saved (it is a host bug).
     """
 
     def on_integration_result(self, lead: Lead, record: IntegrationRecord) -> None:
@@ -314,6 +315,37 @@ class Observer(Protocol):
 
     def on_decision(self, record: ScreeningRecord) -> None:
         """Called once per screening, after the record is saved."""
+        ...
+
+
+@runtime_checkable
+class EventObserver(Protocol):
+    """Told each event of a screening, typed: what logs, traces and metrics are built from.
+
+    Pass one as a screener's ``observer`` (several at once in a
+    :class:`~purecallerid.CompositeObserver`). The library's own are
+    :class:`purecallerid.otel.OpenTelemetryObserver` and
+    :class:`purecallerid.prometheus.PrometheusObserver`. For one lead, in order:
+
+    - :class:`~purecallerid.ScreeningStarted`, in the task that screens the lead;
+    - per integration called: :class:`~purecallerid.IntegrationStarted`, in the task that
+      calls it, then the guards' :class:`~purecallerid.BreakerState`,
+      :class:`~purecallerid.QuotaUsed` and :class:`~purecallerid.GuardEvent` when it has
+      guards; every integration, called or not, ends with an
+      :class:`~purecallerid.IntegrationEnded` holding its record;
+    - :class:`~purecallerid.ScreeningEnded`, with the record (or the exception), last.
+
+    A lead answered from its existing record has only the first and the last
+    (``reused``). Nothing is built when no event observer is configured.
+
+    :meth:`observe` is called synchronously, in the event loop, on the lead's path: keep it
+    fast and non-blocking (hand exports to a background thread, as the OpenTelemetry SDK's
+    batch processor does). An exception raised in it is logged, does not stop the other
+    observers, and is raised to the caller of ``screen`` once the record is saved.
+    """
+
+    def observe(self, event: ObserverEvent) -> None:
+        """Take one event (match on its class; ignore those of no interest)."""
         ...
 
 

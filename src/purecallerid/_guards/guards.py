@@ -45,6 +45,7 @@ from .._errors import (
     ThrottledError,
     may_have_left,
 )
+from .._observe.dispatch import NO_HOOKS
 from ..typing import IntegrationAnswer
 from .keys import cache_key, credential_key, endpoint_key, vendor_day
 
@@ -52,12 +53,14 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from .._models import Attempt, Lead
+    from .._observe.dispatch import Hooks
+    from .._observe.events import BreakerStateName
     from .._settings import IntegrationSettings
-    from ..typing import BreakerOutcome, Integration, Observer, StateBackend
+    from ..typing import BreakerAdmission, BreakerOutcome, Integration, StateBackend
 
 __all__ = ["GRACE", "Guarded", "Guards"]
 
-logger: Final = logging.getLogger("purecallerid")
+logger: Final = logging.getLogger("purecallerid.guards")
 _T = TypeVar("_T")
 
 GRACE: Final = 0.05
@@ -157,32 +160,28 @@ class Guards:
 
     Args:
         state: Where quota, limiter, breaker and cache state live.
-        observer: The screener's observer; its optional ``on_event`` gets the guards' events.
+        hooks: The screener's observer hooks: told the guards' events, each quota count and
+            each breaker state seen (an observer's exception is the hooks' to handle).
         clock: Monotonic seconds (the screener's).
         wall: Unix time, for the vendor's day.
         sleep: How a caller waits for its rate-limiter turn.
-        hook_failed: Told of an exception raised by the observer's ``on_event`` during the
-            screening of a lead (its id, the exception): the screener raises it once the
-            lead's record is saved. Without it, the failure is only logged.
     """
 
     def __init__(
         self,
         state: StateBackend,
         *,
-        observer: Observer | None,
+        hooks: Hooks = NO_HOOKS,
         clock: Callable[[], float],
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        hook_failed: Callable[[str, Exception], None] | None = None,
     ) -> None:
         """Create the guards; see the class docstring."""
         self.state = state
-        self._on_event = getattr(observer, "on_event", None)
+        self._hooks = hooks
         self._clock = clock
         self._wall = wall
         self._sleep = sleep
-        self._hook_failed = hook_failed
         self._in_flight: dict[str, asyncio.Task[Guarded]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._reported: set[tuple[str, str, str]] = set()
@@ -212,7 +211,11 @@ class Guards:
             try:
                 answer, fetched_at = _decode(hit)
             except Exception:  # noqa: BLE001 - an unreadable entry is a miss, not a failure
-                logger.warning("%s: an unreadable cache entry was ignored", settings.id)
+                logger.warning(
+                    "%s: an unreadable cache entry was ignored",
+                    settings.id,
+                    extra={"integration_id": settings.id, "kind": settings.kind},
+                )
             else:
                 return Guarded(answer, cached=True, fetched_at=fetched_at)
         running = self._in_flight.get(key)
@@ -224,7 +227,12 @@ class Guards:
             running.add_done_callback(lambda task: self._landed(key, task))
             # The call is shared: a caller cancelled (a rejecting sibling) must not cancel it.
             return await asyncio.shield(running)
-        logger.debug("lead %s: %s shares a lookup in flight", lead.lead_id, settings.id)
+        logger.debug(
+            "lead %s: %s shares a lookup in flight",
+            lead.lead_id,
+            settings.id,
+            extra={"lead_id": lead.lead_id, "integration_id": settings.id, "kind": settings.kind},
+        )
         try:
             async with asyncio.timeout(max(budget - (self._clock() - started), 0.0) + GRACE):
                 shared = await asyncio.shield(running)
@@ -324,6 +332,7 @@ class Guards:
                 self.state.breaker_admit(ticket.breaker, probe_lease=max(left(), 0.0) + GRACE),
                 left(),
             )
+            self._breaker_seen(settings, ticket, admission)
             if admission.decision == "reject":
                 ticket.breaker = None
                 what = "probing" if admission.retry_in <= 0 else "open"
@@ -342,6 +351,9 @@ class Guards:
                     quota_key, period=day, limit=quota.daily, expires_at=expires_at
                 ),
                 left(),
+            )
+            self._hooks.quota_used(
+                settings, ticket.lead_id, quota_key, day, reservation.used, quota.daily
             )
             if not reservation.granted:
                 self._report_once(
@@ -430,6 +442,7 @@ class Guards:
             self.state.breaker_admit(ticket.breaker, probe_lease=max(left(), 0.0) + GRACE),
             left(),
         )
+        self._breaker_seen(settings, ticket, admission)
         if admission.decision == "reject":
             ticket.breaker = None
             return CircuitOpenError(
@@ -467,6 +480,8 @@ class Guards:
             )
             if change is not None:
                 self._event(f"circuit_{change}", settings, ticket.lead_id, key=ticket.breaker)
+                state: BreakerStateName = "closed" if change == "closed" else "open"
+                self._hooks.breaker_state(settings, ticket.lead_id, ticket.breaker, state)
         await self._slow(settings, ticket, slow_downs)
 
     async def _slow(
@@ -513,6 +528,7 @@ class Guards:
                 "%s: the guards' state backend failed after the call (%s); answer kept",
                 settings.id,
                 type(exc).__name__,
+                extra={"integration_id": settings.id, "kind": settings.kind},
             )
             return None
 
@@ -551,21 +567,30 @@ class Guards:
     def _event(
         self, name: str, settings: IntegrationSettings, lead_id: str, **details: Any
     ) -> None:
-        details = {"integration_id": settings.id, "kind": settings.kind, **details}
-        text = ", ".join(f"{k}={v}" for k, v in details.items())
+        shown = {"integration_id": settings.id, "kind": settings.kind, **details}
+        text = ", ".join(f"{k}={v}" for k, v in shown.items())
         level = logging.INFO if name == "circuit_closed" else logging.WARNING
-        logger.log(level, "guard event %s: %s", name, text)
-        if self._on_event is None:
+        fields = {"lead_id": lead_id, "integration_id": settings.id, "kind": settings.kind}
+        fields.update(event=name, **{k: details[k] for k in ("used", "limit") if k in details})
+        logger.log(level, "guard event %s: %s", name, text, extra=fields)
+        # An observer's exception is the hooks' to hold: it must not cost the lead its record,
+        # nor leak the quota unit or the breaker's probe slot held at this moment.
+        self._hooks.guard_event(name, settings, lead_id, details)
+
+    def _breaker_seen(
+        self, settings: IntegrationSettings, ticket: _Ticket, admission: BreakerAdmission
+    ) -> None:
+        """Tell the hooks the state a breaker's admission shows."""
+        if ticket.breaker is None:
             return
-        try:
-            self._on_event(name, details)
-        except Exception as exc:
-            # A host bug in the hook must not cost the lead its record, nor leak the quota
-            # unit or the breaker's probe slot held at this moment: it is handed to the
-            # screener, which raises it once the record is saved.
-            logger.exception("lead %s: the observer's on_event(%r) failed", lead_id, name)
-            if self._hook_failed is not None:
-                self._hook_failed(lead_id, exc)
+        state: BreakerStateName = "closed"
+        if admission.decision == "probe" or (
+            admission.decision == "reject" and admission.retry_in <= 0
+        ):
+            state = "half_open"  # this call is the probe, or another caller's probe is out
+        elif admission.decision == "reject":
+            state = "open"
+        self._hooks.breaker_state(settings, ticket.lead_id, ticket.breaker, state)
 
 
 class _Ticket:

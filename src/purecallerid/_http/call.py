@@ -54,7 +54,7 @@ __all__ = [
     "status_error",
 ]
 
-logger: Final = logging.getLogger("purecallerid")
+logger: Final = logging.getLogger("purecallerid.vendor")
 
 BODY_LIMIT: Final = 2000
 """Characters of an answer's body an error keeps."""
@@ -291,6 +291,15 @@ def _answer_headers(headers: httpx.Headers) -> tuple[str | None, str | None]:
     return request_id, retry_after
 
 
+def _fields(attempt: Attempt) -> dict[str, Any]:
+    """An attempt's structured log fields (no phone, no body: the label says whose call)."""
+    return {
+        "attempt": attempt.number,
+        "status_code": attempt.status_code,
+        "duration_ms": round(attempt.duration * 1000, 1),
+    }
+
+
 def attempts_text(count: int) -> str:
     """``"1 attempt"``, ``"3 attempts"``."""
     return "1 attempt" if count == 1 else f"{count} attempts"
@@ -404,6 +413,7 @@ class _Call(Generic[T]):
             received.status_code,
             attempt.duration * 1000,
             attempts_text(attempt.number),
+            extra=_fields(attempt),
         )
         return value, self.exchange()
 
@@ -424,13 +434,20 @@ class _Call(Generic[T]):
         error.__cause__ = error.__context__ = None
         error.__suppress_context__ = True
         # The vendor's words may quote the lead's phone: masked in the log line.
-        logger.info("%s: unreadable answer (%s)", self.label, mask_phones(message))
+        logger.info(
+            "%s: unreadable answer (%s)",
+            self.label,
+            mask_phones(message),
+            extra=_fields(self.attempts[-1]) if self.attempts else None,
+        )
         return error
 
     def refused(self, attempt: Attempt, problem: str, raw: str) -> ResponseValidationError:
         """The error of an answer over a limit or undecodable, its attempt recorded."""
         self.attempts.append(attempt)
-        logger.info("%s: unreadable answer (%s)", self.label, mask_phones(problem))
+        logger.info(
+            "%s: unreadable answer (%s)", self.label, mask_phones(problem), extra=_fields(attempt)
+        )
         error = ResponseValidationError(problem, body=raw[:BODY_LIMIT])
         error.exchange = self.exchange()
         return error
@@ -450,7 +467,11 @@ class _Call(Generic[T]):
         what = attempt.outcome if attempt.status_code is None else f"HTTP {attempt.status_code}"
         if wait is None:
             logger.info(
-                "%s: giving up after %s (%s)", self.label, attempts_text(attempt.number), what
+                "%s: giving up after %s (%s)",
+                self.label,
+                attempts_text(attempt.number),
+                what,
+                extra=_fields(attempt),
             )
         else:
             logger.info(
@@ -459,6 +480,7 @@ class _Call(Generic[T]):
                 attempt.number,
                 what,
                 wait,
+                extra={**_fields(attempt), "retry_in_s": round(wait, 3)},
             )
         return wait
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["record_to_suppression"]
 
-logger: Final = logging.getLogger("purecallerid")
+logger: Final = logging.getLogger("purecallerid.suppression")
 _CAMPAIGN: Final = "campaign"
 """How a campaign's own rules are named, as in ``decided_by``: ``campaign:<rule id>``."""
 
@@ -128,5 +128,6 @@ async def record_to_suppression(
         record.lead_id,
         mask_phone(entry.phone),
         name,
+        extra={"lead_id": record.lead_id, "campaign_id": record.campaign_id},
     )
     return entry
