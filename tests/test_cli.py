@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -240,7 +241,7 @@ def test_screen_strict_fails_on_bad_rows(
     leads = leads_file(tmp_path, "lead_id,phone\nL1\n")
     argv = ["screen", str(leads), "--settings", str(settings), "--campaign", "c", "--strict"]
     assert main([*argv, "--out", str(tmp_path / "out.csv"), "--no-progress"]) == 1
-    assert error_lines(capsys) == ["error: 1 rows could not be screened (--strict)"]
+    assert error_lines(capsys)[-1] == "error: 1 rows could not be screened (--strict)"
 
 
 def test_screen_refuses_to_overwrite_the_input(
@@ -343,20 +344,36 @@ def test_demo_decides_as_the_rules_imply(
     assert "the simulator answered" in out
 
 
-def test_demo_ignores_a_real_token_in_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_demo_at_80_columns_in_a_temporary_folder(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The demo sends the test token to its simulator whatever the environment holds."""
+    """At 80 columns every decision shows whole; a temporary folder says so; no real token."""
+    monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.setenv("PURECALLERID_API_TOKEN", TOKEN)
     monkeypatch.setenv("PURECALLERID_BASE_URL", "https://purecallerid.invalid")
-    assert main(["demo", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert main(["demo", "--no-progress"]) == 0
     captured = capsys.readouterr()
     assert TOKEN not in captured.out + captured.err
     assert "http://127.0.0.1:" in captured.out
+    assert "(this run's simulator)" in captured.err  # the plan line
+    tables = [line for line in captured.out.splitlines() if line[:1] in "┏┃┡│└"]
+    assert all(len(line) <= 80 for line in tables)
+    assert "…" not in captured.out
+    shown = {}
+    for line in tables:
+        cells = [cell.strip() for cell in line.strip("│").split("│")]
+        if len(cells) == 5 and cells[0].isdigit():  # a lead's first line in the per-lead table
+            shown[cells[1]] = cells[3]
+    assert shown == {lead: decision or "invalid row" for lead, decision in EXPECTED_DEMO.items()}
+    output = re.search(r"^output: (.*)$", captured.out, re.MULTILINE)
+    assert output is not None
+    assert not Path(output.group(1)).exists()  # deleted on exit, as the line under it says
+    assert "both are in a temporary folder deleted when the demo ends" in captured.out
 
 
-def test_simulate_console_script(tmp_path: Path) -> None:
-    """The installed `purecallerid simulate` serves, counts, and stops cleanly on Ctrl-C."""
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_simulate_console_script(tmp_path: Path, stop: signal.Signals) -> None:
+    """The installed `purecallerid simulate` serves, counts, and stops cleanly on a signal."""
     script = shutil.which("purecallerid", path=str(Path(sys.executable).parent))
     assert script is not None, "the console script is not installed in this environment"
     env = {**os.environ, "COLUMNS": "200"}
@@ -369,25 +386,31 @@ def test_simulate_console_script(tmp_path: Path) -> None:
     ) as process:
         try:
             assert process.stdout is not None
-            banner = process.stdout.readline().split()
-            url = banner[-1]
-            assert banner[:4] == ["PureCallerID", "simulator", "listening", "on"]
-            # Read the whole banner here: lines left in this reader's buffer would be missed
-            # by communicate(), which reads the pipes underneath it.
-            head = [process.stdout.readline() for _ in range(3 + len(PRESET_NAMES))]
+            first = process.stdout.readline().split()
+            url = first[-1]
+            assert first[:4] == ["PureCallerID", "simulator", "listening", "on"]
+            # The whole banner, read here: communicate() reads the pipe itself, past what
+            # readline() may already hold in its buffer. Its last line is the export.
+            banner: list[str] = []
+            while not banner or not banner[-1].startswith("export "):
+                line = process.stdout.readline()
+                assert line, "the banner ended without the export line"
+                banner.append(line)
             body = {"apiToken": TOKEN, "phone": "2125550103"}
             answer = httpx.post(url + "/singleLeadLoading", json=body, timeout=30).json()
-            process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=30)
+            process.send_signal(stop)
+            rest, err = process.communicate(timeout=30)
+            out = "".join(banner) + rest
         finally:
             # Whatever failed above, never leave the server running (Popen's exit waits).
             if process.poll() is None:
                 process.kill()
     assert answer["reason"] == "TCPA_FLAG"
     assert process.returncode == 0, err
-    assert '"total_requests": 1' in out
+    assert banner[-1] == f"export PURECALLERID_BASE_URL={url}\n"
+    assert 'stopped; {"total_requests": 1' in out
     for name in PRESET_NAMES:  # each preset's base URL is printed
-        assert f"preset {name}: base_url = {url}/presets/{name}" in "".join(head)
+        assert f"preset {name}: base_url = {url}/presets/{name}" in "".join(banner)
     assert "Traceback" not in err
 
 

@@ -106,10 +106,11 @@ def test_screen_a_few_thousand_rows(
     assert rows[0]["pcid.reason"] == "DNC"
     assert calls(simulator) == ROWS
     captured = capsys.readouterr()
-    assert f"{ROWS}/{ROWS}" in captured.err  # the progress bar's last frame
-    assert "leads/s" in captured.err
+    assert f"{ROWS:,}/{ROWS:,}" in captured.err  # the progress display's last frame
+    assert "new/s" in captured.err
+    assert f"accept {ROWS - ROWS // 100:,}  flag 0  qa 0  reject {ROWS // 100}" in captured.err
     assert f"{ROWS:,} rows: {ROWS:,} screened now, 0 recorded earlier, 0 invalid" in captured.out
-    assert "rows/s" in captured.out
+    assert "new/s" in captured.out
     assert (tmp_path / "out.records.db").exists()
 
 

@@ -34,6 +34,7 @@ from .common import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
+    EXIT_STOPPED,
     CLIError,
     LoadedSettings,
     load_settings_file,
@@ -42,7 +43,7 @@ from .common import (
 )
 from .records import is_url, parse_time, records_export, records_show, shown
 from .screen import ScreenJob, default_db, run_screen
-from .summary import print_summary
+from .summary import print_summary, summary_json
 
 if TYPE_CHECKING:
     import argparse
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 
     from .._records import IntegrationRecord, ScreeningRecord
     from .._settings import CampaignSettings, IntegrationSettings
+    from .summary import ScreenSummary
 
 __all__ = ["run"]
 
@@ -95,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _screen(args: argparse.Namespace) -> int:
     out = Path(args.out)
+    if args.summary_json is not None and not Path(args.summary_json).parent.is_dir():
+        # Said before the run, not after an hour of screening.
+        raise CLIError(f"the folder of --summary-json does not exist: {args.summary_json}")
     job = ScreenJob(
         leads=Path(args.leads),
         settings=Path(args.settings),
@@ -103,6 +108,8 @@ def _screen(args: argparse.Namespace) -> int:
         db=None if args.db is None else (args.db if is_url(args.db) else Path(args.db)),
         concurrency=args.concurrency,
         rescreen=args.rescreen,
+        rescreen_failures=args.rescreen_failures,
+        stop_after=args.stop_after,
         progress=not args.no_progress,
         claim_lease=args.claim_lease,
     )
@@ -116,10 +123,42 @@ def _screen(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     print_summary(stdout_console(), summary)
-    if args.strict and summary.invalid:
-        stderr_console().print(f"error: {summary.invalid} rows could not be screened (--strict)")
+    code = _screen_verdict(summary, strict=args.strict)
+    if args.summary_json is not None:
+        _write_json(Path(args.summary_json), summary_json(summary, exit_code=code))
+    return code
+
+
+def _screen_verdict(summary: ScreenSummary, *, strict: bool) -> int:
+    """The exit code of a finished (or stopped) run, its reason printed on stderr."""
+    console = stderr_console()
+    if summary.stopped is not None:
+        first, *rest = summary.stopped.lines()
+        rest.append(
+            f"  the {summary.screened_now:,} leads screened in this run are recorded in "
+            f"{summary.db}; once the cause is fixed, run the same command with "
+            "--rescreen-failures: it screens those leads again and finishes the rest"
+        )
+        # Wrapped at words to the terminal's width: this is what the operator reads last.
+        for line in (f"error: {first}", *rest):
+            console.print(line, soft_wrap=False)
+        return EXIT_STOPPED
+    problems = []
+    if strict and summary.invalid:
+        problems.append(f"{summary.invalid} rows could not be screened")
+    if strict and summary.vendor_errors:
+        problems.append(f"{summary.vendor_errors} leads had a vendor error")
+    if problems:
+        console.print(f"error: {' and '.join(problems)} (--strict)")
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    try:
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise CLIError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 # -- records --------------------------------------------------------------------------------
@@ -321,9 +360,11 @@ def _simulate(args: argparse.Namespace) -> int:
             f"public: POST {running.url}/api/public/lead/load"
         )
         console.print(f"  stats: GET {running.url}/_simulator/stats")
-        console.print(f"  accepts {token}; {', '.join(limits)}. Ctrl-C stops.")
+        console.print(f"  accepts {token}; {', '.join(limits)}. Ctrl-C or SIGTERM stops.")
         for name in PRESET_NAMES:
             console.print(f"  preset {name}: base_url = {running.preset_url(name)}")
+        console.print("point the bundled settings (and yours, if they read it) here with:")
+        console.print(f"export PURECALLERID_BASE_URL={running.url}")
 
     try:
         simulator.run(on_ready=ready)
@@ -331,7 +372,8 @@ def _simulate(args: argparse.Namespace) -> int:
         reason = exc.strerror or str(exc)
         raise CLIError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
     except KeyboardInterrupt:
-        console.print(f"stopped; {json.dumps(simulator.stats())}")
+        pass  # Ctrl-C; SIGTERM makes run() return: both stop the same way, counts printed
+    console.print(f"stopped; {json.dumps(simulator.stats())}")
     return EXIT_OK
 
 
@@ -357,14 +399,14 @@ def _demo(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
         try:
-            asyncio.run(_run_demo(job, stdout_console()))
+            summary = asyncio.run(_run_demo(job, stdout_console(), temporary=args.out is None))
         except KeyboardInterrupt:
             stderr_console().print("interrupted")
             return EXIT_INTERRUPTED
-    return EXIT_OK
+    return EXIT_OK if summary.stopped is None else EXIT_STOPPED
 
 
-async def _run_demo(job: ScreenJob, console: Console) -> None:
+async def _run_demo(job: ScreenJob, console: Console, *, temporary: bool) -> ScreenSummary:
     rows: list[tuple[Mapping[str, str], list[str], ScreeningRecord | None]] = []
     async with Simulator() as simulator:
         # The bundled settings read these two variables: point them at this simulator, and
@@ -376,18 +418,19 @@ async def _run_demo(job: ScreenJob, console: Console) -> None:
         }
         console.print(f"simulator on {simulator.url}; screening the bundled leads")
         summary = await run_screen(
-            attrs.evolve(job, environ=environ),
+            attrs.evolve(job, environ=environ, simulator=simulator.url),
             stderr_console(),
             on_row=lambda fields, row, record: rows.append((fields, row, record)),
         )
         stats = simulator.stats()
     console.print(_decisions_table(rows))
-    print_summary(console, summary)
+    print_summary(console, summary, temporary=temporary, hints=False)
     console.print(
         f"the simulator answered {stats['total_requests']} requests "
         f"(by status: {json.dumps(stats['by_status'], sort_keys=True)})",
         soft_wrap=True,
     )
+    return summary
 
 
 def _why(record: ScreeningRecord | None, error: str) -> str:
@@ -396,7 +439,16 @@ def _why(record: ScreeningRecord | None, error: str) -> str:
     if record.decided_by and record.decided_by.endswith(":failure_policy"):
         failed = record.integration(record.decided_by.split(":", 1)[0])
         return f"{failed.error_class}: {failed.error_message}"
-    return "; ".join(record.reasons) or "-"
+    return "; ".join(record.reasons)
+
+
+def _decided_by_and_why(decided_by: str, why: str) -> Text:
+    """Who decided, then why on its own line unless the rule's id already says it."""
+    rule = decided_by.rpartition(":")[2]
+    lines = [decided_by or "-"]
+    if why and why != rule:
+        lines.append(why)
+    return Text("\n".join(lines))
 
 
 def _decisions_table(
@@ -404,9 +456,12 @@ def _decisions_table(
 ) -> Table:
     table = Table(title="Decisions per lead", title_justify="left")
     table.add_column("line", justify="right", no_wrap=True)
-    for name in ("lead", "phone", "decision", "decided by"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("why", overflow="ellipsis", no_wrap=True, max_width=36)
+    table.add_column("lead", overflow="fold")
+    table.add_column("phone", no_wrap=True)
+    # The decision is what the table is for: a width that holds every one, never cut. The
+    # texts after it fold onto more lines on a narrow terminal instead.
+    table.add_column("decision", no_wrap=True, min_width=len("invalid row"))
+    table.add_column("decided by, and why", overflow="fold", ratio=1)
     for fields, row, record in rows:
         line, lead_id, decision, _reasons, _flags, decided_by, error = row[:7]
         phone = fields.get("phone", "")
@@ -415,7 +470,6 @@ def _decisions_table(
             Text(lead_id),
             Text(mask_phone(phone) if phone else "-"),
             Text(decision or "invalid row"),
-            Text(decided_by or "-"),
-            Text(_why(record, error)),
+            _decided_by_and_why(decided_by, _why(record, error)),
         )
     return table

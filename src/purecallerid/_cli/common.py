@@ -31,6 +31,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_INVALID",
     "EXIT_OK",
+    "EXIT_STOPPED",
     "EXIT_USAGE",
     "CLIError",
     "LoadedSettings",
@@ -43,6 +44,7 @@ __all__ = [
 EXIT_OK: Final = 0
 EXIT_INVALID: Final = 1
 EXIT_USAGE: Final = 2
+EXIT_STOPPED: Final = 3  # screen stopped early: a vendor failed for lead after lead
 EXIT_INTERRUPTED: Final = 130  # the shell's convention for SIGINT
 _PIPE_WIDTH: Final = 120
 

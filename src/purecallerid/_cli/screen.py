@@ -5,11 +5,16 @@ a host embeds, at most ``concurrency`` at once. Results are written in input ord
 bounded window of tasks, so memory stays flat however long the file is. Every record goes to
 a SQLite store first; since the screener returns an existing record without calling any
 vendor, re-running an interrupted command finishes the rest and spends nothing twice.
+
+Before the first call the run prints its plan (``plan.py``); while it runs, the live progress
+(``progress.py``); an :class:`~purecallerid._cli.outage.OutageWatch` stops it when one
+integration fails for lead after lead for a reason that is not the leads' (``outage.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import time
 from collections import deque
@@ -19,35 +24,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from attrs import field, frozen
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+from rich.live import Live
 
 from .._errors import InvalidLeadError, StorageError
 from .._models import Lead
 from .._records import IntegrationStatus, ScreeningRecord
 from .common import CLIError, load_settings_file
 from .leads import LeadsFile, Unreadable
+from .outage import DEFAULT_STOP_AFTER, OutageWatch
+from .plan import endpoints, plan_lines
+from .progress import Pace, render_pace
 from .records import is_url, open_records, shown
-from .summary import Tally
+from .summary import Tally, decided_by_failure
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from rich.console import Console
-    from rich.progress import Task
 
     from .._records import IntegrationRecord
     from .._screener import AsyncScreener
     from .._settings import CampaignSettings
     from ..typing import ResultStore
+    from .common import LoadedSettings
     from .summary import ScreenSummary
 
 __all__ = [
@@ -86,10 +85,15 @@ class ScreenJob:
             :func:`default_db`).
         concurrency: Leads screened at once.
         rescreen: Screen leads again even when they have a record (spends vendor calls).
-        progress: Show the progress bar.
+        rescreen_failures: Screen again the leads whose latest record, from an earlier run,
+            a failure policy decided (an outage's leads); others keep their record.
+        stop_after: Vendor-wide failures in a row at one integration that stop the run
+            (see :mod:`purecallerid._cli.outage`); 0 never stops.
+        progress: Show the live progress.
         environ: Where ``${VAR}`` references of the settings are looked up.
         claim_lease: Seconds a worker's claim on a lead holds before another worker takes the
             lead over (default: the campaign's deadline plus 30 s).
+        simulator: The URL of a simulator this run started (the demo's): the plan marks it.
     """
 
     leads: Path
@@ -99,9 +103,12 @@ class ScreenJob:
     db: Path | str | None = None
     concurrency: int = 8
     rescreen: bool = False
+    rescreen_failures: bool = False
+    stop_after: int = DEFAULT_STOP_AFTER
     progress: bool = True
     environ: Mapping[str, str] | None = None
     claim_lease: float | None = None
+    simulator: str | None = None
 
 
 @frozen(kw_only=True)
@@ -112,6 +119,7 @@ class _Outcome:
     record: ScreeningRecord | None = None
     error: str | None = None
     duplicate: bool = False
+    stopped: bool = False  # not screened: the run stopped before its turn
 
 
 def _columns(campaign: CampaignSettings) -> tuple[list[str], list[str]]:
@@ -159,42 +167,24 @@ def _invalid_row(line: int, lead_id: str, error: str, ids: list[str]) -> list[st
     )
 
 
-class _RateColumn(ProgressColumn):
-    """Leads per second, over rich's recent samples."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("- leads/s" if speed is None else f"{speed:,.0f} leads/s")
-
-
-def _progress(console: Console, *, enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]screening"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _RateColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not enabled,
-    )
-
-
 class _Run:
     def __init__(
         self,
         job: ScreenJob,
+        *,
         screener: AsyncScreener,
         columns: tuple[list[str], list[str]],
         leads: LeadsFile,
         store: ResultStore,
+        watch: OutageWatch,
     ) -> None:
         self.job = job
         self.screener = screener
         self.store = store
         self.header, self.ids = columns
         self.leads = leads
+        self.watch = watch
+        self.tally = Tally(datetime.now(UTC))
         self.slots = asyncio.Semaphore(job.concurrency)
         # Lead id -> the line that first named it, and whether that line got a record. Only
         # that, for every lead of the file: a duplicate row reads the record from the store
@@ -233,7 +223,8 @@ class _Run:
         error = f"duplicate of line {first}"
         if record is None:
             row = _invalid_row(line, lead_id, error, self.ids)
-            return _Outcome(line=line, row=row, error=error, duplicate=True)
+            stopped = self.watch.tripped is not None  # the first row was never screened
+            return _Outcome(line=line, row=row, error=error, duplicate=True, stopped=stopped)
         row = _record_row(line, record, self.ids)
         row[BASE_COLUMNS.index("error")] = error
         return _Outcome(line=line, row=row, record=record, error=error, duplicate=True)
@@ -257,16 +248,31 @@ class _Run:
     async def _screen(self, line: int, lead_id: str, fields: dict[str, str]) -> _Outcome:
         lead = Lead(lead_id=lead_id, campaign_id=self.job.campaign, fields=fields)
         async with self.slots:
+            if self.watch.tripped is not None:
+                # Checked once a slot is free: at most the screenings already under way
+                # follow the one that tripped the watch.
+                row = _invalid_row(line, lead_id, "not screened: the run stopped", self.ids)
+                return _Outcome(line=line, row=row, stopped=True)
             try:
-                record = await self.screener.screen(lead, force=self.job.rescreen)
+                force = self.job.rescreen or await self._failed_earlier(lead)
+                record = await self.screener.screen(lead, force=force)
             except InvalidLeadError as exc:
                 error = str(exc)
                 return _Outcome(
                     line=line, row=_invalid_row(line, lead_id, error, self.ids), error=error
                 )
+        if self.tally.is_new(record):
+            self.watch.observe(record)
         return _Outcome(
             line=line, row=_record_row(line, record, self.ids), fields=fields, record=record
         )
+
+    async def _failed_earlier(self, lead: Lead) -> bool:
+        """Whether ``--rescreen-failures`` applies: an earlier run's failure decided the lead."""
+        if not self.job.rescreen_failures:
+            return False
+        record = await self.screener.load(lead.lead_id, lead.campaign_id)
+        return record is not None and decided_by_failure(record) and not self.tally.is_new(record)
 
 
 async def run_screen(
@@ -277,9 +283,14 @@ async def run_screen(
 ) -> ScreenSummary:
     """Screen every row of ``job.leads`` and write ``job.out``; see the module docstring.
 
+    Prints the plan (endpoints, campaign, records, the call bound) on *console* before the
+    first call. When ``job.stop_after`` vendor-wide failures in a row stop the run, the
+    output is not written and the summary says why (``summary.stopped``); the leads screened
+    so far stay recorded.
+
     Args:
         job: What to screen, with what, and where to write.
-        console: Where the progress bar goes.
+        console: Where the plan and the progress go.
         on_row: Called with each row's input fields, output row and record (``None`` for an
             invalid row), in input order.
 
@@ -292,11 +303,22 @@ async def run_screen(
     loaded = load_settings_file(job.settings, environ=job.environ, max_connections=job.concurrency)
     try:
         campaign = await loaded.campaign(job.campaign)
+        rows = leads.count()
+        for line in _plan(job, loaded, campaign, rows, db):
+            console.print(line)
         async with open_records(db) as store:
             screener = loaded.screener(store, claim_lease=job.claim_lease)
+            watch = OutageWatch(job.stop_after, endpoints(campaign, loaded.kinds))
             try:
-                run = _Run(job, screener, _columns(campaign), leads, store)
-                return await _write_output(run, db, console, on_row)
+                run = _Run(
+                    job,
+                    screener=screener,
+                    columns=_columns(campaign),
+                    leads=leads,
+                    store=store,
+                    watch=watch,
+                )
+                return await _write_output(run, db, console, rows, on_row)
             finally:
                 # Interrupted or not, screenings already under way end recorded (a call that
                 # may have reached the vendor is not sent again on the re-run).
@@ -305,55 +327,115 @@ async def run_screen(
         await loaded.aclose()
 
 
+def _plan(
+    job: ScreenJob, loaded: LoadedSettings, campaign: CampaignSettings, rows: int, db: Path | str
+) -> list[str]:
+    if job.rescreen:
+        mode = "every lead is screened again (--rescreen)"
+    elif job.rescreen_failures:
+        mode = "leads a failure policy decided are screened again (--rescreen-failures)"
+    else:
+        mode = "leads recorded earlier are not screened again"
+    lines = plan_lines(
+        campaign=campaign,
+        kinds=loaded.kinds,
+        settings=job.settings,
+        rows=rows,
+        db=db,
+        mode=mode,
+        simulator=job.simulator,
+    )
+    if job.stop_after:
+        lines.append(f"  stops after {job.stop_after} vendor-wide failures in a row")
+    else:
+        lines.append("  never stops early (--stop-after 0)")
+    return lines
+
+
 async def _write_output(
     run: _Run,
     db: Path | str,
     console: Console,
+    rows: int,
     on_row: Callable[[Mapping[str, str], list[str], ScreeningRecord | None], None] | None,
 ) -> ScreenSummary:
-    """Screen the rows into ``OUT.partial``, then rename it to the output."""
-    job = run.job
+    """Screen the rows into ``OUT.partial``, then rename it to the output (unless stopped)."""
+    job, tally = run.job, run.tally
     partial = job.out.with_name(job.out.name + ".partial")
-    tally = Tally(datetime.now(UTC))
+    pace = Pace(rows)
     started = time.perf_counter()
     try:
         file = partial.open("w", newline="", encoding="utf-8")
     except OSError as exc:
         raise CLIError(f"cannot write {partial}: {exc.strerror or exc}") from None
+
+    def emit(outcome: _Outcome) -> None:
+        if outcome.stopped:
+            return
+        writer.writerow(outcome.row)
+        record = outcome.record
+        tally.add(outcome.line, record, outcome.error, duplicate=outcome.duplicate)
+        new = record is not None and not outcome.duplicate and tally.is_new(record)
+        pace.add(
+            None if record is None else record.decision.value,
+            new=new,
+            earlier=record is not None and not outcome.duplicate and not new,
+            errored=record is not None and any(i.error_class for i in record.integrations),
+        )
+        if on_row is not None:
+            on_row(outcome.fields, outcome.row, record)
+
     try:
-        with file:
+        with file, _live(console, pace, enabled=job.progress):
             writer = csv.writer(file)
             writer.writerow(run.header)
-            with _progress(console, enabled=job.progress) as progress:
-                task = progress.add_task("screening", total=run.leads.count())
-
-                def emit(outcome: _Outcome) -> None:
-                    writer.writerow(outcome.row)
-                    tally.add(
-                        outcome.line, outcome.record, outcome.error, duplicate=outcome.duplicate
-                    )
-                    progress.advance(task)
-                    if on_row is not None:
-                        on_row(outcome.fields, outcome.row, outcome.record)
-
-                await _screen_in_order(run, emit)
-        try:
-            partial.replace(job.out)
-        except OSError as exc:
-            raise CLIError(f"cannot write {job.out}: {exc.strerror or exc}") from None
+            await _screen_in_order(run, emit)
+        if run.watch.tripped is None:
+            _replace(partial, job.out)
     except StorageError as exc:
         raise CLIError(f"cannot record a screening in {shown(db)}: {exc}") from None
     finally:
         partial.unlink(missing_ok=True)
-    return tally.summary(seconds=time.perf_counter() - started, out=job.out, db=shown(db))
+    return tally.summary(
+        seconds=time.perf_counter() - started,
+        out=None if run.watch.tripped else job.out,
+        db=shown(db),
+        stopped=run.watch.tripped,
+        planned=rows,
+    )
+
+
+@contextlib.contextmanager
+def _live(console: Console, pace: Pace, *, enabled: bool) -> Iterator[None]:
+    """The live progress display, redrawn four times a second (nothing when disabled)."""
+    if not enabled:
+        yield
+        return
+    with Live(get_renderable=lambda: render_pace(pace), console=console, refresh_per_second=4):
+        yield
+    if not console.is_terminal:
+        console.line()  # rich ends its last frame in a file or a pipe without a line break
+
+
+def _replace(partial: Path, out: Path) -> None:
+    try:
+        partial.replace(out)
+    except OSError as exc:
+        raise CLIError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 async def _screen_in_order(run: _Run, emit: Callable[[_Outcome], None]) -> None:
-    """Screen rows concurrently, emitting outcomes in input order from a bounded window."""
+    """Screen rows concurrently, emitting outcomes in input order from a bounded window.
+
+    Once the outage watch trips, no more rows are read; the rows already taken end as they
+    may (the ones not started yet are marked stopped), so that nothing is left half-done.
+    """
     window = run.job.concurrency * _WINDOW_PER_SLOT
     pending: deque[asyncio.Task[_Outcome]] = deque()
     try:
         for row in run.leads.rows():
+            if run.watch.tripped is not None:
+                break
             pending.append(asyncio.create_task(run.screen_row(row.line, row.values)))
             if len(pending) >= window:
                 emit(await pending.popleft())
