@@ -15,6 +15,7 @@ import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
+import attrs
 import pytest
 
 from purecallerid import (
@@ -28,6 +29,7 @@ from purecallerid import (
 from purecallerid._cli.common import load_settings_file
 from purecallerid._cli.outage import OutageWatch, vendor_wide_failure
 from purecallerid._cli.plan import is_local, plan_lines
+from purecallerid._cli.summary import Tally
 from purecallerid.cli import main
 from purecallerid.testing import Simulator
 from purecallerid.typing import RecordQuery
@@ -345,6 +347,19 @@ def test_the_watch_counts_failures_in_a_row_per_integration() -> None:
     assert (outage.integration_id, outage.failure, outage.failures) == ("pcid", "unreachable", 3)
     assert outage.endpoint == "http://127.0.0.1:9"
     assert watch.observe(record(ANSWERED)) is outage  # tripped stays tripped
+
+
+def test_a_shadow_integration_never_stops_the_run_nor_fails_strict() -> None:
+    """A trial vendor that refuses every call decides nothing: no stop, no vendor error."""
+    watch = OutageWatch(2, {})
+    shadow = attrs.evolve(failed("auth_failed", attempt(401)), shadow=True)
+    tally = Tally(NOW)
+    for line in range(5):
+        assert watch.observe(record(shadow)) is None
+        tally.add(line, record(shadow), None)
+    summary = tally.summary(seconds=1.0, out=None, db="x.db")
+    assert (summary.vendor_errors, summary.errored) == (0, 0)
+    assert summary.errors == {("pcid (shadow)", "auth_failed"): 5}
 
 
 def test_a_watch_with_no_limit_never_trips() -> None:

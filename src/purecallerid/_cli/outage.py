@@ -12,6 +12,7 @@ never reached (connection refused, DNS, a connect timeout: the request provably 
 no such endpoint (404, 405, 501), the circuit breaker open or the daily quota spent. An
 integration that reached its vendor otherwise (an answer, a 500, a 429) ends its run of
 failures; one that did not call (a lead it could not map, a skip) neither counts nor ends it.
+A shadow integration (a trial, never counted in a decision) is not watched.
 """
 
 from __future__ import annotations
@@ -188,6 +189,8 @@ class OutageWatch:
         if self.limit == 0 or self.tripped is not None:
             return self.tripped
         for integration in record.integrations:
+            if integration.shadow:
+                continue  # a trial: it never decides a lead, so its vendor down stops nothing
             key = integration.integration_id
             failure = vendor_wide_failure(integration)
             if failure is not None:

@@ -84,6 +84,7 @@ def plan_lines(
     """
     found = endpoints(campaign, kinds)
     enabled = {i.id for i in campaign.integrations if i.enabled}
+    shadows = {i.id for i in campaign.integrations if i.shadow}
     callers = [i for i, (_, url) in found.items() if url is not None and i in enabled]
     lines = [
         f"plan: campaign {campaign.campaign_id} of {settings}, {rows:,} rows",
@@ -92,6 +93,7 @@ def plan_lines(
     for integration_id, (kind, url) in found.items():
         where = "calls no vendor" if url is None else url + _mark(url, simulator)
         off = " (disabled)" if integration_id not in enabled else ""
+        off += " (shadow)" if integration_id in shadows else ""
         lines.append(f"  {integration_id} ({kind}){off}: {where}")
     lines.append(f"  records: {shown(db)}; {mode}")
     return lines

@@ -62,9 +62,10 @@ class ScreenSummary:
         by_failure_policy: Leads whose decision a failure policy made (an integration
             failed: vendor unreachable, token refused, timeout, a lead that cannot be mapped).
         qa_by_failure: Leads held for review (``qa``) by a failure policy.
-        errored: Leads on which any integration failed.
-        vendor_errors: Leads on which an integration failed for another reason than the
-            lead itself (anything but ``mapping_error``): what ``--strict`` counts.
+        errored: Leads on which any integration (not a shadow one) failed.
+        vendor_errors: Leads on which an integration (not a shadow one) failed for another
+            reason than the lead itself (anything but ``mapping_error``): what ``--strict``
+            counts.
         vendor_calls: HTTP attempts recorded in this run (an attempt cut short by the
             integration's timeout leaves no attempt in the record).
         seconds: Wall time of the run.
@@ -169,19 +170,17 @@ class Tally:
             self.earlier += 1
 
     def _count_integrations(self, record: ScreeningRecord) -> None:
-        classes = set()
+        classes: set[str] = set()
         for integration in record.integrations:
+            name = integration.integration_id + (" (shadow)" if integration.shadow else "")
             if integration.error_class is not None:
-                classes.add(integration.error_class)
-                self.errors[integration.integration_id, integration.error_class] += 1
+                if not integration.shadow:  # a trial's failure decides nothing
+                    classes.add(integration.error_class)
+                self.errors[name, integration.error_class] += 1
             answer = integration.answer
             if integration.status is IntegrationStatus.COMPLETED and answer:
-                key = (
-                    integration.integration_id,
-                    _text(answer.get("status")),
-                    _text(answer.get("reason")),
-                )
-                _capped(self.by_answer, key, (integration.integration_id, _OTHER, ""))
+                key = (name, _text(answer.get("status")), _text(answer.get("reason")))
+                _capped(self.by_answer, key, (name, _OTHER, ""))
         self.errored += bool(classes)
         self.vendor_errors += bool(classes - {ErrorClass.MAPPING_ERROR})
 
