@@ -429,3 +429,58 @@ def test_a_lead_id_no_database_can_key_is_an_invalid_lead(lead_id: str) -> None:
     with pytest.raises(InvalidLeadError):
         asyncio.run(go())
     assert fake.calls == []
+
+
+def test_a_forced_rescreening_of_a_stale_version_makes_no_second_call(tmp_path: Path) -> None:
+    """Two workers decide to re-screen the same failed lead: the second finds a newer record
+    than the one it read, and returns it without calling the vendor."""
+    from purecallerid import (  # noqa: PLC0415  # noqa: PLC0415  # noqa: PLC0415
+        AsyncScreener,
+        CampaignSettings,
+        Credentials,
+        InMemorySettings,
+        IntegrationSettings,
+        Lead,
+        PureCallerIDIntegration,
+        SQLiteResultStore,
+    )
+    from purecallerid.testing import CannedAnswer, FakePureCallerID  # noqa: PLC0415
+
+    fake = FakePureCallerID()
+    fake.program(
+        "212-555-0150", CannedAnswer.status(500), CannedAnswer.json({"status": "Accepted"})
+    )
+    campaign = CampaignSettings(
+        campaign_id="c",
+        integrations=[
+            IntegrationSettings(
+                id="pcid",
+                kind="purecallerid",
+                base_url=fake.base_url,
+                credentials=Credentials(api_token="t-0123456789", campaign_id="C", list_name="L"),
+            )
+        ],
+    )
+    db = tmp_path / "records.db"
+    lead = Lead(lead_id="L1", campaign_id="c", fields={"phone": "212-555-0150", "zip": "10001"})
+
+    async def worker() -> AsyncScreener:
+        return AsyncScreener(
+            settings=InMemorySettings([campaign]),
+            store=SQLiteResultStore(db),
+            integrations=[PureCallerIDIntegration(transport=fake.async_transport())],
+        )
+
+    async def run() -> tuple[int, int, int]:
+        first, second = await worker(), await worker()
+        failed = await first.screen(lead)  # 500: decided by the failure policy
+        seen = failed.version
+        again = await first.screen(lead, force_version=seen)  # re-screened: version 2
+        late = await second.screen(lead, force_version=seen)  # read v1 earlier: no call
+        await first.aclose()
+        await second.aclose()
+        return again.version, late.version, len(fake.requests)
+
+    again, late, calls = asyncio.run(run())
+    assert (again, late) == (2, 2)
+    assert calls == 2

@@ -157,7 +157,9 @@ class AsyncScreener:
             started=self._hooks.integration_started,
         )
 
-    async def screen(self, lead: Lead, *, force: bool = False) -> ScreeningRecord:
+    async def screen(
+        self, lead: Lead, *, force: bool = False, force_version: int | None = None
+    ) -> ScreeningRecord:
         """Screen *lead* and return the saved record; ``record.decision`` is the decision.
 
         A lead (campaign id and lead id) that already has a record gets that record back,
@@ -166,6 +168,11 @@ class AsyncScreener:
         the next version (nothing is overwritten). One screening per lead runs at a time
         anywhere the store is shared: concurrent callers in this process share it, and
         workers elsewhere wait for its record (see :class:`~purecallerid.typing.ResultStore`).
+
+        *force_version* forces a new screening only while the lead's latest record is still
+        that version: a re-screening decided on a record read earlier (it was a failure)
+        must not call the vendor again when another worker has re-screened the lead since.
+        That newer record is returned instead.
 
         Raises:
             InvalidLeadError: The lead has no usable id.
@@ -176,6 +183,7 @@ class AsyncScreener:
         check_process(self._pid, type(self).__name__)
         self._check_loop()
         _check_lead(lead)
+        force = force or force_version is not None
         key = (lead.campaign_id, lead.lead_id)
         running = self._in_flight.get(key)
         if running is not None and force and not running[1]:
@@ -188,7 +196,9 @@ class AsyncScreener:
             # concurrent callers share it (one vendor call per lead), and a caller that is
             # cancelled abandons the wait, not the screening, which still ends saved.
             task = asyncio.ensure_future(
-                self._hooks.screening(lead, self._screen_once(lead, force=force))
+                self._hooks.screening(
+                    lead, self._screen_once(lead, force=force, force_version=force_version)
+                )
             )
             running = (task, force)
             self._in_flight[key] = running
@@ -228,11 +238,16 @@ class AsyncScreener:
         if not task.cancelled():
             task.exception()  # retrieved here: every waiter re-raises it; nothing else may log it
 
-    async def _screen_once(self, lead: Lead, *, force: bool) -> ScreeningRecord:
+    async def _screen_once(
+        self, lead: Lead, *, force: bool, force_version: int | None = None
+    ) -> ScreeningRecord:
         existing = await self._load(lead)
         campaign, note = await self._campaign(lead)
         if existing is not None and not force and _fresh(existing, campaign):
             return existing
+        if force_version is not None and existing is not None and existing.version != force_version:
+            return existing  # re-screened elsewhere since the caller decided to force
+        # The claim below is taken against this version: a screening saved meanwhile wins.
         seen = 0 if existing is None else existing.version
         claim = await self._claim(lead, campaign, seen)
         if isinstance(claim, ScreeningRecord):

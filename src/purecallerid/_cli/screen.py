@@ -254,8 +254,12 @@ class _Run:
                 row = _invalid_row(line, lead_id, "not screened: the run stopped", self.ids)
                 return _Outcome(line=line, row=row, stopped=True)
             try:
-                force = self.job.rescreen or await self._failed_earlier(lead)
-                record = await self.screener.screen(lead, force=force)
+                # A failure's re-screening is forced against the version read: a worker
+                # that re-screened the lead since wins, and no second call is made.
+                version = await self._failed_earlier(lead)
+                record = await self.screener.screen(
+                    lead, force=self.job.rescreen, force_version=version
+                )
             except InvalidLeadError as exc:
                 error = str(exc)
                 return _Outcome(
@@ -267,12 +271,17 @@ class _Run:
             line=line, row=_record_row(line, record, self.ids), fields=fields, record=record
         )
 
-    async def _failed_earlier(self, lead: Lead) -> bool:
-        """Whether ``--rescreen-failures`` applies: an earlier run's failure decided the lead."""
+    async def _failed_earlier(self, lead: Lead) -> int | None:
+        """The version of the record to re-screen under ``--rescreen-failures``, if any.
+
+        A record decided by an earlier run's failure policy; ``None`` otherwise.
+        """
         if not self.job.rescreen_failures:
-            return False
+            return None
         record = await self.screener.load(lead.lead_id, lead.campaign_id)
-        return record is not None and decided_by_failure(record) and not self.tally.is_new(record)
+        if record is None or not decided_by_failure(record) or self.tally.is_new(record):
+            return None
+        return record.version
 
 
 async def run_screen(
