@@ -14,6 +14,7 @@ import json
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -428,3 +429,86 @@ credentials = {{ api_token = "{TOKEN}", campaign_id = "C1", list_name = "Main" }
     assert lines[2] == "  house (suppression): calls no vendor"
     assert lines[3] == "  pcid (purecallerid): https://api.purecallerid.example"  # no mark
     assert lines[4].startswith(f"  records: {tmp_path / 'r.db'}")
+
+
+def test_plan_and_shadow_agreement(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`plan` prints stages and conditions; `screen` prints the shadow agreement table."""
+    with Simulator() as sim:
+        settings = tmp_path / "s.toml"
+        settings.write_text(
+            f"""
+[campaigns.c]
+shadow_rules = 'reject when purecallerid.status = "Rejected" because "trial"'
+
+[[campaigns.c.integrations]]
+id = "purecallerid"
+kind = "purecallerid"
+base_url = "{sim.url}"
+credentials = {{ api_token = "test-token-0123", campaign_id = "C", list_name = "L" }}
+rules = 'reject when status = "Rejected" and reason = "DNC" because "DNC"'
+
+[[campaigns.c.integrations]]
+id = "window"
+kind = "calling_window"
+sort = 2
+when = 'purecallerid.status = "Accepted"'
+"""
+        )
+        leads = tmp_path / "leads.csv"
+        rows = [f"L{i},212-555-{line},10001" for i, line in enumerate(["0101", "0102", "0150"])]
+        leads.write_text("lead_id,phone,zip\n" + "\n".join(rows) + "\n")
+        assert main(["plan", "--settings", str(settings), "--campaign", "c"]) == 0
+        plan = capsys.readouterr().out
+        assert 'window (calling_window): when purecallerid.status = "Accepted"' in plan
+        assert "shadow rules" in plan
+        out = tmp_path / "out.csv"
+        summary = tmp_path / "summary.json"
+        argv = ["screen", str(leads), "--settings", str(settings), "--campaign", "c"]
+        argv += ["--out", str(out), "--no-progress", "--summary-json", str(summary)]
+        assert main(argv) == 0
+    shown = capsys.readouterr().out
+    assert "shadow decision: agreed on 2 of 3 leads" in shown
+    data = json.loads(summary.read_text())
+    assert data["shadow_agreement"]["agreed"] == 2
+
+
+def test_screen_serves_its_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--metrics-port: the run's screenings are counted in Prometheus metrics it serves."""
+    import httpx  # noqa: PLC0415
+
+    from purecallerid._cli import screen as screen_module  # noqa: PLC0415
+
+    scraped: list[str] = []
+    real = screen_module._metrics
+
+    def spy(job: Any, console: Any) -> Any:
+        observer, server = real(job, console)
+        original = server.close
+
+        def close() -> None:
+            scraped.append(httpx.get(server.url, timeout=10).text)
+            original()
+
+        server.close = close
+        return observer, server
+
+    with Simulator() as sim, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(screen_module, "_metrics", spy)
+        settings = tmp_path / "s.toml"
+        settings.write_text(
+            f"""
+[[campaigns.c.integrations]]
+kind = "purecallerid"
+base_url = "{sim.url}"
+credentials = {{ api_token = "test-token-0123", campaign_id = "C", list_name = "L" }}
+"""
+        )
+        leads = tmp_path / "leads.csv"
+        leads.write_text("lead_id,phone,zip\nL1,212-555-0150,10001\nL2,212-555-0151,10001\n")
+        argv = ["screen", str(leads), "--settings", str(settings), "--campaign", "c"]
+        argv += ["--out", str(tmp_path / "o.csv"), "--no-progress", "--metrics-port", "0"]
+        assert main(argv) == 0
+    assert "metrics: http://127.0.0.1:" in capsys.readouterr().err
+    assert any(
+        'decision="accept"' in line and line.endswith(" 2.0") for line in scraped[0].splitlines()
+    )

@@ -1,7 +1,8 @@
 """The ``purecallerid`` command line.
 
 Commands: ``screen`` (a CSV of leads through the live flow), ``check`` (one lead, with the
-rule trace), ``validate`` (a settings file), ``simulate`` (a local PureCallerID stand-in) and
+rule trace), ``plan`` (a campaign's stages, conditions and shadows), ``validate`` (a settings
+file), ``simulate`` (a local PureCallerID stand-in) and
 ``demo`` (all of it, with the bundled examples), ``records`` (the records database).
 ``purecallerid COMMAND --help`` describes each, with an example, the environment variables
 and a link to the documentation site.
@@ -61,6 +62,7 @@ _EXAMPLES: Final = {
         "purecallerid check --settings settings.toml --campaign demo \\\n"
         "      --phone 212-555-0102 --zip 10001"
     ),
+    "plan": "purecallerid plan --settings settings.toml --campaign demo",
     "validate": "purecallerid validate settings.toml",
     "simulate": "purecallerid simulate --port 8765 --latency-ms 50",
     "demo": "purecallerid demo --out demo-output",
@@ -279,6 +281,7 @@ def _add_screen(commands: _Commands) -> None:
         help="also write the summary as JSON to FILE (counts, vendor answers, errors, exit code)",
     )
     screen.add_argument("--no-progress", action="store_true", help="hide the live progress")
+    _add_metrics_port(screen)
     screen.add_argument(
         "--claim-lease",
         type=_positive,
@@ -314,6 +317,32 @@ def _add_check(commands: _Commands) -> None:
     check.add_argument("--lead-id", metavar="ID", help="the lead id (default: check-<time>)")
 
 
+def _add_metrics_port(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="PORT",
+        help="serve Prometheus metrics at http://127.0.0.1:PORT/metrics while it runs (0 picks "
+        "a free port; needs the prometheus extra)",
+    )
+
+
+def _add_plan(commands: _Commands) -> None:
+    """The ``plan`` command: a campaign's plan, printed."""
+    plan = commands.add_parser(
+        "plan",
+        help="print a campaign's plan: stages, conditions, samples, shadows, rules",
+        description=(
+            "Print how the campaign's leads are screened: its stages in order (integrations "
+            "of one stage run together), each integration's condition (when), sample and "
+            "shadow mode, the disabled ones, and the campaign and shadow rules. No call is "
+            "made."
+        ),
+        epilog=_epilog("plan"),
+    )
+    _add_settings(plan)
+
+
 def _add_validate(commands: _Commands) -> None:
     """The ``validate`` command: a settings file checked."""
     validate = commands.add_parser(
@@ -344,6 +373,7 @@ def _add_simulate(commands: _Commands) -> None:
     simulate.add_argument(
         "--port", type=_port, default=8765, help="port (default 8765; 0 picks a free one)"
     )
+    _add_metrics_port(simulate)
     simulate.add_argument(
         "--latency-ms", type=_non_negative, default=0.0, metavar="N", help="added per answer"
     )
@@ -429,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_screen(commands)
     _add_check(commands)
+    _add_plan(commands)
     _add_validate(commands)
     _add_simulate(commands)
     _add_demo(commands)

@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .._converter import converter
+from .._flow import describe_plan, describe_screening
 from .._integrations.configured.presets import PRESET_NAMES
 from .._models import Lead
 from .._records import IntegrationStatus
@@ -38,6 +39,7 @@ from .common import (
     CLIError,
     LoadedSettings,
     load_settings_file,
+    serve_prometheus,
     stderr_console,
     stdout_console,
 )
@@ -66,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "screen": _screen,
         "check": _check,
+        "plan": _plan,
         "validate": _validate,
         "simulate": _simulate,
         "demo": _demo,
@@ -112,6 +115,7 @@ def _screen(args: argparse.Namespace) -> int:
         stop_after=args.stop_after,
         progress=not args.no_progress,
         claim_lease=args.claim_lease,
+        metrics_port=args.metrics_port,
     )
     try:
         summary = asyncio.run(run_screen(job, stderr_console()))
@@ -234,6 +238,9 @@ def _print_check(console: Console, record: ScreeningRecord, campaign: CampaignSe
         console.print()
         _print_integration(console, integration, settings_by_id.get(integration.integration_id))
     console.print()
+    # Which integration ran and why (a condition, a sample, an earlier reject), the
+    # campaign rules' verdict and what the shadow parts would have decided.
+    console.print(Text(describe_screening(record).rstrip("\n")), soft_wrap=True)
     console.print(
         f"took {record.duration * 1000:.0f} ms; settings hash {record.settings_hash[:12]}"
     )
@@ -293,6 +300,22 @@ def _trace_table(trace: tuple[Mapping[str, Any], ...]) -> Table:
             Text(values),
         )
     return table
+
+
+# -- plan -----------------------------------------------------------------------------------
+
+
+def _plan(args: argparse.Namespace) -> int:
+    loaded = load_settings_file(Path(args.settings), max_connections=1)
+
+    async def campaign() -> CampaignSettings:
+        try:
+            return await loaded.campaign(args.campaign)
+        finally:
+            await loaded.aclose()
+
+    stdout_console().print(Text(describe_plan(asyncio.run(campaign())).rstrip("\n")))
+    return EXIT_OK
 
 
 # -- validate -------------------------------------------------------------------------------
@@ -363,9 +386,17 @@ def _simulate(args: argparse.Namespace) -> int:
         console.print(f"  accepts {token}; {', '.join(limits)}. Ctrl-C or SIGTERM stops.")
         for name in PRESET_NAMES:
             console.print(f"  preset {name}: base_url = {running.preset_url(name)}")
+        if server is not None:
+            console.print(f"  metrics: GET {server.url}")
         console.print("point the bundled settings (and yours, if they read it) here with:")
         console.print(f"export PURECALLERID_BASE_URL={running.url}")
 
+    server = None
+    if args.metrics_port is not None:
+        registry, server = serve_prometheus(args.metrics_port, args.host)
+        from ..prometheus import SimulatorCollector  # noqa: PLC0415 - an extra, loaded if asked
+
+        SimulatorCollector(simulator, registry=registry)
     try:
         simulator.run(on_ready=ready)
     except OSError as exc:
@@ -373,6 +404,9 @@ def _simulate(args: argparse.Namespace) -> int:
         raise CLIError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
     except KeyboardInterrupt:
         pass  # Ctrl-C; SIGTERM makes run() return: both stop the same way, counts printed
+    finally:
+        if server is not None:
+            server.close()
     console.print(f"stopped; {json.dumps(simulator.stats())}")
     return EXIT_OK
 

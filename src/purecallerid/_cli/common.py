@@ -24,8 +24,11 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
+    from prometheus_client import CollectorRegistry
+
     from .._settings import CampaignSettings
-    from ..typing import Integration, ResultStore, StateBackend
+    from ..prometheus import MetricsServer
+    from ..typing import EventObserver, Integration, ResultStore, StateBackend
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -37,6 +40,7 @@ __all__ = [
     "LoadedSettings",
     "load_settings_file",
     "make_kinds",
+    "serve_prometheus",
     "stderr_console",
     "stdout_console",
 ]
@@ -102,7 +106,13 @@ class LoadedSettings:
         self.kinds = kinds
         self._state: StateBackend | None = None
 
-    def screener(self, store: ResultStore, *, claim_lease: float | None = None) -> AsyncScreener:
+    def screener(
+        self,
+        store: ResultStore,
+        *,
+        claim_lease: float | None = None,
+        observer: EventObserver | None = None,
+    ) -> AsyncScreener:
         """A screener over these settings, with the state backend the file names.
 
         The guards' state (quota, rate limit, breaker, cache) lives where the file's
@@ -125,6 +135,7 @@ class LoadedSettings:
             integrations=self.kinds,
             state=self._state,
             claim_lease=claim_lease,
+            observer=observer,
         )
 
     async def campaign(self, campaign_id: str) -> CampaignSettings:
@@ -176,3 +187,20 @@ def load_settings_file(
             f"{len(lines)} problems in {path}:", *(f"  {line}" for line in lines)
         ) from None
     return LoadedSettings(settings, kinds)
+
+
+def serve_prometheus(port: int, host: str = "127.0.0.1") -> tuple[CollectorRegistry, MetricsServer]:
+    """A registry of its own and a server exposing it at ``http://host:port/metrics``.
+
+    Raises:
+        CLIError: The prometheus extra is not installed, or the port cannot be listened on.
+    """
+    try:
+        from ..prometheus import metrics_registry, serve_metrics  # noqa: PLC0415 - an extra
+    except ImportError as exc:  # the message names pip install 'purecallerid[prometheus]'
+        raise CLIError(str(exc)) from None
+    registry = metrics_registry()  # its own: in-process runs (tests) cannot collide
+    try:
+        return registry, serve_metrics(port, host=host, registry=registry)
+    except OSError as exc:
+        raise CLIError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from None

@@ -29,7 +29,7 @@ from rich.live import Live
 from .._errors import InvalidLeadError, StorageError
 from .._models import Lead
 from .._records import IntegrationStatus, ScreeningRecord
-from .common import CLIError, load_settings_file
+from .common import CLIError, load_settings_file, serve_prometheus
 from .leads import LeadsFile, Unreadable
 from .outage import DEFAULT_STOP_AFTER, OutageWatch
 from .plan import endpoints, plan_lines
@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from .._records import IntegrationRecord
     from .._screener import AsyncScreener
     from .._settings import CampaignSettings
-    from ..typing import ResultStore
+    from ..prometheus import MetricsServer
+    from ..typing import EventObserver, ResultStore
     from .common import LoadedSettings
     from .summary import ScreenSummary
 
@@ -94,6 +95,7 @@ class ScreenJob:
         claim_lease: Seconds a worker's claim on a lead holds before another worker takes the
             lead over (default: the campaign's deadline plus 30 s).
         simulator: The URL of a simulator this run started (the demo's): the plan marks it.
+        metrics_port: Serve Prometheus metrics of the run on this port (``None``: none).
     """
 
     leads: Path
@@ -109,6 +111,7 @@ class ScreenJob:
     environ: Mapping[str, str] | None = None
     claim_lease: float | None = None
     simulator: str | None = None
+    metrics_port: int | None = None
 
 
 @frozen(kw_only=True)
@@ -310,13 +313,15 @@ async def run_screen(
     db = job.db or default_db(job.out)
     _check_paths(job, db)
     loaded = load_settings_file(job.settings, environ=job.environ, max_connections=job.concurrency)
+    server: MetricsServer | None = None
     try:
         campaign = await loaded.campaign(job.campaign)
         rows = leads.count()
         for line in _plan(job, loaded, campaign, rows, db):
             console.print(line)
+        observer, server = _metrics(job, console)
         async with open_records(db) as store:
-            screener = loaded.screener(store, claim_lease=job.claim_lease)
+            screener = loaded.screener(store, claim_lease=job.claim_lease, observer=observer)
             watch = OutageWatch(job.stop_after, endpoints(campaign, loaded.kinds))
             try:
                 run = _Run(
@@ -334,6 +339,19 @@ async def run_screen(
                 await screener.aclose()
     finally:
         await loaded.aclose()
+        if server is not None:
+            server.close()
+
+
+def _metrics(job: ScreenJob, console: Console) -> tuple[EventObserver | None, MetricsServer | None]:
+    """The run's Prometheus observer and its server, with ``--metrics-port``."""
+    if job.metrics_port is None:
+        return None, None
+    registry, server = serve_prometheus(job.metrics_port)
+    from ..prometheus import PrometheusObserver  # noqa: PLC0415 - an extra, loaded if asked
+
+    console.print(f"metrics: {server.url}")
+    return PrometheusObserver(registry=registry), server
 
 
 def _plan(

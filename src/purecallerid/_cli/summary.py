@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .._errors import ErrorClass
+from .._flow import Agreement
 from .._records import IntegrationStatus
 from .outage import Outage
 from .progress import DECISIONS
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from .._records import ScreeningRecord
+    from .._rules.model import Action
 
 __all__ = ["ScreenSummary", "Tally", "next_steps", "print_summary", "summary_json"]
 
@@ -73,6 +75,8 @@ class ScreenSummary:
         db: The records database.
         stopped: Why the run stopped early, or ``None`` when it screened every row.
         planned: Data rows in the leads file (more than ``rows`` when the run stopped).
+        shadow: Live decisions against the shadow ones, when the campaign has shadow parts
+            (its integrations' or its ``shadow_rules``), else ``None``.
     """
 
     rows: int
@@ -95,6 +99,7 @@ class ScreenSummary:
     vendor_errors: int = 0
     stopped: Outage | None = None
     planned: int | None = None
+    shadow: Agreement | None = None
 
     @property
     def rate(self) -> float:
@@ -132,6 +137,9 @@ class Tally:
         self.qa_by_failure = 0
         self.errored = 0
         self.vendor_errors = 0
+        # Live decision x shadow decision: counts only, however many rows (memory flat).
+        self.shadow: Counter[tuple[Action, Action]] = Counter()
+        self.without_shadow = 0
 
     def is_new(self, record: ScreeningRecord) -> bool:
         """Whether *record* was made in this run (not by an earlier one)."""
@@ -159,6 +167,10 @@ class Tally:
             return
         for reason in record.reasons:
             _capped(self.by_reason, reason, "(other reasons)")
+        if record.shadow is not None:
+            self.shadow[record.decision, record.shadow.decision] += 1
+        else:
+            self.without_shadow += 1
         self._count_integrations(record)
         failure = decided_by_failure(record)
         self.by_failure_policy += failure
@@ -215,6 +227,9 @@ class Tally:
             vendor_errors=self.vendor_errors,
             stopped=stopped,
             planned=planned,
+            shadow=None
+            if not self.shadow
+            else Agreement(part=None, counts=dict(self.shadow), left_out=self.without_shadow),
         )
 
 
@@ -281,10 +296,7 @@ def print_summary(
         errors = {f"{i} {c}": n for (i, c), n in summary.errors.items()}
         header = "integration and error class"
         console.print(_counted_table("Integration errors", header, errors, None))
-    for line in summary.invalid_lines:
-        console.print(f"invalid row: {line}")
-    if summary.invalid > len(summary.invalid_lines):
-        console.print(f"... and {summary.invalid - len(summary.invalid_lines):,} more invalid rows")
+    _print_shadow_and_invalid(console, summary)
     duplicates = f", {summary.duplicates:,} duplicate" if summary.duplicates else ""
     planned = summary.planned
     of = f" of {planned:,}" if planned is not None and planned != summary.rows else ""
@@ -308,6 +320,16 @@ def print_summary(
     if hints and summary.stopped is None:  # a stopped run says what to do in its error lines
         for step in next_steps(summary):
             console.print(f"next: {step}", soft_wrap=False)  # words kept whole, any width
+
+
+def _print_shadow_and_invalid(console: Console, summary: ScreenSummary) -> None:
+    if summary.shadow is not None:
+        console.print("Shadow agreement (live decisions down, shadow across)")
+        console.print(Text(summary.shadow.to_text().rstrip("\n")), soft_wrap=True)
+    for line in summary.invalid_lines:
+        console.print(f"invalid row: {line}")
+    if summary.invalid > len(summary.invalid_lines):
+        console.print(f"... and {summary.invalid - len(summary.invalid_lines):,} more invalid rows")
 
 
 def next_steps(summary: ScreenSummary) -> list[str]:
@@ -369,5 +391,6 @@ def summary_json(summary: ScreenSummary, *, exit_code: int) -> dict[str, Any]:
         "output": None if summary.out is None else str(summary.out),
         "records": str(summary.db),
         "stopped": None if summary.stopped is None else summary.stopped.to_json(),
+        "shadow_agreement": None if summary.shadow is None else summary.shadow.to_dict(),
         "next_steps": next_steps(summary),
     }
