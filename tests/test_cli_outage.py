@@ -483,13 +483,14 @@ def test_screen_serves_its_metrics(tmp_path: Path, capsys: pytest.CaptureFixture
 
     def spy(job: Any, console: Any) -> Any:
         observer, server = real(job, console)
+        assert server is not None
         original = server.close
 
         def close() -> None:
             scraped.append(httpx.get(server.url, timeout=10).text)
             original()
 
-        server.close = close
+        server.close = close  # type: ignore[method-assign]
         return observer, server
 
     with Simulator() as sim, pytest.MonkeyPatch.context() as patch:
