@@ -270,11 +270,8 @@ def test_a_non_http_kind_refuses_an_http_table() -> None:
         )
 
 
-def _screen_with(
-    handler: Any, http: dict[str, Any], phone: str = "2125550104", **extra: Any
-) -> ScreeningRecord:
-    kinds = http_integrations(transport=httpx.MockTransport(handler))
-    item = {"id": "v", "kind": "http", "base_url": "https://v.example", "http": http, **extra}
+def _run(kinds: list[Any], item: dict[str, Any], fields: dict[str, Any]) -> ScreeningRecord:
+    """Load one campaign of *item*, screen one lead of *fields* through it."""
     campaigns = load_settings({"campaigns": {"c": {"integrations": [item]}}}, kinds=kinds)
 
     async def go() -> ScreeningRecord:
@@ -283,11 +280,17 @@ def _screen_with(
             store=InMemoryResultStore(),
             integrations=kinds,
         ) as screener:
-            return await screener.screen(
-                Lead(lead_id="1", campaign_id="c", fields={"phone": phone})
-            )
+            return await screener.screen(Lead(lead_id="1", campaign_id="c", fields=fields))
 
     return asyncio.run(go())
+
+
+def _screen_with(
+    handler: Any, http: dict[str, Any], phone: str = "2125550104", **extra: Any
+) -> ScreeningRecord:
+    kinds = http_integrations(transport=httpx.MockTransport(handler))
+    item = {"id": "v", "kind": "http", "base_url": "https://v.example", "http": http, **extra}
+    return _run(kinds, item, {"phone": phone})
 
 
 @pytest.mark.parametrize(
@@ -416,18 +419,7 @@ def test_a_lead_value_that_cannot_be_sent_is_a_recorded_failure(
         "mapping": mapping,
         "credentials": {"api_key": KEY},
     }
-    campaigns = load_settings({"campaigns": {"c": {"integrations": [item]}}}, kinds=kinds)
-
-    async def go() -> ScreeningRecord:
-        async with AsyncScreener(
-            settings=InMemorySettings(campaigns.values()),
-            store=InMemoryResultStore(),
-            integrations=kinds,
-        ) as screener:
-            fields = {"phone": "2125550104", "first": "José"}
-            return await screener.screen(Lead(lead_id="1", campaign_id="c", fields=fields))
-
-    record = asyncio.run(go())
+    record = _run(kinds, item, {"phone": "2125550104", "first": "José"})
     result = record.integration("v")
     assert result.error_class == "connection"
     assert result.outcome_unknown is False
@@ -474,18 +466,7 @@ def test_a_line_break_from_the_lead_in_a_header_is_never_sent() -> None:
     with Simulator() as sim:
         kinds = http_integrations()
         item = {"id": "v", "kind": "http", "base_url": sim.url, "http": http, "mapping": mapping}
-        campaigns = load_settings({"campaigns": {"c": {"integrations": [item]}}}, kinds=kinds)
-
-        async def go() -> ScreeningRecord:
-            async with AsyncScreener(
-                settings=InMemorySettings(campaigns.values()),
-                store=InMemoryResultStore(),
-                integrations=kinds,
-            ) as screener:
-                fields = {"phone": "2125550104", "first": "bob\r\nX-Injected: yes"}
-                return await screener.screen(Lead(lead_id="1", campaign_id="c", fields=fields))
-
-        record = asyncio.run(go())
+        record = _run(kinds, item, {"phone": "2125550104", "first": "bob\r\nX-Injected: yes"})
         assert sim.stats()["total_requests"] == 0
     result = record.integration("v")
     assert (result.error_class, result.outcome_unknown) == ("connection", False)
@@ -508,18 +489,7 @@ def test_dot_segments_from_the_lead_stay_in_their_segment() -> None:
     kinds = http_integrations(transport=httpx.MockTransport(handler))
     item = {"id": "v", "kind": "http", "base_url": "https://v.example", "http": http}
     item["mapping"] = mapping
-    campaigns = load_settings({"campaigns": {"c": {"integrations": [item]}}}, kinds=kinds)
-
-    async def go() -> None:
-        async with AsyncScreener(
-            settings=InMemorySettings(campaigns.values()),
-            store=InMemoryResultStore(),
-            integrations=kinds,
-        ) as screener:
-            fields = {"phone": "2125550104", "account": ".."}
-            await screener.screen(Lead(lead_id="1", campaign_id="c", fields=fields))
-
-    asyncio.run(go())
+    _run(kinds, item, {"phone": "2125550104", "account": ".."})
     assert seen[0].url.raw_path.startswith(b"/v1/accounts/%2E%2E/lookup")
 
 
@@ -604,15 +574,4 @@ def test_a_preset_never_accepts_an_answer_without_a_verdict(name: str, body: byt
     secrets = {"api_key": KEY, "account_sid": "AC" + "0" * 32, "auth_token": KEY}
     used = {n: v for n, v in secrets.items() if "{credentials." + n in json.dumps(preset.http)}
     item = {"id": "v", "kind": name, "credentials": used}
-    campaigns = load_settings({"campaigns": {"c": {"integrations": [item]}}}, kinds=kinds)
-
-    async def go() -> ScreeningRecord:
-        async with AsyncScreener(
-            settings=InMemorySettings(campaigns.values()),
-            store=InMemoryResultStore(),
-            integrations=kinds,
-        ) as screener:
-            lead = Lead(lead_id="1", campaign_id="c", fields={"phone": "2125550104"})
-            return await screener.screen(lead)
-
-    assert asyncio.run(go()).decision.value != "accept"
+    assert _run(kinds, item, {"phone": "2125550104"}).decision.value != "accept"
