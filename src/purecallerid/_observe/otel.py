@@ -126,6 +126,10 @@ class OpenTelemetryObserver:
         self._open: contextvars.ContextVar[_Screening | None] = contextvars.ContextVar(
             "purecallerid_otel_screening", default=None
         )
+        # With the global providers, nothing may be configured (the API alone, no SDK): then
+        # each event is dropped at once, instead of no-op spans and no-op measurements.
+        self._global = tracer_provider is None and meter_provider is None
+        self._idle = self._global and _nothing_configured()
         self._spans: dict[type, Callable[[Any], None]] = {
             ScreeningStarted: self._screening_started,
             ScreeningEnded: self._screening_ended,
@@ -136,6 +140,13 @@ class OpenTelemetryObserver:
 
     def observe(self, event: ObserverEvent) -> None:
         """Record *event*: open or close its span, add its measurements."""
+        if self._global:
+            # Looked up when a screening starts (the API's lookup reads the environment):
+            # the SDK set up later counts from the next screening on.
+            if type(event) is ScreeningStarted:
+                self._idle = _nothing_configured()
+            if self._idle:
+                return
         spans = self._spans.get(type(event))
         if spans is not None:
             spans(event)
@@ -350,3 +361,14 @@ def _server(url: str) -> dict[str, AttributeValue]:
     if port is not None:
         found["server.port"] = port
     return found
+
+
+def _nothing_configured() -> bool:
+    """Whether no SDK was set up: the global providers are still the API's stand-ins.
+
+    A host may configure the SDK after building the observer: it is looked up again as each
+    screening starts (a screening already under way then just has no span).
+    """
+    return isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider) and (
+        type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider"
+    )
