@@ -513,3 +513,45 @@ credentials = {{ api_token = "test-token-0123", campaign_id = "C", list_name = "
     assert any(
         'decision="accept"' in line and line.endswith(" 2.0") for line in scraped[0].splitlines()
     )
+
+
+def test_a_shadow_rule_set_over_1000_leads_changes_no_decision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16's acceptance through `screen`: the same 1,000 leads with and without shadow
+    rules get the same decisions, and the run with them prints the agreement table."""
+    lines = ["0101", "0102", "0103", "0104", "0105", "0150"]
+    leads = tmp_path / "leads.csv"
+    rows = [f"L{n},212-555-{lines[n % len(lines)]},10001" for n in range(1000)]
+    leads.write_text("lead_id,phone,zip\n" + "\n".join(rows) + "\n")
+    decisions: dict[str, list[str]] = {}
+    with Simulator() as sim:
+        for name, extra in (("live", ""), ("shadow", SHADOW_RULES)):
+            folder = tmp_path / name
+            folder.mkdir()
+            (folder / "s.toml").write_text(
+                f"""
+[campaigns.c]
+{extra}
+[[campaigns.c.integrations]]
+id = "purecallerid"
+kind = "purecallerid"
+base_url = "{sim.url}"
+credentials = {{ api_token = "test-token-0123", campaign_id = "C", list_name = "L" }}
+rules = 'reject when status = "Rejected" and reason = "DNC" because "DNC"'
+"""
+            )
+            out = folder / "out.csv"
+            argv = ["screen", str(leads), "--settings", str(folder / "s.toml"), "--campaign"]
+            argv += ["c", "--out", str(out), "--no-progress", "--concurrency", "32"]
+            assert main(argv) == 0
+            with out.open(newline="") as file:
+                decisions[name] = [row["decision"] for row in csv.DictReader(file)]
+    assert decisions["live"] == decisions["shadow"]
+    assert len(decisions["live"]) == 1000
+    printed = capsys.readouterr().out
+    # 0101, 0103, 0104 are Rejected but not DNC: live accepts them, the trial rejects them.
+    assert "shadow decision: agreed on 499 of 1,000 leads (49.9%)" in printed
+
+
+SHADOW_RULES = 'shadow_rules = \'reject when purecallerid.status = "Rejected" because "trial"\''
