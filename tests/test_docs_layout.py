@@ -15,6 +15,12 @@ ROOT = Path(__file__).parent.parent
 PAGES = sorted([*ROOT.joinpath("docs").rglob("*.md"), ROOT / "README.md", ROOT / "CHANGELOG.md"])
 WIDTH = 88
 FENCE = re.compile(r"^\s*(```|~~~)")
+SNIPPET = re.compile(r'^[ \t]*--8<-- "([^"]+)"[ \t]*$', re.MULTILINE)
+
+
+def shown(page: Path) -> str:
+    """The page as the site shows it: each snippet line replaced by the file it includes."""
+    return SNIPPET.sub(lambda m: (ROOT / m.group(1)).read_text().rstrip("\n"), page.read_text())
 
 
 def wide_lines(text: str, width: int = WIDTH) -> list[tuple[int, int]]:
@@ -34,8 +40,8 @@ def wide_lines(text: str, width: int = WIDTH) -> list[tuple[int, int]]:
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_code_blocks_fit_the_column(page: Path) -> None:
-    """Every line of every fenced block of the page is at most 88 characters."""
-    assert wide_lines(page.read_text()) == []
+    """Every line of every fenced block of the page, snippets included, is at most 88 wide."""
+    assert wide_lines(shown(page)) == []
 
 
 def test_a_wide_line_is_found() -> None:
@@ -49,4 +55,11 @@ def test_a_wide_line_is_found() -> None:
 
 def test_architecture_diagrams_fit_a_narrow_column() -> None:
     """The layout tree and the layer diagram of architecture.md are at most 80 columns."""
-    assert wide_lines((ROOT / "docs" / "architecture.md").read_text(), width=80) == []
+    assert wide_lines(shown(ROOT / "docs" / "architecture.md"), width=80) == []
+
+
+def test_snippets_are_read_as_shown() -> None:
+    """A picture included into a code block is checked as part of the page."""
+    page = ROOT / "docs" / "observability.md"
+    assert "--8<--" in page.read_text()
+    assert (ROOT / "docs" / "observability-trace.txt").read_text().rstrip() in shown(page)
