@@ -85,7 +85,7 @@ def render(spans: list[ReadableSpan]) -> str:
     moments = sorted({t for _, s in tree for t in (s.start_time or 0, s.end_time or 0)})
     rank = {moment: number for number, moment in enumerate(moments)}
     width = max(len(prefix + span.name) for prefix, span in tree) + 2
-    title = "timeline: starts and ends in order, not to scale"
+    title = "timeline (order, not scale)"
     wide = max(len(moments) * BAR_WIDTH, len(title)) + 2
     lines = [f"{'span':{width}}{title:{wide}}duration"]
     for prefix, span in tree:

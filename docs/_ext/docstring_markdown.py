@@ -9,7 +9,12 @@ The source docstrings follow Google style, but two reST habits read badly in Mar
 - Doctest paragraphs (``>>> normalize_zip(...)``) would render as nested block quotes. Each
   becomes a fenced ``pycon`` code block.
 
-The source stays as it is: this runs on griffe's copy of each docstring, before rendering.
+A parameter whose default names a module constant (``timeout=DEFAULT_TIMEOUT``) is shown with
+the constant's value (``timeout=10.0``): the reference does not document the constants, and a
+long name was clipped in the Default column.
+
+The source stays as it is: this runs on griffe's copy of each docstring and signature, before
+rendering.
 """
 
 # ruff: noqa: INP001 - loaded by path from mkdocs.yml, not imported as a package
@@ -24,6 +29,7 @@ from typing import Any
 import griffe
 
 _DOCTEST = re.compile(r"^( *)>>> .*?(?=\n[ \t]*\n|\Z)", re.DOTALL | re.MULTILINE)
+_CONSTANT = re.compile(r"_?[A-Z][A-Z0-9_]*")
 _ROLE = re.compile(r":(?:class|func|meth|data|attr|exc|mod|obj):`(~?)([\w.]+)`")
 # The public packages: a bare name links to the first of them that exports it.
 _PUBLIC = ("purecallerid", "purecallerid.testing", "purecallerid.typing")
@@ -53,6 +59,19 @@ def _target(name: str, owner: griffe.Object, exports: dict[str, str]) -> str:
     return name
 
 
+def _show_default_values(function: griffe.Function) -> None:
+    """Replace each default that names a constant of the function's module by its value."""
+    module = None
+    for parameter in function.parameters:
+        name = str(parameter.default) if parameter.default is not None else ""
+        if not _CONSTANT.fullmatch(name):
+            continue
+        module = module or importlib.import_module(function.module.path)
+        value = getattr(module, name, None)
+        if isinstance(value, bool | int | float | str):
+            parameter.default = repr(value)
+
+
 def _fence(match: re.Match[str]) -> str:
     """Wrap a doctest paragraph in a ``pycon`` fence at its own indentation."""
     indent = match.group(1)
@@ -80,6 +99,8 @@ class DocstringMarkdown(griffe.Extension):
 
             text = _ROLE.sub(link, obj.docstring.value)
             obj.docstring.value = _DOCTEST.sub(_fence, text)
+        if isinstance(obj, griffe.Function):
+            _show_default_values(obj)
         for member in obj.members.values():
             if not member.is_alias:
                 self._walk(member, exports)  # type: ignore[arg-type]

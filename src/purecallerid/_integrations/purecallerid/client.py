@@ -203,7 +203,7 @@ class PureCallerIDClient:
         base_url: The host URL that came with the credentials. Must be ``https``, except for
             loopback addresses or with ``allow_insecure_http=True``.
         api_token: The API token (a ``str`` or a :class:`Secret`); never logged or shown.
-        dialect: ``"leadexec"`` (the brief's flat body), ``"public"`` (PureCallerID's public
+        dialect: ``"leadexec"`` (LeadExec's flat body), ``"public"`` (PureCallerID's public
             API), or a :class:`Dialect` instance.
         timeout: Seconds for each phase of one attempt, or an ``httpx.Timeout``.
         retry_policy: The :class:`RetryPolicy`; the default retries only what is safe.

@@ -3,7 +3,7 @@
 Two shapes of the same operation are in use, chosen per credential set:
 
 ``leadexec``
-    The LeadExec integration brief: ``POST {base_url}/singleLeadLoading`` with a flat JSON
+    LeadExec's lead-loading format: ``POST {base_url}/singleLeadLoading`` with a flat JSON
     body of ``campaignId``, ``listName``, ``apiToken`` and the mapped lead fields
     (``phone``, ``zip``, ``firstName``, ``lastName``, ``address`` and any extra). The token
     goes in the body by default or, when configured, in a header.
@@ -102,10 +102,10 @@ _LEADEXEC_KEYS: Final = frozenset(
 
 @frozen(kw_only=True)
 class LeadExecDialect:
-    """The flat body of the LeadExec integration brief.
+    """The flat body of LeadExec's lead-loading format.
 
     Attributes:
-        token_in: ``"body"`` (the brief's ``apiToken`` key, the default) or ``"header"``.
+        token_in: ``"body"`` (the ``apiToken`` key, the default) or ``"header"``.
         token_header: The header carrying the token when ``token_in="header"``.
         path: The operation's path below the base URL.
     """

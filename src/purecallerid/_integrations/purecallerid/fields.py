@@ -1,7 +1,7 @@
 """What PureCallerID offers the rule engine, and how its answer and request are built.
 
 The field registry (:data:`PURECALLERID_FIELDS`), the answer as the mapping rules read
-(:func:`answer_from_response`), the brief's preset rules (:func:`purecallerid_preset`) and the
+(:func:`answer_from_response`), the standard preset rules (:func:`purecallerid_preset`) and the
 request built from a lead by a campaign's field mapping (:func:`map_request`). The rule engine
 and the mapper know none of this: they get it through the integration.
 """
@@ -107,7 +107,7 @@ _PRESET_INVALID: Final = (
 
 
 def purecallerid_preset(*, reject_invalid: bool = False) -> RuleSet:
-    """The brief's example rules for PureCallerID, ready to use.
+    """The standard rules for PureCallerID, ready to use.
 
     * ``reject-bad-phone``: reject when status = Rejected and reason in (INACTIVE, DNC,
       TCPA_FLAG);

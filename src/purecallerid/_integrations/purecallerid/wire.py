@@ -20,7 +20,7 @@ __all__ = ["RESPONSE_FIELD_ALIASES", "response_from_wire", "response_to_wire"]
 
 
 # Wire names for the typed fields of ScreeningResponse, first name preferred when writing.
-# The vendor's brief and its webhooks disagree on casing, so both are read.
+# The vendor's documentation and its webhooks disagree on casing, so both are read.
 RESPONSE_FIELD_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
     "status": ("status", "result"),
     "reason": ("reason",),
