@@ -22,13 +22,13 @@ from .._fork import check_process, forked
 from .call import Result, Sent, Sleep, run_call
 from .deadline import DeadlineTransport, deadline
 from .received import Received, ResponseLimits
-from .transport import AiohttpTransport
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection
 
     from .._models import Exchange
     from .call import CallSettings, VendorReply, WireRequest
+    from .transport import AiohttpTransport
 
 __all__ = [
     "AsyncDriver",
@@ -312,6 +312,10 @@ class AsyncDriver:
         # response objects; a host's transport or client gets httpx's API, as documented.
         self.direct: AiohttpTransport | None = None
         if http_client is None and transport is None:
+            # aiohttp is imported here, on first use: a host passing its own transport (and
+            # `import purecallerid`) does not pay its ~90 ms import.
+            from .transport import AiohttpTransport  # noqa: PLC0415
+
             transport = self.direct = AiohttpTransport(
                 max_connections=max_connections,
                 # One byte past the limit: enough to tell a body over it.
