@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from purecallerid import ScreeningRequest, ScreeningResponse
@@ -40,3 +41,20 @@ def make_screen(fake: FakePureCallerID, mode: str) -> Screen:
         return asyncio.run(run())
 
     return screen
+
+
+def pcid_settings_file(folder: Path, base_url: str, token: str, campaign: str = "bulk") -> Path:
+    """A settings file: one campaign, PureCallerID at *base_url*, the DNC rule."""
+    path = folder / "settings.toml"
+    path.write_text(
+        f"""
+[campaigns.{campaign}]
+[[campaigns.{campaign}.integrations]]
+id = "pcid"
+kind = "purecallerid"
+base_url = "{base_url}"
+credentials = {{ api_token = "{token}", campaign_id = "C1", list_name = "Main" }}
+rules = ['dnc: reject when status = "Rejected" and reason = "DNC"']
+"""
+    )
+    return path

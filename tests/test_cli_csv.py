@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _helpers import pcid_settings_file
 from purecallerid._cli.common import CLIError
 from purecallerid._cli.leads import MAX_ROW_CHARS, MAX_ROW_LINES, LeadsFile, Row, Unreadable
 from purecallerid.cli import main
@@ -33,19 +34,7 @@ def wide_output(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def vendor_settings(folder: Path, base_url: str) -> Path:
-    path = folder / "settings.toml"
-    path.write_text(
-        f"""
-[campaigns.c]
-[[campaigns.c.integrations]]
-id = "pcid"
-kind = "purecallerid"
-base_url = "{base_url}"
-credentials = {{ api_token = "{TOKEN}", campaign_id = "C1", list_name = "Main" }}
-rules = ['dnc: reject when status = "Rejected" and reason = "DNC"']
-"""
-    )
-    return path
+    return pcid_settings_file(folder, base_url, TOKEN, "c")
 
 
 def local_settings(folder: Path) -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from _helpers import pcid_settings_file
 from purecallerid import SQLiteResultStore
 from purecallerid._cli.screen import ScreenJob, run_screen
 from purecallerid.cli import main
@@ -43,19 +44,7 @@ def write_leads(path: Path, rows: int = ROWS) -> Path:
 
 
 def write_settings(folder: Path, base_url: str) -> Path:
-    path = folder / "settings.toml"
-    path.write_text(
-        f"""
-[campaigns.bulk]
-[[campaigns.bulk.integrations]]
-id = "pcid"
-kind = "purecallerid"
-base_url = "{base_url}"
-credentials = {{ api_token = "{TOKEN}", campaign_id = "C1", list_name = "Main" }}
-rules = ['dnc: reject when status = "Rejected" and reason = "DNC"']
-"""
-    )
-    return path
+    return pcid_settings_file(folder, base_url, TOKEN, "bulk")
 
 
 def read_output(path: Path) -> list[dict[str, str]]:
