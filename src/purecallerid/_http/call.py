@@ -41,6 +41,7 @@ from .retry import RetryPolicy, parse_retry_after, retry_delay
 
 __all__ = [
     "BODY_LIMIT",
+    "SUCCESS",
     "CallSettings",
     "Sent",
     "Sleep",
@@ -61,7 +62,8 @@ BODY_LIMIT: Final = 2000
 
 _RAW_LIMIT: Final = 100_000
 _REQUEST_ID_HEADERS: Final = frozenset({b"x-request-id", b"request-id", b"x-amzn-requestid"})
-_SUCCESS: Final = range(200, 300)
+SUCCESS: Final = range(200, 300)
+"""The statuses of an answer read as such by default (2xx)."""
 # Header names whose whole value is a credential, whatever it holds (a basic-auth pair is
 # the base64 of two values joined: no single secret's form would find it).
 _CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "cookie"})
@@ -502,7 +504,7 @@ def run_call(
     deadline: float | None,
     *,
     label: str = "vendor call",
-    answer_statuses: Collection[int] = _SUCCESS,
+    answer_statuses: Collection[int] = SUCCESS,
 ) -> Generator[Sent | Sleep, Result, tuple[T, Exchange]]:
     """Make one vendor call, retrying per policy, as a generator its driver runs.
 
@@ -565,7 +567,7 @@ def _attempt(
     if problem is None and too_deep(text, limits.max_json_depth):
         problem = f"the answer nests deeper than {limits.max_json_depth} levels"
     retry_after = None
-    if result.status_code not in _SUCCESS:
+    if result.status_code not in SUCCESS:
         # An HTTP-date Retry-After counts from when the answer came, not from the request.
         retry_after = parse_retry_after(
             retry_after_header, started_at + timedelta(seconds=duration)

@@ -13,13 +13,13 @@ import ipaddress
 import os
 import time
 import urllib.request
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
 from .._errors import ConfigurationError
 from .._fork import check_process, forked
-from .call import Result, Sent, Sleep, run_call
+from .call import SUCCESS, Result, Sent, Sleep, run_call
 from .deadline import DeadlineTransport, deadline
 from .received import Received, ResponseLimits
 
@@ -40,8 +40,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-_SUCCESS: Final = range(200, 300)
 
 
 def _proxied() -> bool:
@@ -203,7 +201,7 @@ class SyncDriver:
         *,
         label: str,
         owner: str,
-        answer_statuses: Collection[int] = _SUCCESS,
+        answer_statuses: Collection[int] = SUCCESS,
     ) -> tuple[T, Exchange]:
         """Run one call to its end (see :func:`run_call`); *owner* names the caller's class."""
         check_process(self.pid, owner)
@@ -357,7 +355,7 @@ class AsyncDriver:
         *,
         label: str,
         owner: str,
-        answer_statuses: Collection[int] = _SUCCESS,
+        answer_statuses: Collection[int] = SUCCESS,
     ) -> tuple[T, Exchange]:
         """Run one call to its end (see :func:`run_call`); *owner* names the caller's class."""
         check_process(self.pid, owner)

@@ -24,7 +24,7 @@ from .._errors import ConfigurationError
 from .._mapping import DEFAULT_FIELD_MAPPING, FieldMapping
 from .._secrets import Secret, attach_filter, mask_phone, register_secret
 from ..typing import IntegrationAnswer
-from .call import CallSettings, VendorReply, WireRequest
+from .call import SUCCESS, CallSettings, VendorReply, WireRequest
 from .drivers import AsyncDriver, check_base_url, check_timeout
 from .received import ResponseLimits
 from .retry import RetryPolicy
@@ -43,7 +43,6 @@ __all__ = ["DEFAULT_HTTP_MAX_CONNECTIONS", "HttpIntegration", "credential_secret
 DEFAULT_HTTP_MAX_CONNECTIONS: Final = 64
 """Default pool size (and in-flight bound) of an HTTP integration's driver."""
 
-_SUCCESS: Final = range(200, 300)
 _MIN_SECRET_LENGTH: Final = 8
 # Statuses a lookup may be asked again after: the vendor said so, or failed before answering.
 _IDEMPOTENT_RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
@@ -167,7 +166,7 @@ class HttpIntegration(abc.ABC):
 
         Every other status is a failure, classified by the failure table.
         """
-        return _SUCCESS
+        return SUCCESS
 
     def throttle_statuses(self, settings: IntegrationSettings) -> frozenset[int]:  # noqa: ARG002
         """Statuses besides 429 that mean "throttled" for this vendor (403 for some)."""

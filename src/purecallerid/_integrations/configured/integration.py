@@ -25,7 +25,7 @@ from ..._errors import (
     ResponseValidationError,
     ServerError,
 )
-from ..._http.call import BODY_LIMIT, WireRequest
+from ..._http.call import BODY_LIMIT, SUCCESS, WireRequest
 from ..._http.integration import HttpIntegration
 from ..._mapping import FieldMapping, structure_mapping
 from ..._rules.fields import FieldType
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ConfiguredHttpIntegration", "http_integrations"]
 
-_SUCCESS: Final = range(200, 300)
 _TRUE: Final = frozenset({"true", "yes", "y", "1"})
 _FALSE: Final = frozenset({"false", "no", "n", "0"})
 _PHONE_ONLY: Final = structure_mapping(
@@ -159,7 +158,7 @@ class ConfiguredHttpIntegration(HttpIntegration):
     def answer_statuses(self, settings: IntegrationSettings) -> Collection[int]:
         """2xx and ``http.answer_statuses``."""
         extra = self.definition(settings).answer_statuses
-        return _SUCCESS if not extra else frozenset(_SUCCESS) | extra
+        return SUCCESS if not extra else frozenset(SUCCESS) | extra
 
     def throttle_statuses(self, settings: IntegrationSettings) -> frozenset[int]:
         """``http.throttle_statuses``."""
@@ -222,7 +221,7 @@ class ConfiguredHttpIntegration(HttpIntegration):
             try:
                 data = _parse(reply, definition.format, vendor)
             except ResponseValidationError:
-                if reply.status_code in _SUCCESS:
+                if reply.status_code in SUCCESS:
                     raise
                 # An answer_statuses status (404 "not found") is the answer itself; its body,
                 # an HTML error page as often as not, need not be.
