@@ -29,6 +29,10 @@ SCRIPTED_RULES = RuleSet.from_text(
 class Scripted:
     """Answers ``options["verdict"]`` after ``options["latency"]`` seconds, or fails.
 
+    ``options["turns"]``: event-loop turns to yield before answering; unlike a latency in
+    seconds it orders the parts of a stage the same way on a loaded machine as on an idle one,
+    so two runs of one campaign can be compared.
+
     ``options["fail"]``: ``"error"`` raises an APIConnectionError, ``"bug"`` a RuntimeError.
     Every call is logged in :attr:`calls` (integration ids, in start order).
     """
@@ -50,6 +54,8 @@ class Scripted:
         self.calls.append(settings.id)
         options: dict[str, Any] = dict(settings.options)
         await asyncio.sleep(float(options.get("latency", 0.0)))
+        for _ in range(int(options.get("turns", 0))):
+            await asyncio.sleep(0)
         if options.get("fail") == "error":
             raise APIConnectionError("scripted failure", outcome_unknown=False)
         if options.get("fail") == "bug":
@@ -69,11 +75,12 @@ def scripted(
     *,
     sort: int = 1,
     latency: float = 0.0,
+    turns: int = 0,
     fail: str | None = None,
     **settings: Any,
 ) -> IntegrationSettings:
     """Settings for one scripted integration."""
-    options: dict[str, Any] = {"verdict": verdict, "latency": latency}
+    options: dict[str, Any] = {"verdict": verdict, "latency": latency, "turns": turns}
     if fail is not None:
         options["fail"] = fail
     settings.setdefault("options", options)
