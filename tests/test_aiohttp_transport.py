@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+import purecallerid._http.transport as transport_module
 from _helpers import request_for
 from purecallerid import (
     APIConnectionError,
@@ -195,3 +196,43 @@ def test_proxy_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert asyncio.run(go()).reason == "DNC"
     assert lines == [b"POST http://purecallerid.invalid/singleLeadLoading HTTP/1.1"]
+
+
+def test_no_proxy_is_honoured_and_the_environment_read_once_per_origin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """NO_PROXY sends a host direct; the proxy is looked up once per origin, not per call."""
+    looked_up: list[str] = []
+    real_lookup = transport_module.get_env_proxy_for_url
+
+    def counting(url: object) -> object:
+        looked_up.append(str(url))
+        return real_lookup(url)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(transport_module, "get_env_proxy_for_url", counting)
+    # A proxy nobody listens on: a request sent through it would fail to connect.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(_response(ANSWER, b"connection: close"))
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async def go() -> list[str]:
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with (
+            server,
+            AsyncPureCallerIDClient(
+                base_url=f"http://127.0.0.1:{port}",
+                api_token="test-token",
+                allow_insecure_http=True,
+            ) as client,
+        ):
+            return [(await client.screen(request_for("2125550102"))).reason for _ in range(3)]
+
+    assert asyncio.run(go()) == ["DNC", "DNC", "DNC"]
+    assert len(looked_up) == 1

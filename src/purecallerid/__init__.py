@@ -3,8 +3,6 @@
 The public API is re-exported here; every implementation module is private.
 """
 
-from importlib.metadata import version as _version
-
 from ._bounds import RecordBounds
 from ._converter import converter
 from ._errors import (
@@ -182,9 +180,8 @@ from ._settings import (
 )
 from ._settings_loader import check_campaign, load_settings
 from ._stores import InMemoryResultStore, PostgresResultStore, SQLiteResultStore
+from ._version import __version__
 from ._zip import ZipFormat, normalize_zip
-
-__version__ = _version("purecallerid")
 
 __all__ = [
     "CALLING_WINDOW_FIELDS",

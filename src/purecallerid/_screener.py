@@ -18,8 +18,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
-import functools
-import importlib.metadata
 import logging
 import math
 import os
@@ -49,6 +47,7 @@ from ._records import ScreeningRecord
 from ._rules.model import Action
 from ._settings_loader import campaign_problems
 from ._verdict import decide, flow_verdicts
+from ._version import __version__
 from .typing import RecordHistory
 
 if TYPE_CHECKING:
@@ -596,9 +595,8 @@ def _check_lead(lead: object) -> None:
             ) from None
 
 
-@functools.cache
 def _library_version() -> str:
-    return importlib.metadata.version("purecallerid")
+    return __version__
 
 
 class Screener:

@@ -161,13 +161,20 @@ def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
 
 def _map_texts(value: Any, change: Callable[[str], str]) -> Any:
     """JSON-shaped *value* with *change* applied to every text, keys included."""
-    if isinstance(value, str):
+    # Exact types first: parsed JSON holds only these, and an ABC check costs ten times more.
+    kind = type(value)
+    if kind is str or (kind not in _LEAVES and isinstance(value, str)):
         return change(value)
-    if isinstance(value, Mapping):
+    if kind in _LEAVES:
+        return value
+    if kind is dict or isinstance(value, Mapping):
         return {_map_texts(k, change): _map_texts(v, change) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(_map_texts(v, change) for v in value)
     return value
+
+
+_LEAVES: Final = frozenset({int, float, bool, type(None)})
 
 
 @functools.lru_cache(maxsize=256)
@@ -244,7 +251,7 @@ def redact_values(value: Any, secrets: tuple[str, ...]) -> Any:
     redacted (a redaction of its text could change what the text parses to).
     """
     live = tuple(s for s in secrets if s)
-    return _map_texts(value, lambda text: redact_text(text, live)) if live else value
+    return _map_texts(value, functools.partial(_redact_text, secrets=live)) if live else value
 
 
 def _python_escaped(secret: str) -> set[str]:
@@ -278,32 +285,57 @@ def redact_text(text: str, secrets: tuple[str, ...]) -> str:
     live = tuple(s for s in secrets if s)
     if not live or not text:
         return text
-    # Every form of every secret, longest first: a secret that starts another cannot leave
-    # the other's tail behind.
-    for form in _all_forms(live):
-        if form in text:
-            text = text.replace(form, MASK)
+    return _redact_text(text, secrets=live)
+
+
+def _redact_text(text: str, *, secrets: tuple[str, ...]) -> str:
+    """:func:`redact_text` for *secrets* known to be non-empty."""
+    live = secrets
+    if not text:
+        return text
+    # One scan finds whether any form is there at all (most texts hold none); then every
+    # form of every secret is replaced, longest first: a secret that starts another cannot
+    # leave the other's tail behind.
+    if _finder(live).search(text) is not None:
+        for form in _all_forms(live):
+            if form in text:
+                text = text.replace(form, MASK)
     if "\\" in text:
         text = _redact_escaped(text, live)
     # Decodings no list of forms foresees (percent-encoding over a base64 form, entities a
     # writer chose for some characters only): looked for in the decoded text, forms and all.
-    for decode, marks in ((unquote_plus, "%+"), (html.unescape, "&")):
-        if any(mark in text for mark in marks):
+    for decode, marks in _DECODINGS:
+        if marks[0] in text or (len(marks) > 1 and marks[1] in text):
             decoded = decode(text)
             if decoded != text and _holds_a_form(decoded, live):
-                text = redact_text(decoded, live)
+                text = _redact_text(decoded, secrets=live)
     return text
 
 
+_DECODINGS: Final[tuple[tuple[Callable[[str], str], str], ...]] = (
+    (unquote_plus, "%+"),
+    (html.unescape, "&"),
+)
+
+
 def _holds_a_form(text: str, secrets: tuple[str, ...]) -> bool:
-    return any(form in text for form in _all_forms(secrets))
+    return _finder(secrets).search(text) is not None
 
 
+@functools.lru_cache(maxsize=64)
 def _all_forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
     if len(secrets) == 1:
         return secret_forms(secrets[0])
     forms = {form for secret in secrets for form in secret_forms(secret)}
     return tuple(sorted(forms, key=len, reverse=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _finder(secrets: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern matching any form of any of *secrets* (a detector: replacing is ordered)."""
+    forms = _all_forms(secrets)
+    # `(?!)` never matches: no form (secrets too short to mask) is nothing to find.
+    return re.compile("|".join(re.escape(form) for form in forms) if forms else "(?!)")
 
 
 def _redact_escaped(text: str, secrets: tuple[str, ...]) -> str:

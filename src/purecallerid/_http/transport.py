@@ -19,12 +19,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 import httpx
+import yarl
+from aiohttp.helpers import get_env_proxy_for_url
 
 if TYPE_CHECKING:
     import ssl
     from collections.abc import AsyncIterator, Mapping
 
 __all__ = ["AiohttpTransport"]
+
+_PROXY_CACHE: Final = 256
 
 # Most specific first: the first match wins.
 _NEVER_SENT: Final[tuple[tuple[type[BaseException], type[httpx.TransportError]], ...]] = (
@@ -100,6 +104,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # The same trust as httpx's own transport: certifi's CA bundle unless told otherwise.
         self._ssl: ssl.SSLContext | bool = httpx.create_ssl_context() if verify is True else verify
         self._session: aiohttp.ClientSession | None = None
+        # The environment's proxy for each origin, looked up once: aiohttp's `trust_env` looks
+        # it up (and reads ~/.netrc) in a worker thread on every request, two thread hops that
+        # cost more CPU than the rest of the call.
+        self._proxies: dict[str, tuple[Any, Any]] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -112,8 +120,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),
-                # As httpx does by default: proxies from HTTP(S)_PROXY / NO_PROXY.
-                trust_env=True,
+                # Proxies from HTTP(S)_PROXY / NO_PROXY, as httpx does by default, are looked up
+                # once per origin by `_proxy_for`, not per request by aiohttp.
+                trust_env=False,
                 auto_decompress=False,
                 # Header limits are the client's (ResponseLimits.max_header_bytes): aiohttp's
                 # 128 lines would refuse, as a protocol error, what the sync client reads.
@@ -172,12 +181,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     ) -> tuple[int, Any, str | None, bytes]:
         connect, read, pool = timeouts.get("connect"), timeouts.get("read"), timeouts.get("pool")
         session = self._open()
+        proxy, proxy_auth = self._proxy_for(url)
         failure: httpx.TransportError | None = None
         try:
             async with session.request(
                 method,
                 url,
                 headers=headers,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
                 data=body,
                 allow_redirects=False,
                 compress=None,
@@ -200,6 +212,26 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # request's headers) is neither its cause nor its context.
         assert failure is not None  # noqa: S101 - only the handler above gets here
         raise failure
+
+    def _proxy_for(self, url: str) -> tuple[Any, Any]:
+        """The environment's proxy and its credentials for *url*'s origin, or ``(None, None)``.
+
+        Read when an origin is first called (the environment of a running process is not
+        expected to change, and httpx reads it once, when its client is built).
+        """
+        start = url.find("//") + 2
+        cut = min((i for i in (url.find(c, start) for c in "/?#") if i >= 0), default=len(url))
+        origin = url[:cut]
+        found = self._proxies.get(origin)
+        if found is None:
+            try:
+                found = get_env_proxy_for_url(yarl.URL(origin))
+            except (LookupError, ValueError):
+                found = (None, None)  # no proxy for it, or a URL aiohttp will refuse itself
+            if len(self._proxies) >= _PROXY_CACHE:
+                self._proxies.clear()  # origins are a campaign's few vendors: bound, not LRU
+            self._proxies[origin] = found
+        return found
 
     async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
         if self._max_body is None:

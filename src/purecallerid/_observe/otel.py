@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import importlib.metadata
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -29,6 +28,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .._records import IntegrationStatus
+from .._version import __version__
 from .events import (
     GuardEvent,
     IntegrationEnded,
@@ -114,12 +114,11 @@ class OpenTelemetryObserver:
         meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
         """Get the tracer and create the instruments; see the class docstring."""
-        version = importlib.metadata.version("purecallerid")
         self._tracer = trace.get_tracer(
-            SCOPE, version, tracer_provider=tracer_provider, schema_url=SCHEMA_URL
+            SCOPE, __version__, tracer_provider=tracer_provider, schema_url=SCHEMA_URL
         )
         meter = metrics.get_meter(
-            SCOPE, version, meter_provider=meter_provider, schema_url=SCHEMA_URL
+            SCOPE, __version__, meter_provider=meter_provider, schema_url=SCHEMA_URL
         )
         self._instruments = {spec.name: _instrument(meter, spec) for spec in INSTRUMENTS}
         # Each observer its own: two observers (two providers) keep their spans apart.
