@@ -225,10 +225,13 @@ class PlanRunner:
                 "not an IntegrationAnswer"
             )
         record = integration_record(
-            lead, settings, outcome.answer, outcome.failure, budget, self._bounds
-        )
-        record = attrs.evolve(
-            record, started_at=started_at, duration=duration, when_trace=when_trace
+            lead,
+            settings,
+            outcome.answer,
+            outcome.failure,
+            budget,
+            self._bounds,
+            stamp={"started_at": started_at, "duration": duration, "when_trace": when_trace},
         )
         if outcome.cached:
             # Reused: the vendor's answer is the evidence; the request and the attempts were

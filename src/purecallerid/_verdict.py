@@ -30,7 +30,7 @@ from ._rules.model import Action
 from ._rules.ruleset import RuleSet
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from ._models import Lead
     from ._rules.ruleset import Evaluation, UncheckedRules
@@ -58,6 +58,8 @@ def integration_record(  # noqa: PLR0917 - private, one call site
     failure: BaseException | None,
     budget: float,
     bounds: RecordBounds,
+    *,
+    stamp: Mapping[str, Any] | None = None,
 ) -> IntegrationRecord:
     """Judge an integration's answer (or failure) with its rules and failure policy.
 
@@ -71,6 +73,8 @@ def integration_record(  # noqa: PLR0917 - private, one call site
         failure: What it failed with, when *answer* is ``None``.
         budget: The seconds it was given (``<= 0``: the campaign's deadline was spent).
         bounds: The caps of what a record keeps.
+        stamp: More fields of the record (when it started, how long it took), set at once
+            rather than by copying the record afterwards.
     """
     truncated: str | None = None
     if answer is not None:
@@ -83,10 +87,13 @@ def integration_record(  # noqa: PLR0917 - private, one call site
             source=settings.id,
         )
     verdict = rules.evaluate(None if answer is None else answer.answer, lead.fields)
+    identity = _identity(settings, verdict)
+    if stamp:
+        identity.update(stamp)
     if answer is not None:
-        return _answered(settings, verdict, answer, truncated)
+        return _answered(identity, verdict, answer, truncated)
     assert failure is not None  # noqa: S101 - one of the two is always set
-    return _failed(lead, settings, verdict, failure, budget, bounds)
+    return _failed(lead, settings, identity, verdict, failure, budget, bounds)
 
 
 def _bounded(
@@ -121,13 +128,13 @@ def _identity(settings: IntegrationSettings, verdict: Evaluation) -> dict[str, A
 
 
 def _answered(
-    settings: IntegrationSettings,
+    identity: Mapping[str, Any],
     verdict: Evaluation,
     answer: IntegrationAnswer,
     truncated: str | None,
 ) -> IntegrationRecord:
     return IntegrationRecord(
-        **_identity(settings, verdict),
+        **identity,
         status=IntegrationStatus.COMPLETED,
         action=verdict.action,
         reasons=verdict.reasons,
@@ -144,6 +151,7 @@ def _answered(
 def _failed(  # noqa: PLR0917 - private, one call site
     lead: Lead,
     settings: IntegrationSettings,
+    identity: Mapping[str, Any],
     verdict: Evaluation,
     failure: BaseException,
     budget: float,
@@ -175,7 +183,7 @@ def _failed(  # noqa: PLR0917 - private, one call site
         },
     )
     return IntegrationRecord(
-        **_identity(settings, verdict),
+        **identity,
         status=IntegrationStatus.ERROR,
         action=action,
         reasons=verdict.reasons if by_rule else (reason,),

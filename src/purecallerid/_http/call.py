@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Collection, Generator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Generic, TypeVar
@@ -71,6 +72,10 @@ _CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization", 
 T = TypeVar("T")
 
 
+# What a path may not hold besides non-printable characters (whitespace of any script too).
+_PATH_REFUSED: Final = re.compile(r"[?#\\\s]")
+
+
 def _frozen_map(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return {} if value is None else dict(value)
 
@@ -105,9 +110,8 @@ class WireRequest:
             raise ConfigurationError("a request has one body: json or form, not both")
         # The path is appended to the base URL: without its leading '/', "m/v1" would turn
         # "api.vendor.co" into another host; '@' before it would make the host a user name.
-        if not self.path.startswith("/") or any(
-            ch in "?#\\" or not ch.isprintable() or ch.isspace() for ch in self.path
-        ):
+        path = self.path
+        if not path.startswith("/") or not path.isprintable() or _PATH_REFUSED.search(path):
             raise ConfigurationError(
                 "a request path starts with '/' and holds no '?', '#', '\\', space or control "
                 "character (put query parameters in query=; percent-encode values)"

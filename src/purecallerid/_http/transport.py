@@ -219,9 +219,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         Read when an origin is first called (the environment of a running process is not
         expected to change, and httpx reads it once, when its client is built).
         """
-        start = url.find("//") + 2
-        cut = min((i for i in (url.find(c, start) for c in "/?#") if i >= 0), default=len(url))
-        origin = url[:cut]
+        # "scheme://host:port", by one split: this runs for every request.
+        origin = "/".join(url.split("/", 3)[:3])
         found = self._proxies.get(origin)
         if found is None:
             try:
