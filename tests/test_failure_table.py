@@ -83,7 +83,7 @@ def test_the_table_covers_every_exported_error() -> None:
     """Each exception class the package exports is a row of the table."""
     exported = {
         value
-        for value in vars(purecallerid).values()
+        for value in (getattr(purecallerid, name) for name in purecallerid.__all__)
         if isinstance(value, type) and issubclass(value, PureCallerIDError)
     }
     assert exported == {row[0] for row in failure_table()}

@@ -2,27 +2,73 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import subprocess
 import sys
 import types
 from importlib import resources
 from importlib.metadata import version
+from pathlib import Path
+
+import pytest
 
 import purecallerid
 import purecallerid.testing
 
 
 def test_all_lists_exactly_the_public_names() -> None:
-    """__all__ names every public attribute, and only those."""
+    """__all__, the table of lazily imported names and the typing imports name the same."""
+    source = purecallerid._SOURCE
+    assert len(set(purecallerid.__all__)) == len(purecallerid.__all__)
+    assert set(purecallerid.__all__) - {"__version__"} == set(source)
+    # The imports type checkers and the docs read (under TYPE_CHECKING) say the same.
+    tree = ast.parse(Path(purecallerid.__file__).read_text())
+    guarded = next(n for n in tree.body if isinstance(n, ast.If))
+    typed = {
+        (alias.asname or alias.name): (node.module or "")
+        for node in guarded.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert typed == source
+    for name in purecallerid.__all__:
+        value = getattr(purecallerid, name)
+        assert value is not None
+        if name != "__version__":
+            module = importlib.import_module(f"purecallerid.{source[name]}")
+            assert value is getattr(module, name)
     public = {
         name
         for name, value in vars(purecallerid).items()
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
-    assert len(set(purecallerid.__all__)) == len(purecallerid.__all__)
-    assert set(purecallerid.__all__) - {"__version__"} == public
-    for name in purecallerid.__all__:
-        assert getattr(purecallerid, name) is not None
+    assert public == set(purecallerid.__all__) - {"__version__"}  # all loaded by now
+    assert set(purecallerid.__all__) <= set(dir(purecallerid))
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    """A misspelt name fails as any module's would (hasattr and getattr defaults work)."""
+    with pytest.raises(AttributeError, match="AsyncScreenr"):
+        purecallerid.AsyncScreenr  # type: ignore[attr-defined]  # noqa: B018
+    assert not hasattr(purecallerid, "Screner")
+
+
+def test_import_loads_only_what_is_used() -> None:
+    """`import purecallerid` loads no HTTP stack, phone data or stores; a name loads its own."""
+    code = (
+        "import sys, purecallerid\n"
+        "heavy = ('httpx', 'aiohttp', 'phonenumbers', 'sqlite3', 'cattrs')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "from purecallerid import normalize_phone\n"
+        "print(normalize_phone('(212) 555-0102'), 'httpx' in sys.modules)\n"
+        "from purecallerid import PureCallerIDIntegration\n"
+        "print(PureCallerIDIntegration.__name__, 'httpx' in sys.modules)\n"
+    )
+    shown = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout.splitlines()
+    assert shown == ["[]", "+12125550102 False", "PureCallerIDIntegration True"]
 
 
 def test_testing_all_is_complete() -> None:
