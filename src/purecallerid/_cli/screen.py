@@ -189,10 +189,12 @@ class _Run:
         self.watch = watch
         self.tally = Tally(datetime.now(UTC))
         self.slots = asyncio.Semaphore(job.concurrency)
-        # Lead id -> the line that first named it, and whether that line got a record. Only
-        # that, for every lead of the file: a duplicate row reads the record from the store
-        # (memory stays flat however long the file).
+        # Lead id -> the line that first named it, while that line is being screened ...
         self.first: dict[str, tuple[int, asyncio.Future[bool]]] = {}
+        # ... and then its line, negative when it got no record. Only that, for every lead of
+        # the file (an int per lead id, not a future): a duplicate row reads the record from
+        # the store, and memory grows by little more than the lead ids themselves.
+        self.seen: dict[str, int] = {}
 
     async def screen_row(self, line: int, values: list[str] | Unreadable) -> _Outcome:
         """The output row of one input row (screened, a duplicate, or invalid)."""
@@ -203,10 +205,14 @@ class _Run:
         if isinstance(outcome, _Outcome):
             return outcome
         lead_id, fields = outcome
+        seen = self.seen.get(lead_id)
+        if seen is not None:
+            return await self._duplicate(line, lead_id, abs(seen), recorded=seen > 0)
         earlier = self.first.get(lead_id)
         if earlier is not None:
-            return await self._duplicate(line, lead_id, *earlier)
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            first, done = earlier
+            return await self._duplicate(line, lead_id, first, recorded=await asyncio.shield(done))
+        done = asyncio.get_running_loop().create_future()
         self.first[lead_id] = (line, done)
         recorded = False
         try:
@@ -215,13 +221,12 @@ class _Run:
         finally:
             # Set even when screening raised, so that no duplicate row waits for ever.
             done.set_result(recorded)
+            del self.first[lead_id]
+            self.seen[lead_id] = line if recorded else -line
         return result
 
-    async def _duplicate(
-        self, line: int, lead_id: str, first: int, done: asyncio.Future[bool]
-    ) -> _Outcome:
+    async def _duplicate(self, line: int, lead_id: str, first: int, *, recorded: bool) -> _Outcome:
         """A row repeating an earlier row's lead id: that row's decision, said so."""
-        recorded = await asyncio.shield(done)
         record = await self.store.load(self.job.campaign, lead_id) if recorded else None
         error = f"duplicate of line {first}"
         if record is None:

@@ -39,6 +39,9 @@ __all__ = ["SCHEMA_VERSION", "SQLiteResultStore"]
 _T = TypeVar("_T")
 
 SCHEMA_VERSION: Final = 2
+# Write operations run in one transaction at most: bounds how long the file's write lock is
+# held for other processes (a claim or a save takes tens of microseconds).
+_BATCH: Final = 128
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS purecallerid_schema (version INTEGER NOT NULL)",
     """CREATE TABLE IF NOT EXISTS lead_records (
@@ -98,6 +101,11 @@ class SQLiteResultStore:
         self._pid = os.getpid()
         self._clock = clock
         self._lock = threading.Lock()
+        # Write operations waiting for the next batch, per event loop (see `_run`).
+        self._queues: dict[
+            tuple[asyncio.AbstractEventLoop, bool], list[tuple[Any, asyncio.Future[Any]]]
+        ] = {}
+        self._flushers: set[asyncio.Task[None]] = set()
         wal = [] if self.path == ":memory:" else ["PRAGMA journal_mode=WAL"]
         self._db = open_shared(
             self.path, busy_timeout=busy_timeout, setup=[*wal, "PRAGMA synchronous=NORMAL"]
@@ -116,16 +124,109 @@ class SQLiteResultStore:
             self._db.execute("COMMIT")
             return result
 
-    async def _run(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
-        return await asyncio.to_thread(self._transaction, operation)
+    async def _run(
+        self, operation: Callable[[sqlite3.Connection], _T], *, write: bool = True
+    ) -> _T:
+        """Run *operation* in a write transaction, batched with those of concurrent callers.
+
+        Group commit: the operations queued while a batch runs form the next batch, run in
+        one worker-thread hop and one ``BEGIN IMMEDIATE`` ... ``COMMIT``, each inside its own
+        savepoint (an operation that raises is rolled back alone, and its caller gets the
+        exception). A commit that fails fails every operation of its batch: none of them is
+        kept. One lead at a time is one batch of one, as before; many in flight share the
+        hop and the commit instead of paying each.
+
+        Reads (*write* false) are batched the same way, in their own batches and without a
+        transaction: a read never takes the file's write lock.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        key = (loop, write)
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = []
+            flusher = loop.create_task(self._flush(key, queue))
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
+        queue.append((operation, future))
+        result: _T = await future
+        return result
+
+    async def _flush(
+        self,
+        key: tuple[asyncio.AbstractEventLoop, bool],
+        queue: list[tuple[Any, asyncio.Future[Any]]],
+    ) -> None:
+        run = self._transaction_many if key[1] else self._read_many
+        try:
+            while queue:
+                batch = queue[:_BATCH]
+                del queue[:_BATCH]
+                try:
+                    outcomes = await asyncio.to_thread(run, [operation for operation, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
+                    outcomes = [(False, exc)] * len(batch)
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue  # its caller was cancelled; the operation ran regardless
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            # Queued after the last batch began and not run (the loop is shutting down):
+            # cancelled, never left waiting.
+            del self._queues[key]
+            for _, future in queue:
+                future.cancel()
+
+    def _transaction_many(
+        self, operations: list[Callable[[sqlite3.Connection], Any]]
+    ) -> list[tuple[bool, Any]]:
+        check_process(self._pid, type(self).__name__)  # SQLite: no connection across fork()
+        outcomes: list[tuple[bool, Any]] = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for operation in operations:
+                    self._db.execute("SAVEPOINT operation")
+                    try:
+                        value = operation(self._db)
+                    except Exception as exc:  # noqa: BLE001 - this caller's failure alone
+                        self._db.execute("ROLLBACK TO operation")
+                        outcomes.append((False, exc))
+                    else:
+                        outcomes.append((True, value))
+                    self._db.execute("RELEASE operation")
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:  # an error may have ended it already
+                    self._db.execute("ROLLBACK")
+                raise
+        return outcomes
+
+    def _read_many(
+        self, operations: list[Callable[[sqlite3.Connection], Any]]
+    ) -> list[tuple[bool, Any]]:
+        check_process(self._pid, type(self).__name__)  # SQLite: no connection across fork()
+        outcomes: list[tuple[bool, Any]] = []
+        with self._lock:
+            for operation in operations:
+                try:
+                    outcomes.append((True, operation(self._db)))
+                except Exception as exc:  # noqa: BLE001 - this caller's failure alone
+                    outcomes.append((False, exc))
+        return outcomes
 
     async def load(self, campaign_id: str, lead_id: str) -> ScreeningRecord | None:
         """The latest record of the lead, or ``None``."""
-        row = await asyncio.to_thread(
-            self._one,
-            "SELECT record, version FROM lead_records WHERE campaign_id = ? AND lead_id = ? "
-            "ORDER BY version DESC LIMIT 1",
-            (campaign_id, lead_id),
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT record, version FROM lead_records WHERE campaign_id = ? AND lead_id = ? "
+                "ORDER BY version DESC LIMIT 1",
+                (campaign_id, lead_id),
+            ).fetchone(),
+            write=False,
         )
         return None if row is None else from_json(row[0], row[1])
 
