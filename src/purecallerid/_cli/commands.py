@@ -30,7 +30,6 @@ from .._models import Lead
 from .._records import IntegrationStatus
 from .._secrets import MASK, mask_phone
 from .._stores import InMemoryResultStore
-from ..testing._simulator import Simulator
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
@@ -55,6 +54,7 @@ if TYPE_CHECKING:
 
     from .._records import IntegrationRecord, ScreeningRecord
     from .._settings import CampaignSettings, IntegrationSettings
+    from ..testing._simulator import Simulator
     from .summary import ScreenSummary
 
 __all__ = ["run"]
@@ -355,6 +355,9 @@ async def _campaigns(loaded: LoadedSettings) -> list[CampaignSettings]:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    # The simulator lives in purecallerid.testing: loaded by the commands that run it only.
+    from ..testing._simulator import Simulator  # noqa: PLC0415
+
     try:
         simulator = Simulator(
             host=args.host,
@@ -441,6 +444,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 async def _run_demo(job: ScreenJob, console: Console, *, temporary: bool) -> ScreenSummary:
+    from ..testing._simulator import Simulator  # noqa: PLC0415 - as in _simulate
+
     rows: list[tuple[Mapping[str, str], list[str], ScreeningRecord | None]] = []
     async with Simulator() as simulator:
         # The bundled settings read these two variables: point them at this simulator, and
