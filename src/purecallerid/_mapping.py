@@ -516,6 +516,7 @@ class FieldMapping:
     zip_format: ZipFormat = field(default=ZipFormat.FIVE, converter=check_zip_format)
     compose_address: bool = True
     _plan: tuple[_Step, ...] = field(init=False, eq=False, repr=False)
+    _phone_step: _Step | None = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         """Check the targets and compile the per-lead plan."""
@@ -523,6 +524,9 @@ class FieldMapping:
             raise ConfigurationError("compose_address must be true or false")
         plan = tuple(self._compile(name, spec) for name, spec in self.targets.items())
         object.__setattr__(self, "_plan", plan)
+        # Found once: every screening reads the phone by it (the record is kept by phone).
+        phone = next((step for step in plan if step.target == "phone"), None)
+        object.__setattr__(self, "_phone_step", phone)
 
     def _compile(self, target: object, spec: object) -> _Step:
         if (
@@ -623,27 +627,27 @@ class FieldMapping:
         Records are found by this value.
         """
         fields = lead.fields if isinstance(lead, Lead) else lead
-        step = next((s for s in self._plan if s.target == "phone"), None)
+        step = self._phone_step
         if step is None:
             return None
-        values = (
-            [step.constant]
-            if step.constant is not _ABSENT
-            else (
-                fields.get(path) if steps is None else _walk(fields, path, steps)
-                for path, steps in step.lookups
-            )
-        )
-        for value in values:
+        if step.constant is not _ABSENT:
+            return self._e164(step.constant)
+        for path, steps in step.lookups:
+            value = fields.get(path) if steps is None else _walk(fields, path, steps)
             if value is None or value is _ABSENT:
                 continue
             # One parse per lead: the first source that holds a valid phone, as the mapping
             # reads it, straight to E.164.
-            try:
-                return normalize_phone(value, region=self.phone_region)
-            except (InvalidPhoneError, ConfigurationError, TypeError, ValueError):
-                continue
+            phone = self._e164(value)
+            if phone is not None:
+                return phone
         return None
+
+    def _e164(self, value: object) -> str | None:
+        try:
+            return normalize_phone(value, region=self.phone_region)
+        except (InvalidPhoneError, ConfigurationError, TypeError, ValueError):
+            return None
 
     def map_payload(self, lead: Lead | Mapping[str, Any]) -> dict[str, Any]:
         """Map *lead* to the generic payload: target name to cleaned value.
