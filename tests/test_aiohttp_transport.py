@@ -236,3 +236,40 @@ def test_no_proxy_is_honoured_and_the_environment_read_once_per_origin(
 
     assert asyncio.run(go()) == ["DNC", "DNC", "DNC"]
     assert len(looked_up) == 1
+
+
+def test_an_unreadable_proxy_setting_fails_the_call_instead_of_going_direct(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP_PROXY with a port out of range: never sent, not sent around the proxy."""
+    reached: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        reached.append(await _read_request(reader))
+        writer.write(_response(ANSWER, b"connection: close"))
+        await writer.drain()
+        writer.close()
+
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:99999")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    async def go() -> APIConnectionError:
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with (
+            server,
+            AsyncPureCallerIDClient(
+                base_url=f"http://127.0.0.1:{port}",
+                api_token="test-token",
+                allow_insecure_http=True,
+                retry_policy=RetryPolicy(max_attempts=1),
+            ) as client,
+        ):
+            with pytest.raises(APIConnectionError) as failed:
+                await client.screen(request_for("2125550102"))
+            return failed.value
+
+    failure = asyncio.run(go())
+    assert failure.outcome_unknown is False
+    assert reached == []

@@ -103,3 +103,28 @@ def test_testing_imports_without_pytest() -> None:
         "assert r.reason == 'DNC', r\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603
+
+
+def test_threads_first_using_names_at_once_all_get_them() -> None:
+    """Names first used by many threads at the same moment all resolve (no half imports)."""
+    code = (
+        "import sys, threading, purecallerid\n"
+        "names = [n for n in purecallerid.__all__ if n != '__version__'][::5][:32]\n"
+        "start = threading.Barrier(len(names))\n"
+        "failed = []\n"
+        "def use(name):\n"
+        "    start.wait()\n"
+        "    try:\n"
+        "        getattr(purecallerid, name)\n"
+        "    except Exception as exc:\n"
+        "        failed.append(f'{name}: {exc!r}')\n"
+        "threads = [threading.Thread(target=use, args=(n,)) for n in names]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "print(failed, purecallerid.typing.ResultStore.__name__)\n"
+    )
+    for _ in range(4):
+        shown = subprocess.run(  # noqa: S603
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        assert shown == "[] ResultStore"

@@ -159,3 +159,24 @@ def test_a_token_holding_a_quote_is_masked_in_its_repr_of_a_repr() -> None:
     token = "00000'\\0"
     twice = repr(repr(token)[1:-1])[1:-1]
     assert redact_text(f"a{twice}b", (token,)) == "a***b"
+
+
+def test_long_secrets_and_long_texts_are_masked_in_every_form() -> None:
+    """A key of kilobytes (no one pattern of its forms) and a megabyte body: still masked."""
+    import base64  # noqa: PLC0415 - this test's alone
+
+    from purecallerid._secrets import MASK, redact_text  # noqa: PLC0415
+
+    key = "".join(chr(65 + (n * 7) % 26) for n in range(3000))  # a PEM-sized secret
+    encoded = base64.b64encode(key.encode()).decode()
+    short = "tok-0123456789"
+    filler = "x" * 1_000_000
+    for secrets, text, leaked in (
+        ((key,), f"before {key} after", key),
+        ((key,), f"basic {encoded} end", encoded),
+        ((short,), f"{filler}{json.dumps(short)[1:-1]}{filler}", short),
+        ((short, key), f"{filler} {short} {key} {filler}", key),
+    ):
+        masked = redact_text(text, secrets)
+        assert leaked not in masked
+        assert MASK in masked

@@ -141,3 +141,85 @@ def test_a_cancelled_caller_leaves_the_others_served(tmp_path: Path) -> None:
     later = asyncio.run(store.claim("c", "L9", owner="me", lease=30, seen_version=0))
     assert later.granted
     store.close()
+
+
+def test_an_eager_task_factory_finds_the_operation_queued(tmp_path: Path) -> None:
+    """The flusher may run at creation (3.12's eager tasks): its operation is queued first."""
+    store = SQLiteResultStore(tmp_path / "r.db")
+    seen: list[int] = []
+
+    def inspecting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        queue = coro.cr_frame.f_locals.get("queue") if hasattr(coro, "cr_frame") else None
+        if queue is not None:
+            seen.append(len(queue))  # what an eager first step would find
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    eager = getattr(asyncio, "eager_task_factory", None)
+
+    async def go() -> bool:
+        asyncio.get_running_loop().set_task_factory(eager or inspecting)
+        claim = await asyncio.wait_for(
+            store.claim("c", "L1", owner="me", lease=30, seen_version=0), 5
+        )
+        return claim.granted
+
+    assert asyncio.run(go())
+    if eager is None:
+        assert seen
+        assert seen[0] == 1
+    store.close()
+
+
+def test_a_flusher_cancelled_before_it_ran_leaves_no_caller_waiting(tmp_path: Path) -> None:
+    """A host cancelling every other task on a running loop: callers end, the store goes on."""
+    store = SQLiteResultStore(tmp_path / "r.db")
+
+    async def go() -> tuple[bool, bool]:
+        claim = asyncio.ensure_future(store.claim("c", "L1", owner="me", lease=30, seen_version=0))
+        await asyncio.sleep(0)  # the claim is queued and its flusher made, not yet run
+        for task in asyncio.all_tasks():
+            if task is not asyncio.current_task() and task is not claim:
+                task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(claim, 5)
+        later = await asyncio.wait_for(
+            store.claim("c", "L2", owner="me", lease=30, seen_version=0), 5
+        )
+        return claim.cancelled(), later.granted
+
+    assert asyncio.run(go()) == (True, True)
+    store.close()
+
+
+class _Stop(BaseException):
+    """Not an Exception: what a host's clock might raise to stop a test."""
+
+
+def test_odd_exceptions_reach_their_caller_and_no_one_else(tmp_path: Path) -> None:
+    """A BaseException or StopIteration from one operation fails that caller alone."""
+    store = SQLiteResultStore(tmp_path / "r.db")
+
+    def ok(db: sqlite3.Connection) -> str:
+        db.execute("INSERT INTO lead_claims VALUES ('c', 'ok', 'me', 0)")
+        return "ok"
+
+    def stop(db: sqlite3.Connection) -> None:
+        raise _Stop
+
+    def exhausted(db: sqlite3.Connection) -> None:
+        next(iter(()))
+
+    async def go() -> list[Any]:
+        calls = [store._run(op) for op in (stop, ok, exhausted)]
+        return await asyncio.wait_for(
+            asyncio.gather(*calls, return_exceptions=True),
+            5,
+        )
+
+    first, second, third = asyncio.run(go())
+    assert isinstance(first, _Stop)
+    assert second == "ok"
+    assert isinstance(third, RuntimeError)
+    assert isinstance(third.__cause__, StopIteration)
+    assert store._all("SELECT lead_id FROM lead_claims", ()) == [("ok",)]
+    store.close()

@@ -4,6 +4,7 @@ The public API is re-exported here; every implementation module is private.
 """
 
 import importlib as _importlib
+import threading as _threading
 import typing as _typing
 
 from ._version import __version__
@@ -371,6 +372,9 @@ _SOURCE: _typing.Final[dict[str, str]] = {
 }
 
 
+_SUBMODULES: _typing.Final = frozenset({"typing", "testing", "otel", "prometheus", "cli"})
+_IMPORTING: _typing.Final = _threading.RLock()
+
 if not _typing.TYPE_CHECKING:
     # Defined for the interpreter only: a type checker sees the imports above, so that a
     # misspelt name is still an error there rather than an `Any`.
@@ -378,9 +382,15 @@ if not _typing.TYPE_CHECKING:
     def __getattr__(name: str) -> _typing.Any:
         """Import the module of a public *name* on first use, and keep the name here."""
         module = _SOURCE.get(name)
+        if module is None and name in _SUBMODULES:
+            module = name  # `purecallerid.typing` without importing it first, as before
         if module is None:
             raise AttributeError(f"module 'purecallerid' has no attribute {name!r}")
-        value = getattr(_importlib.import_module(f".{module}", __name__), name)
+        # One first use at a time: threads importing different names at once could otherwise
+        # meet in each other's half-imported modules.
+        with _IMPORTING:
+            found = _importlib.import_module(f".{module}", __name__)
+            value = found if module == name else getattr(found, name)
         globals()[name] = value  # found directly from now on: __getattr__ runs once per name
         return value
 

@@ -296,7 +296,7 @@ def _redact_text(text: str, *, secrets: tuple[str, ...]) -> str:
     # One scan finds whether any form is there at all (most texts hold none); then every
     # form of every secret is replaced, longest first: a secret that starts another cannot
     # leave the other's tail behind.
-    if _finder(live).search(text) is not None:
+    if _holds_a_form(text, live):
         for form in _all_forms(live):
             if form in text:
                 text = text.replace(form, MASK)
@@ -319,7 +319,18 @@ _DECODINGS: Final[tuple[tuple[Callable[[str], str], str], ...]] = (
 
 
 def _holds_a_form(text: str, secrets: tuple[str, ...]) -> bool:
-    return _finder(secrets).search(text) is not None
+    finder = _finder(secrets) if len(text) <= _SCAN_LIMIT else None
+    if finder is not None:
+        return finder.search(text) is not None
+    # A long text, or forms too long to compile: one substring search per form (each a
+    # fast scan of its own) beats one pattern trying every form at every position.
+    return any(form in text for form in _all_forms(secrets))
+
+
+# One pattern of every form pays on short texts (most: headers, URLs, answer values) and costs
+# on long ones; and compiling it costs in proportion to the forms' length (a PEM key).
+_SCAN_LIMIT: Final = 4096
+_PATTERN_LIMIT: Final = 2048
 
 
 @functools.lru_cache(maxsize=64)
@@ -331,9 +342,11 @@ def _all_forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=64)
-def _finder(secrets: tuple[str, ...]) -> re.Pattern[str]:
-    """One pattern matching any form of any of *secrets* (a detector: replacing is ordered)."""
+def _finder(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern matching any form of any of *secrets*, or ``None`` when they are long."""
     forms = _all_forms(secrets)
+    if sum(len(form) for form in forms) > _PATTERN_LIMIT:
+        return None
     # `(?!)` never matches: no form (secrets too short to mask) is nothing to find.
     return re.compile("|".join(re.escape(form) for form in forms) if forms else "(?!)")
 

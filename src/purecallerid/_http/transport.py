@@ -181,9 +181,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     ) -> tuple[int, Any, str | None, bytes]:
         connect, read, pool = timeouts.get("connect"), timeouts.get("read"), timeouts.get("pool")
         session = self._open()
-        proxy, proxy_auth = self._proxy_for(url)
         failure: httpx.TransportError | None = None
         try:
+            # Inside: a proxy setting that cannot be read fails the request (never-sent), as
+            # httpx's would, rather than letting it go out directly.
+            proxy, proxy_auth = self._proxy_for(url)
             async with session.request(
                 method,
                 url,
@@ -220,13 +222,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         expected to change, and httpx reads it once, when its client is built).
         """
         # "scheme://host:port", by one split: this runs for every request.
-        origin = "/".join(url.split("/", 3)[:3])
+        origin = "/".join(url.split("/", 3)[:3]).partition("?")[0].partition("#")[0]
         found = self._proxies.get(origin)
         if found is None:
             try:
-                found = get_env_proxy_for_url(yarl.URL(origin))
-            except (LookupError, ValueError):
-                found = (None, None)  # no proxy for it, or a URL aiohttp will refuse itself
+                target = yarl.URL(origin)
+            except ValueError:
+                return None, None  # a URL aiohttp refuses itself, with its own error
+            try:
+                found = get_env_proxy_for_url(target)
+            except LookupError:
+                found = (None, None)  # no proxy for this origin
             if len(self._proxies) >= _PROXY_CACHE:
                 self._proxies.clear()  # origins are a campaign's few vendors: bound, not LRU
             self._proxies[origin] = found

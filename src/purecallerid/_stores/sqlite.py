@@ -13,6 +13,7 @@ are one machine, so they share its clock. A step of that clock moves every lease
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 import time
@@ -103,9 +104,9 @@ class SQLiteResultStore:
         self._lock = threading.Lock()
         # Write operations waiting for the next batch, per event loop (see `_run`).
         self._queues: dict[
-            tuple[asyncio.AbstractEventLoop, bool], list[tuple[Any, asyncio.Future[Any]]]
+            tuple[asyncio.AbstractEventLoop, bool],
+            tuple[list[tuple[Any, asyncio.Future[Any]]], asyncio.Task[None]],
         ] = {}
-        self._flushers: set[asyncio.Task[None]] = set()
         wal = [] if self.path == ":memory:" else ["PRAGMA journal_mode=WAL"]
         self._db = open_shared(
             self.path, busy_timeout=busy_timeout, setup=[*wal, "PRAGMA synchronous=NORMAL"]
@@ -142,15 +143,32 @@ class SQLiteResultStore:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         key = (loop, write)
-        queue = self._queues.get(key)
-        if queue is None:
-            queue = self._queues[key] = []
+        entry = self._queues.get(key)
+        if entry is not None and not entry[1].done():
+            entry[0].append((operation, future))  # the running flusher takes it next
+        else:
+            # Queued before the flusher is made: an eager task factory runs it at once.
+            queue: list[tuple[Any, asyncio.Future[Any]]] = [(operation, future)]
             flusher = loop.create_task(self._flush(key, queue))
-            self._flushers.add(flusher)
-            flusher.add_done_callback(self._flushers.discard)
-        queue.append((operation, future))
+            self._queues[key] = (queue, flusher)
+            # Cleaned up by a callback, which runs even for a flusher cancelled before its
+            # first step: whatever it left queued is cancelled, never left waiting.
+            flusher.add_done_callback(functools.partial(self._flushed, key, queue))
         result: _T = await future
         return result
+
+    def _flushed(
+        self,
+        key: tuple[asyncio.AbstractEventLoop, bool],
+        queue: list[tuple[Any, asyncio.Future[Any]]],
+        flusher: asyncio.Task[None],
+    ) -> None:
+        entry = self._queues.get(key)
+        if entry is not None and entry[1] is flusher:
+            del self._queues[key]
+        for _, future in queue:
+            future.cancel()
+        del queue[:]
 
     async def _flush(
         self,
@@ -158,27 +176,19 @@ class SQLiteResultStore:
         queue: list[tuple[Any, asyncio.Future[Any]]],
     ) -> None:
         run = self._transaction_many if key[1] else self._read_many
-        try:
-            while queue:
-                batch = queue[:_BATCH]
-                del queue[:_BATCH]
-                try:
-                    outcomes = await asyncio.to_thread(run, [operation for operation, _ in batch])
-                except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
-                    outcomes = [(False, exc)] * len(batch)
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue  # its caller was cancelled; the operation ran regardless
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-        finally:
-            # Queued after the last batch began and not run (the loop is shutting down):
-            # cancelled, never left waiting.
-            del self._queues[key]
-            for _, future in queue:
-                future.cancel()
+        while queue:
+            batch = queue[:_BATCH]
+            del queue[:_BATCH]
+            try:
+                outcomes = await asyncio.to_thread(run, [operation for operation, _ in batch])
+            except BaseException as exc:  # handed to every caller of the batch
+                outcomes = [(False, exc)] * len(batch)
+                if isinstance(exc, asyncio.CancelledError):
+                    for _, future in batch:
+                        future.cancel()  # the loop is shutting down: so are its callers
+                    raise
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                _settle(future, ok, value)
 
     def _transaction_many(
         self, operations: list[Callable[[sqlite3.Connection], Any]]
@@ -192,7 +202,9 @@ class SQLiteResultStore:
                     self._db.execute("SAVEPOINT operation")
                     try:
                         value = operation(self._db)
-                    except Exception as exc:  # noqa: BLE001 - this caller's failure alone
+                    except BaseException as exc:  # this caller's failure alone
+                        if not self._db.in_transaction:
+                            raise  # SQLite ended the whole transaction: say what ended it
                         self._db.execute("ROLLBACK TO operation")
                         outcomes.append((False, exc))
                     else:
@@ -214,7 +226,7 @@ class SQLiteResultStore:
             for operation in operations:
                 try:
                     outcomes.append((True, operation(self._db)))
-                except Exception as exc:  # noqa: BLE001 - this caller's failure alone
+                except BaseException as exc:  # noqa: BLE001 - this caller's failure alone
                     outcomes.append((False, exc))
         return outcomes
 
@@ -328,6 +340,21 @@ class SQLiteResultStore:
     def __repr__(self) -> str:
         """The store and its file."""
         return f"SQLiteResultStore({self.path!r})"
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    """Hand an operation's result or exception to its caller (unless it stopped waiting)."""
+    if future.done():
+        return  # its caller was cancelled; the operation ran regardless
+    if ok:
+        future.set_result(value)
+    elif isinstance(value, StopIteration):
+        # A future cannot carry StopIteration (a coroutine would end on it): said plainly.
+        failure = RuntimeError(f"a store operation raised StopIteration: {value!r}")
+        failure.__cause__ = value
+        future.set_exception(failure)
+    else:
+        future.set_exception(value)
 
 
 def _end_claim(db: sqlite3.Connection, key: tuple[str, str], owner: str | None) -> None:
