@@ -203,7 +203,7 @@ def test_no_proxy_is_honoured_and_the_environment_read_once_per_origin(
 ) -> None:
     """NO_PROXY sends a host direct; the proxy is looked up once per origin, not per call."""
     looked_up: list[str] = []
-    real_lookup = transport_module.get_env_proxy_for_url
+    real_lookup = transport_module.get_env_proxy_for_url  # type: ignore[attr-defined]
 
     def counting(url: object) -> object:
         looked_up.append(str(url))
@@ -221,7 +221,7 @@ def test_no_proxy_is_honoured_and_the_environment_read_once_per_origin(
         writer.close()
         await writer.wait_closed()
 
-    async def go() -> list[str]:
+    async def go() -> list[str | None]:
         server = await asyncio.start_server(answer, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         async with (
