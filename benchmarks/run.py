@@ -82,7 +82,6 @@ import aiohttp
 import httpx
 
 import bench_cli_memory
-from _redis import RedisMissingError, RedisServer
 from purecallerid import (
     AsyncScreener,
     CampaignSettings,
@@ -94,9 +93,10 @@ from purecallerid import (
 )
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "tests"))  # the throwaway PostgreSQL the tests use
+sys.path.insert(0, str(HERE.parent / "tests"))  # the throwaway servers the tests use
 
 from _postgres import PostgresMissingError, PostgresServer  # noqa: E402
+from _redis import RedisMissingError, RedisServer  # noqa: E402
 
 CONCURRENCY = (1, 4, 16, 64)
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))

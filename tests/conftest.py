@@ -7,10 +7,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +15,7 @@ from hypothesis import HealthCheck, settings
 
 from _helpers import Screen, make_screen
 from _postgres import POSTGRES_MISSING, PostgresMissingError, PostgresServer
+from _redis import RedisMissingError, RedisServer
 from purecallerid.testing import FakePureCallerID
 
 settings.register_profile("dev", max_examples=60, deadline=None)
@@ -61,59 +58,22 @@ REDIS_MISSING = (
 )
 
 
-class RedisServer:
-    """A redis-server process on a free loopback port, with nothing saved to disk."""
-
-    def __init__(self, directory: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            if os.environ.get("PURECALLERID_REQUIRE_REDIS"):
-                # CI installs redis-server (.ci/run): there, its absence is a failure.
-                pytest.fail(REDIS_MISSING)
-            pytest.skip(REDIS_MISSING)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = subprocess.Popen(  # noqa: S603 - our own arguments
-            [
-                binary,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while not self.answers():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"redis-server did not start on port {self.port}")
-            time.sleep(0.02)
-
-    def answers(self) -> bool:
-        """Whether the server answers PING."""
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        """Stop the server and wait for it to exit."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+def _start_redis(directory: Path) -> RedisServer:
+    try:
+        return RedisServer(directory)
+    except RedisMissingError:
+        if os.environ.get("PURECALLERID_REQUIRE_REDIS"):
+            # CI installs redis-server (.ci/run): there, its absence is a failure.
+            pytest.fail(REDIS_MISSING)
+        pytest.skip(REDIS_MISSING)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One redis-server for the session (tests keep apart by key prefix); skips without it."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server = _start_redis(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
 
@@ -121,7 +81,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 @pytest.fixture
 def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test's own, which the test may stop."""
-    server = RedisServer(tmp_path)
+    server = _start_redis(tmp_path)
     yield server
     server.stop()
 

@@ -7,6 +7,7 @@ import gzip
 import json
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -198,6 +199,46 @@ def test_proxy_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert lines == [b"POST http://purecallerid.invalid/singleLeadLoading HTTP/1.1"]
 
 
+async def _answer_and_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """One answer per connection (no connection left open when the test ends)."""
+    await _read_request(reader)
+    writer.write(_response(ANSWER, b"connection: close"))
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+
+def _screen_direct(calls: int, **options: Any) -> tuple[list[Any], int]:
+    """*calls* screenings against a local server: the reasons or errors, and requests served."""
+    served: list[int] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        served.append(1)
+        await _answer_and_close(reader, writer)
+
+    async def go() -> list[Any]:
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        results: list[Any] = []
+        async with (
+            server,
+            AsyncPureCallerIDClient(
+                base_url=f"http://127.0.0.1:{port}",
+                api_token="test-token",
+                allow_insecure_http=True,
+                **options,
+            ) as client,
+        ):
+            for _ in range(calls):
+                try:
+                    results.append((await client.screen(request_for("2125550102"))).reason)
+                except APIConnectionError as exc:
+                    results.append(exc)
+        return results
+
+    return asyncio.run(go()), len(served)
+
+
 def test_no_proxy_is_honoured_and_the_environment_read_once_per_origin(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -214,27 +255,7 @@ def test_no_proxy_is_honoured_and_the_environment_read_once_per_origin(
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
 
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(_response(ANSWER, b"connection: close"))
-        await writer.drain()
-        writer.close()
-        await writer.wait_closed()
-
-    async def go() -> list[str | None]:
-        server = await asyncio.start_server(answer, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        async with (
-            server,
-            AsyncPureCallerIDClient(
-                base_url=f"http://127.0.0.1:{port}",
-                api_token="test-token",
-                allow_insecure_http=True,
-            ) as client,
-        ):
-            return [(await client.screen(request_for("2125550102"))).reason for _ in range(3)]
-
-    assert asyncio.run(go()) == ["DNC", "DNC", "DNC"]
+    assert _screen_direct(3) == (["DNC", "DNC", "DNC"], 3)
     assert len(looked_up) == 1
 
 
@@ -242,34 +263,11 @@ def test_an_unreadable_proxy_setting_fails_the_call_instead_of_going_direct(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """HTTP_PROXY with a port out of range: never sent, not sent around the proxy."""
-    reached: list[bytes] = []
-
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        reached.append(await _read_request(reader))
-        writer.write(_response(ANSWER, b"connection: close"))
-        await writer.drain()
-        writer.close()
-
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:99999")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
 
-    async def go() -> APIConnectionError:
-        server = await asyncio.start_server(answer, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        async with (
-            server,
-            AsyncPureCallerIDClient(
-                base_url=f"http://127.0.0.1:{port}",
-                api_token="test-token",
-                allow_insecure_http=True,
-                retry_policy=RetryPolicy(max_attempts=1),
-            ) as client,
-        ):
-            with pytest.raises(APIConnectionError) as failed:
-                await client.screen(request_for("2125550102"))
-            return failed.value
-
-    failure = asyncio.run(go())
+    (failure,), served = _screen_direct(1, retry_policy=RetryPolicy(max_attempts=1))
+    assert isinstance(failure, APIConnectionError)
     assert failure.outcome_unknown is False
-    assert reached == []
+    assert served == 0

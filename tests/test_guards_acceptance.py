@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from _guard_worker import campaigns, lead_for
-from conftest import RedisServer
+from _redis import RedisServer
 from purecallerid import (
     Action,
     AsyncScreener,

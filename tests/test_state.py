@@ -15,7 +15,7 @@ import redis.asyncio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import RedisServer
+from _redis import RedisServer
 from purecallerid import (
     InMemoryStateBackend,
     RedisStateBackend,

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 import redis.asyncio
 
-from conftest import RedisServer
+from _redis import RedisServer
 from purecallerid import (
     AsyncScreener,
     ErrorClass,

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import pytest
 
-from conftest import RedisServer
+from _redis import RedisServer
 from purecallerid import (
     AsyncScreener,
     ConfigurationError,
