@@ -273,6 +273,9 @@ class SQLiteResultStore:
 
     async def save(self, record: ScreeningRecord, *, owner: str | None = None) -> ScreeningRecord:
         """Append *record* as the lead's next version and end *owner*'s claim, atomically."""
+        # Written here, on the caller's thread, for the usual case (this owner still holds the
+        # claim): Python work in the worker thread would hold the GIL the event loop waits for.
+        text = to_json(record)
 
         def append(db: sqlite3.Connection) -> ScreeningRecord:
             key = (record.campaign_id, record.lead_id)
@@ -283,8 +286,8 @@ class SQLiteResultStore:
             version = int(db.execute(_LATEST, key).fetchone()[0]) + 1
             db.execute(
                 "INSERT INTO lead_records VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (*key, version, saved.decision.value, saved.phone,
-                 time_key(saved.finished_at), to_json(saved)),
+                (*key, version, saved.decision.value, saved.phone, time_key(saved.finished_at),
+                 text if saved is record else to_json(saved)),
             )  # fmt: skip
             _end_claim(db, key, owner)
             return attrs.evolve(saved, version=version)
