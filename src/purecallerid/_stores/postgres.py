@@ -69,9 +69,14 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
 # Any fixed number: the advisory lock under which workers migrate the schema one at a time.
 _MIGRATION_LOCK: Final = 0x70636964
 _LEAD_LOCK: Final = "SELECT pg_advisory_xact_lock(hashtextextended(%s || chr(31) || %s, 0))"
-_LATEST: Final = (
-    "SELECT COALESCE(MAX(version), 0) FROM purecallerid_records"
-    " WHERE campaign_id = %s AND lead_id = %s"
+# A lead's latest version, and its claim's holder and seconds left (NULLs without a claim):
+# one round trip, read under the lead's lock.
+_STATE: Final = (
+    "SELECT (SELECT COALESCE(MAX(version), 0) FROM purecallerid_records"
+    " WHERE campaign_id = %s AND lead_id = %s),"
+    " claim.owner, EXTRACT(EPOCH FROM claim.expires_at - clock_timestamp())::float8"
+    " FROM (SELECT 1) AS one LEFT JOIN purecallerid_claims AS claim"
+    " ON claim.campaign_id = %s AND claim.lead_id = %s"
 )
 
 
@@ -106,8 +111,16 @@ class PostgresResultStore:
             ) from exc
         self._pid = os.getpid()
         self._dsn = dsn
+        # Autocommit: a single statement is one round trip (no implicit BEGIN, no COMMIT when
+        # the connection goes back to the pool); the operations of several statements open
+        # their own transaction.
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] = psycopg_pool.AsyncConnectionPool(
-            dsn, min_size=min_size, max_size=max_size, timeout=timeout, open=False
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            open=False,
+            kwargs={"autocommit": True},
         )
         self._opened: asyncio.Lock | None = None
         self._ready = False
@@ -145,15 +158,13 @@ class PostgresResultStore:
         pool = await self._connection()
         async with pool.connection() as db, db.transaction():
             await db.execute(_LEAD_LOCK, key)
-            latest = await _scalar(db, _LATEST, key)
+            cursor = await db.execute(_STATE, (*key, *key))
+            state = await cursor.fetchone()
+            assert state is not None  # noqa: S101 - one row, whatever the tables hold
+            latest = int(state[0])
+            held = None if state[1] is None else (state[1], float(state[2]))
             if latest != seen_version:
                 return Claim(granted=False, latest_version=latest)
-            cursor = await db.execute(
-                "SELECT owner, EXTRACT(EPOCH FROM expires_at - clock_timestamp())::float8"
-                " FROM purecallerid_claims WHERE campaign_id = %s AND lead_id = %s",
-                key,
-            )
-            held = await cursor.fetchone()
             if held is not None and held[0] != owner and held[1] > 0:
                 return Claim(
                     granted=False, latest_version=latest, holder=held[0], expires_in=held[1]
@@ -174,24 +185,21 @@ class PostgresResultStore:
         pool = await self._connection()
         async with pool.connection() as db, db.transaction():
             await db.execute(_LEAD_LOCK, key)
-            cursor = await db.execute(
-                "SELECT owner FROM purecallerid_claims WHERE campaign_id = %s AND lead_id = %s",
-                key,
-            )
-            held = await cursor.fetchone()
-            record = superseded(record, None if held is None else held[0], owner)
+            cursor = await db.execute(_STATE, (*key, *key))
+            state = await cursor.fetchone()
+            assert state is not None  # noqa: S101 - one row, whatever the tables hold
+            record = superseded(record, state[1], owner)
             text = to_json(record, for_jsonb=True)
-            version = await _scalar(db, _LATEST, key) + 1
+            version = int(state[0]) + 1
+            # The record appended and the owner's claim ended in one statement (a claim of
+            # another owner, or none, is left as it is: `owner = NULL` matches no row).
             await db.execute(
-                "INSERT INTO purecallerid_records VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)",
-                (*key, version, record.decision.value, record.phone, record.finished_at, text),
-            )
-            if owner is not None:
-                await db.execute(
-                    "DELETE FROM purecallerid_claims"
-                    " WHERE campaign_id = %s AND lead_id = %s AND owner = %s",
-                    (*key, owner),
-                )
+                "WITH ended AS (DELETE FROM purecallerid_claims"
+                " WHERE campaign_id = %s AND lead_id = %s AND owner = %s)"
+                " INSERT INTO purecallerid_records VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)",
+                (*key, owner, *key, version, record.decision.value, record.phone,
+                 record.finished_at, text),
+            )  # fmt: skip
         return attrs.evolve(record, version=version)
 
     async def release(self, campaign_id: str, lead_id: str, *, owner: str) -> None:
