@@ -42,7 +42,7 @@ from purecallerid import (
     ScreeningResponse,
     converter,
 )
-from purecallerid._secrets import redact_text, secret_forms
+from purecallerid._secrets import redact_text, redact_values, secret_forms
 from purecallerid.cli import main
 from purecallerid.testing import TEST_NUMBERS, FakePureCallerID
 from purecallerid.testing._fake import _AsSent as _Streamed
@@ -364,6 +364,35 @@ def test_every_encoding_of_any_token_is_redacted(
     redacted = redact_text(text, (token,))
     assert token not in redacted
     assert form not in redacted or len(form) < 6
+
+
+_JSON_LEAVES = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+
+
+@given(
+    st.text(_TOKEN_CHARS, min_size=8, max_size=40),
+    st.sampled_from(sorted(encodings("x" * 8))),
+    st.recursive(
+        _JSON_LEAVES,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=8,
+    ),
+    st.booleans(),
+)
+def test_every_encoding_is_redacted_in_any_parsed_answer(
+    token: str, form_name: str, answer: Any, long: bool
+) -> None:
+    """An answer of any shape holding the token in keys, values and long texts: none left.
+
+    Long texts (over 4 KiB) take the per-form search instead of the one-pattern scan.
+    """
+    form = encodings(token)[form_name]
+    padding = "." * 5000 if long else ""
+    value = {f"k{form}": [answer, (form, padding + form)], "nested": {"v": f"a{form}b"}}
+    redacted = redact_values(value, (token,))
+    shown = json.dumps(redacted, ensure_ascii=False, default=str)
+    assert token not in shown
+    assert form not in shown or len(form) < 6
 
 
 @pytest.fixture(scope="module")

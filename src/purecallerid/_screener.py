@@ -475,7 +475,7 @@ class AsyncScreener:
             started_at=started_at,
             finished_at=datetime.now(UTC),
             duration=self._clock() - started,
-            library_version=_library_version(),
+            library_version=__version__,
             settings_hash=settings_hash,
         )
 
@@ -593,10 +593,6 @@ def _check_lead(lead: object) -> None:
             raise InvalidLeadError(
                 f"the lead's {name} is not valid text (a lone surrogate)"
             ) from None
-
-
-def _library_version() -> str:
-    return __version__
 
 
 class Screener:

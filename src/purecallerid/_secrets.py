@@ -290,25 +290,24 @@ def redact_text(text: str, secrets: tuple[str, ...]) -> str:
 
 def _redact_text(text: str, *, secrets: tuple[str, ...]) -> str:
     """:func:`redact_text` for *secrets* known to be non-empty."""
-    live = secrets
     if not text:
         return text
     # One scan finds whether any form is there at all (most texts hold none); then every
     # form of every secret is replaced, longest first: a secret that starts another cannot
     # leave the other's tail behind.
-    if _holds_a_form(text, live):
-        for form in _all_forms(live):
+    if _holds_a_form(text, secrets):
+        for form in _all_forms(secrets):
             if form in text:
                 text = text.replace(form, MASK)
     if "\\" in text:
-        text = _redact_escaped(text, live)
+        text = _redact_escaped(text, secrets)
     # Decodings no list of forms foresees (percent-encoding over a base64 form, entities a
     # writer chose for some characters only): looked for in the decoded text, forms and all.
     for decode, marks in _DECODINGS:
         if marks[0] in text or (len(marks) > 1 and marks[1] in text):
             decoded = decode(text)
-            if decoded != text and _holds_a_form(decoded, live):
-                text = _redact_text(decoded, secrets=live)
+            if decoded != text and _holds_a_form(decoded, secrets):
+                text = _redact_text(decoded, secrets=secrets)
     return text
 
 
