@@ -4,9 +4,9 @@ Run with ``.venv/bin/python benchmarks/bench_cli_memory.py`` (about two minutes;
 runs the same measurement through :func:`measure`). The simulator runs in its own process
 (``purecallerid simulate --port 0``); each screen runs in a fresh process, which reports its
 peak resident set size (``getrusage``'s ``ru_maxrss``) right after its imports and at the end,
-and the seconds its ``main`` took (imports excluded). The CSV is streamed, results are written
-through a bounded window and records go to SQLite (or to the PostgreSQL URL given as ``db``),
-so the peak should not grow with the row count.
+and the seconds and CPU seconds its ``main`` took (imports excluded). The CSV is streamed,
+results are written through a bounded window and records go to SQLite (or to the PostgreSQL
+URL given as ``db``), so the peak should not grow with the row count.
 
 Memory counts as flat when the peak at the larger size is at most 15 MiB above the peak at
 the smaller one for 90,000 more rows (the issue's 10,000 and 100,000), in proportion for other
@@ -21,10 +21,11 @@ import csv
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,12 +42,12 @@ import json, resource, sys, time
 from purecallerid.cli import main
 from purecallerid._cli import commands as _cli_commands  # its imports, before the baseline
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 code = main(sys.argv[1:])
-seconds = time.perf_counter() - started
+seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print("BENCH " + json.dumps({"code": code, "seconds": seconds, "baseline_kb": baseline,
-                            "peak_kb": peak}))
+print("BENCH " + json.dumps({"code": code, "seconds": seconds, "cpu_s": cpu,
+                            "baseline_kb": baseline, "peak_kb": peak}))
 """
 # Guards that each touch the state backend on every call, with limits no run reaches: what
 # they cost, not what they refuse. No cache: it must stay off for PureCallerID (a cached
@@ -111,6 +112,12 @@ def screen(folder: Path, rows: int, db: str | None = None) -> dict[str, Any]:
     assert result["code"] == 0, done.stderr
     result["rows"] = rows
     result["rows_per_s"] = rows / result["seconds"]
+    result["cpu_us_per_row"] = result["cpu_s"] / rows * 1e6
+    if db is None:  # the SQLite file next to the output: one record it holds, as a sample
+        with closing(sqlite3.connect(folder / f"out-{rows}.records.db")) as records:
+            result["record_sample"] = records.execute(
+                "SELECT record FROM lead_records LIMIT 1"
+            ).fetchone()[0]
     return result
 
 
@@ -144,22 +151,27 @@ def measure(
     db_for: Callable[[], str] | None = None,
     redis_url: str | None = None,
     label: str = "SQLite",
+    url: str | None = None,
 ) -> dict[str, Any]:
     """Screen each size in turn; rows/s at the larger, peak RSS growth from the smaller.
 
     *db_for* gives a fresh records database URL per size (default: a SQLite file next to the
-    output); *redis_url* configures Redis-backed guards.
+    output, and then ``record_sample`` is the JSON text of one record of the larger run);
+    *redis_url* configures Redis-backed guards; *url* is a running simulator's (default: one
+    of its own).
     """
     runs: dict[int, dict[str, Any]] = {}
-    with simulator() as url, tempfile.TemporaryDirectory() as folder:
-        write_settings(Path(folder) / "settings.toml", url, redis_url)
+    running: AbstractContextManager[str] = simulator() if url is None else nullcontext(url)
+    with running as served, tempfile.TemporaryDirectory() as folder:
+        write_settings(Path(folder) / "settings.toml", served, redis_url)
         for rows in sizes:
             result = screen(Path(folder), rows, db_for() if db_for else None)
             runs[rows] = result
             print(
                 f"  {label}, {rows:>7,} rows: peak RSS {result['peak_kb'] / 1024:6.1f} MiB "
                 f"(after imports {result['baseline_kb'] / 1024:.1f} MiB); "
-                f"{result['seconds']:.1f} s, {result['rows_per_s']:,.0f} rows/s",
+                f"{result['seconds']:.1f} s, {result['rows_per_s']:,.0f} rows/s, "
+                f"CPU {result['cpu_us_per_row']:.0f} us/row",
                 flush=True,
             )
     small, large = (runs[n] for n in sizes)
@@ -171,15 +183,19 @@ def measure(
         f"{per_row:.0f} bytes per added row (flat: <= +{bound:.1f} MiB)",
         flush=True,
     )
+    sample = {"record_sample": large.pop("record_sample")} if "record_sample" in large else {}
+    small.pop("record_sample", None)
     return {
         "label": label,
         "rows": sizes[1],
         "rows_per_s": large["rows_per_s"],
+        "cpu_us_per_row": large["cpu_us_per_row"],
         "peak_growth_mib": growth,
         "peak_growth_bytes_per_row": per_row,
         "flat_bound_mib": bound,
         "concurrency": CONCURRENCY,
         "runs": {str(n): r for n, r in runs.items()},
+        **sample,
     }
 
 

@@ -22,6 +22,8 @@ It measures, in this order:
 
    Then the orchestrator with three integrations answering after 20 ms, in one parallel
    stage and in three sequential stages, against the 20 ms vendor as the floor client sees it.
+   Then two reference figures, no targets (see below): the collector's share of the library
+   at 64 in flight, and cold calls.
 2. **Import time.** ``python -X importtime -c "import purecallerid"`` in 5 fresh processes
    (after one that fills the bytecode cache): the median of the cumulative time on the
    ``purecallerid`` line; and, from that median run, the library's own modules' self time
@@ -38,7 +40,8 @@ It measures, in this order:
    above the smaller run's for 90,000 more rows, in proportion for other sizes (3 MiB for
    the 18,000 of the PostgreSQL row): under 175 bytes per added row, see
    ``bench_cli_memory.py``. Without PostgreSQL's server programs or redis-server that row is
-   skipped, not failed.
+   skipped, not failed. Each store is followed by its bare pipeline (a reference figure, see
+   below), against the same simulator.
 4. **Reference scripts** (``BENCH_SCRIPTS=0`` leaves them out): the costs of the parts, each
    printing its own figures (mapping, rules, orchestrator, records, lists, observers).
 
@@ -54,19 +57,44 @@ for the row whose servers are missing), and writes every figure to
 - ``import purecallerid`` <= 150 ms cumulative;
 - ``screen`` with PostgreSQL records and Redis guards: the same two.
 
+Under the targets they explain, and in ``latest.json``, three reference figures of this machine's
+ceilings, measured in the same run (no targets: neither met nor missed):
+
+- ``screen`` ceiling (``screen.sqlite_bare``, ``screen.postgres_redis_bare``): a hand-written
+  bare pipeline doing the least a ``screen`` row must (``_ceiling.py``: the same leads CSV
+  streamed, a bare ``aiohttp.ClientSession`` posting the library's JSON body to the same
+  simulator, a record of the size of one the library wrote in the SQLite run, a result CSV
+  row), at the same concurrency, in a fresh process timed from its main: with SQLite (WAL,
+  ``synchronous=NORMAL``, batches of 128 written by ``asyncio.to_thread``) on up to 20,000
+  rows, and with PostgreSQL (one ``INSERT`` a row) after four Redis round trips (the
+  library's guards run four scripts a lead) on up to 10,000 (never more than the library's
+  screen). Its rows/s and CPU per row, and the library's rows/s as a fraction of its.
+- The collector at 64 in flight (``gc_64``): after the rounds, ``BENCH_ROUNDS`` pairs of
+  ``BENCH_SECONDS`` runs of the ``library`` contender, one timing every collection by
+  generation (``gc.callbacks``; wall time per screened lead, with the collections' counts),
+  one with the collector disabled (``gc.disable()``, re-enabled after); the in-memory store
+  keeps every record of a run, as in the rounds.
+- Cold calls (``cold_calls``), beside the stage targets, which are measured after the
+  vendor's 20 ms wait: the CPU of one screening (campaign ``one``, one integration, 0 ms
+  vendor; ``time.process_time`` around the screening only), 100 back to back and 100 each
+  after ``asyncio.sleep(0.02)``, per round, and their ratio: on a VM, a screening after 20 ms
+  idle costs a few times the CPU of one back to back (caches, CPU frequency).
+
 A per-round figure (a difference or a ratio of two contenders in the same round) is taken
 as the median over rounds. Most of a default run is the HTTP table (about 1.5 min), the
 reference scripts (about 1.5 min) and the 110,000 rows screened with SQLite (over a minute
-at the issue's 1,400 rows/s, and as long again for every halving of that rate); some five
-minutes in all on two idle cores, more on a loaded machine. ``BENCH_ROUNDS=1
-BENCH_SECONDS=0.3 BENCH_SCREEN_ROWS=5000 BENCH_SCREEN_SERVER_ROWS=2000 BENCH_SCRIPTS=0`` is a
-quick check of the machinery, not of the targets (over a few thousand rows, the memory figure
-is the allocator's noise).
+at the issue's 1,400 rows/s, and as long again for every halving of that rate); the three
+reference figures add some 30 s; six to seven minutes in all on two idle cores, more on a
+loaded machine. ``BENCH_ROUNDS=1 BENCH_SECONDS=0.3 BENCH_SCREEN_ROWS=5000
+BENCH_SCREEN_SERVER_ROWS=2000 BENCH_SCRIPTS=0`` is a quick check of the machinery, not of the
+targets (over a few thousand rows, the memory figure is the allocator's noise; in runs of
+0.3 s, the collector seldom reaches its oldest generation).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -81,6 +109,7 @@ from typing import Any, NamedTuple
 import aiohttp
 import httpx
 
+import _ceiling
 import bench_cli_memory
 from purecallerid import (
     AsyncScreener,
@@ -104,6 +133,13 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "1.0"))  # per contender, concur
 SCREEN_ROWS = int(os.environ.get("BENCH_SCREEN_ROWS", "100000"))
 SERVER_ROWS = int(os.environ.get("BENCH_SCREEN_SERVER_ROWS", "20000"))
 RUN_SCRIPTS = os.environ.get("BENCH_SCRIPTS", "1") != "0"
+COLD_CALLS = 100  # screenings per kind of call and round, for the cold-call reference
+COLD_IDLE = 0.02  # seconds idle before each cold screening: the stage targets' vendor wait
+GC_CONCURRENCY = 64
+# Rows of the bare pipelines at most (fewer when the library's screen has fewer): SQLite's,
+# and PostgreSQL + Redis's (about 1,000 rows/s on two cores: 10 s).
+CEILING_ROWS = 20_000
+CEILING_SERVER_ROWS = 10_000
 IMPORT_RUNS = 5  # odd: the median is one run, whose module list is printed
 IMPORT_TOP = 8
 SCRIPTS = (
@@ -310,6 +346,90 @@ async def orchestrated(contenders: Contenders, campaign: str, count: int) -> lis
     return times
 
 
+class GCTimer:
+    """Through ``gc.callbacks``: the collections of each generation and their wall time."""
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            generation = info["generation"]
+            self.counts[generation] += 1
+            self.seconds[generation] += time.perf_counter() - self._started
+
+
+async def gc_share(contenders: Contenders) -> list[dict[str, Any]]:
+    """The library at 64 in flight: the collector's time per lead, and its CPU without it.
+
+    Per round, one run timing the collections, then one with the collector disabled; the
+    in-memory store is emptied and the garbage collected before each (outside the timing).
+    """
+    store = contenders.stores[0]
+    runs = []
+    for _ in range(ROUNDS):
+        store.clear()
+        gc.collect()
+        timer = GCTimer()
+        gc.callbacks.append(timer)
+        try:
+            with_gc = await closed_loop(contenders.screen, GC_CONCURRENCY, SECONDS)
+        finally:
+            gc.callbacks.remove(timer)
+        store.clear()
+        gc.collect()
+        gc.disable()
+        try:
+            without_gc = await closed_loop(contenders.screen, GC_CONCURRENCY, SECONDS)
+        finally:
+            gc.enable()
+        store.clear()
+        gc.collect()
+        leads = with_gc["requests"]
+        runs.append(
+            {
+                "leads": leads,
+                "cpu_us": with_gc["cpu_us"],
+                "cpu_us_gc_disabled": without_gc["cpu_us"],
+                "gc_us_by_generation": [t / leads * 1e6 for t in timer.seconds],
+                "gc_us": sum(timer.seconds) / leads * 1e6,
+                "collections_by_generation": timer.counts,
+            }
+        )
+    return runs
+
+
+async def cold_calls(contenders: Contenders) -> list[dict[str, float]]:
+    """CPU of one screening (campaign ``one``, 0 ms vendor) back to back and after idling.
+
+    Only the screening is timed (``time.process_time`` around it), not the idle wait before it.
+    """
+    await orchestrated(contenders, "one", 5)
+    runs = []
+    for _ in range(ROUNDS):
+        contenders.stores[0].clear()
+        one: dict[str, float] = {}
+        for kind, idle in (("back_to_back", 0.0), ("after_idle", COLD_IDLE)):
+            cpu = wall = 0.0
+            for _ in range(COLD_CALLS):
+                if idle:
+                    await asyncio.sleep(idle)
+                cpu0, wall0 = time.process_time(), time.perf_counter()
+                await contenders.library.screen(contenders.lead("one"))
+                cpu += time.process_time() - cpu0
+                wall += time.perf_counter() - wall0
+            one[f"{kind}_cpu_us"] = cpu / COLD_CALLS * 1e6
+            one[f"{kind}_wall_us"] = wall / COLD_CALLS * 1e6
+        one["ratio"] = one["after_idle_cpu_us"] / one["back_to_back_cpu_us"]
+        runs.append(one)
+    contenders.stores[0].clear()
+    return runs
+
+
 async def measure() -> dict[str, Any]:
     contenders = Contenders()
     names: dict[str, Call] = {
@@ -345,8 +465,11 @@ async def measure() -> dict[str, Any]:
         for campaign in ("par", "seq"):
             one[campaign] = await orchestrated(contenders, campaign, 20)
         orchestra.append(one)
+    print("reference figures: the collector's share at 64, cold calls", file=sys.stderr)
+    gc_runs = await gc_share(contenders)
+    cold = await cold_calls(contenders)
     await contenders.close()
-    return {"rounds": rounds, "orchestra": orchestra}
+    return {"rounds": rounds, "orchestra": orchestra, "gc": gc_runs, "cold": cold}
 
 
 def _median(values: list[float]) -> float:
@@ -364,6 +487,7 @@ class Target:
     values: list[float] = field(default_factory=list)
     skipped: str = ""  # why it was not measured; empty when it was
     digits: int = 2  # decimals shown
+    notes: list[str] = field(default_factory=list)  # reference figures printed under it
 
     @property
     def value(self) -> float:
@@ -376,6 +500,9 @@ class Target:
         return self.value <= self.bound if self.op == "<=" else self.value >= self.bound
 
     def line(self) -> str:
+        return "\n".join([self._line(), *(f"       reference, no target: {n}" for n in self.notes)])
+
+    def _line(self) -> str:
         if self.skipped:
             return f"  skip {self.label}: skipped ({self.skipped})"
         unit = f" {self.unit}" if self.unit else ""
@@ -401,6 +528,62 @@ class Target:
             "status": "skipped" if self.skipped else ("met" if self.met else "MISS"),
             **({"skipped": self.skipped} if self.skipped else {}),
         }
+
+
+def _gc_figures(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """Print the collector's share of the library's CPU at 64 in flight; its figures and note."""
+    by_generation = [_median([r["gc_us_by_generation"][g] for r in runs]) for g in range(3)]
+    figures = {
+        "concurrency": GC_CONCURRENCY,
+        "cpu_us": _median([r["cpu_us"] for r in runs]),
+        "cpu_us_gc_disabled": _median([r["cpu_us_gc_disabled"] for r in runs]),
+        "gc_us": _median([r["gc_us"] for r in runs]),
+        "gc_us_by_generation": by_generation,
+        "runs": runs,
+    }
+    generations = ", ".join(f"gen{g} {us:.0f}" for g, us in enumerate(by_generation))
+    collections = "/".join(
+        f"{_median([r['collections_by_generation'][g] for r in runs]):.0f}" for g in range(3)
+    )
+    leads = _median([r["leads"] for r in runs])
+    print(
+        f"\nthe collector, library at {GC_CONCURRENCY} in flight ({ROUNDS} extra runs of "
+        f"{SECONDS} s each way; no target):\n"
+        f"  with it: CPU {figures['cpu_us']:.0f} us/lead, of which collections "
+        f"{figures['gc_us']:.0f} us/lead ({generations}; {collections} collections of "
+        f"gen0/1/2 over {leads:,.0f} leads, medians)\n"
+        f"  with it disabled (gc.disable()): CPU {figures['cpu_us_gc_disabled']:.0f} us/lead"
+    )
+    note = (
+        f"the collector at {GC_CONCURRENCY} in flight takes {figures['gc_us']:.0f} us/lead "
+        f"({generations}); the library's CPU/lead {figures['cpu_us']:.0f} us with it, "
+        f"{figures['cpu_us_gc_disabled']:.0f} us without"
+    )
+    return figures, note
+
+
+def _cold_figures(runs: list[dict[str, float]]) -> tuple[dict[str, Any], str]:
+    """Print the CPU of a screening back to back and after idling; its figures and note."""
+    figures: dict[str, Any] = {key: _median([r[key] for r in runs]) for key in runs[0]} | {
+        "calls": COLD_CALLS,
+        "idle_ms": COLD_IDLE * 1000,
+        "runs": runs,
+    }
+    idle = f"after {COLD_IDLE * 1000:.0f} ms idle"
+    print(
+        f"\none screening (campaign one, 0 ms vendor), CPU of the screening only, "
+        f"{COLD_CALLS} each per round (no target):\n"
+        f"  back to back: {figures['back_to_back_cpu_us']:.0f} us "
+        f"(wall {figures['back_to_back_wall_us']:.0f} us); {idle}: "
+        f"{figures['after_idle_cpu_us']:.0f} us (wall {figures['after_idle_wall_us']:.0f} us); "
+        f"x{figures['ratio']:.2f}"
+    )
+    note = (
+        f"CPU of one screening back to back {figures['back_to_back_cpu_us']:.0f} us, {idle} "
+        f"{figures['after_idle_cpu_us']:.0f} us (x{figures['ratio']:.2f}); the stages' "
+        f"screenings follow the vendors' {COLD_IDLE * 1000:.0f} ms wait"
+    )
+    return figures, note
 
 
 def report(data: dict[str, Any]) -> tuple[dict[str, Any], list[Target]]:
@@ -497,6 +680,9 @@ def report(data: dict[str, Any]) -> tuple[dict[str, Any], list[Target]]:
         for label, values in reference.items()
     ]
 
+    summary["gc_64"], gc_note = _gc_figures(data["gc"])
+    summary["cold_calls"], cold_note = _cold_figures(data["cold"])
+
     targets = [
         Target(
             "library CPU/lead at 64 in flight minus bare aiohttp's CPU/request",
@@ -505,6 +691,7 @@ def report(data: dict[str, Any]) -> tuple[dict[str, Any], list[Target]]:
             "us",
             [a - b for a, b in per_round_of("library", "aiohttp", 64, 64, "cpu_us")],
             digits=0,
+            notes=[gc_note],
         ),
         Target(
             "library CPU/lead over bare httpx's CPU/request at 1 in flight (ratio)",
@@ -519,6 +706,7 @@ def report(data: dict[str, Any]) -> tuple[dict[str, Any], list[Target]]:
             2.0,
             "ms",
             [r["par"] - r["vendor"] for r in per_round],
+            notes=[cold_note],
         ),
         Target(
             "sequential plan of three 20 ms vendors: p50 minus the sum of the vendors",
@@ -526,6 +714,7 @@ def report(data: dict[str, Any]) -> tuple[dict[str, Any], list[Target]]:
             2.0,
             "ms",
             [r["seq"] - 3 * r["vendor"] for r in per_round],
+            notes=[cold_note],
         ),
     ]
     return summary, targets
@@ -678,17 +867,58 @@ def _screen_targets(
     return [speed, flat]
 
 
+def _bare_pipeline(
+    what: str, library: dict[str, Any], url: str, rows: int, record: str, **stores: str
+) -> tuple[dict[str, Any], str]:
+    """Run the bare pipeline (``_ceiling.py``) beside the library's screen; its figures, note.
+
+    A failure is printed and written, not raised: a reference figure must not lose the run.
+    """
+    label = f"bare pipeline ({what}, no library), {rows:,} rows"
+    try:
+        bare = _ceiling.run(url, rows, record, **stores)
+    except RuntimeError as exc:
+        print(f"  {label}: failed ({exc})", flush=True)
+        return {"failed": str(exc)}, f"{label}: failed"
+    bare["library_fraction"] = library["rows_per_s"] / bare["rows_per_s"]
+    note = (
+        f"{label}: {bare['rows_per_s']:,.0f} rows/s, CPU {bare['cpu_us_per_row']:.0f} us/row; "
+        f"the library's {library['rows_per_s']:,.0f} rows/s (CPU "
+        f"{library['cpu_us_per_row']:.0f} us/row) is {bare['library_fraction']:.2f} of it"
+    )
+    print(f"  {note}", flush=True)
+    return bare, note
+
+
 def bulk_screening() -> tuple[dict[str, Any], list[Target]]:
-    """``purecallerid screen`` with SQLite, then with PostgreSQL and Redis guards."""
+    """``purecallerid screen`` with SQLite, then with PostgreSQL and Redis guards.
+
+    Each beside its bare pipeline against the same simulator: the machine's ceiling.
+    """
     print(
         f"\npurecallerid screen against the simulator, {bench_cli_memory.CONCURRENCY} in flight "
-        "(a fresh process per run; seconds from its main, imports excluded):",
+        "(a fresh process per run; seconds from its main, imports excluded), and the bare "
+        "pipeline of each store (no target):",
         flush=True,
     )
+    with bench_cli_memory.simulator() as url:
+        return _bulk_screening(url)
+
+
+def _bulk_screening(url: str) -> tuple[dict[str, Any], list[Target]]:
     figures: dict[str, Any] = {}
-    sqlite = bench_cli_memory.measure((SCREEN_ROWS // 10, SCREEN_ROWS), label="SQLite records")
+    sqlite = bench_cli_memory.measure(
+        (SCREEN_ROWS // 10, SCREEN_ROWS), label="SQLite records", url=url
+    )
     figures["sqlite"] = sqlite
     targets = _screen_targets("SQLite records", SCREEN_ROWS, sqlite)
+    # A record the library wrote, for the bare pipelines to write one of the same size (the
+    # PostgreSQL run's records stay in its server).
+    record: str = sqlite.pop("record_sample")
+    figures["sqlite_bare"], note = _bare_pipeline(
+        "aiohttp + SQLite + CSV", sqlite, url, min(SCREEN_ROWS, CEILING_ROWS), record
+    )
+    targets[0].notes.append(note)
 
     label = "PostgreSQL records + Redis guards"
     servers: list[PostgresServer | RedisServer] = []
@@ -719,12 +949,24 @@ def bulk_screening() -> tuple[dict[str, Any], list[Target]]:
             db_for=postgres.new_database,
             redis_url=redis.url,
             label=label,
+            url=url,
+        )
+        figures["postgres_redis_bare"], note = _bare_pipeline(
+            "aiohttp + PostgreSQL + 4 Redis round trips + CSV",
+            served,
+            url,
+            min(SERVER_ROWS, CEILING_SERVER_ROWS),
+            record,
+            db=postgres.new_database(),
+            redis_url=redis.url,
         )
     finally:
         for server in servers:
             server.stop()
     figures["postgres_redis"] = served
-    return figures, targets + _screen_targets(label, SERVER_ROWS, served)
+    server_targets = _screen_targets(label, SERVER_ROWS, served)
+    server_targets[0].notes.append(note)
+    return figures, targets + server_targets
 
 
 def main() -> None:
