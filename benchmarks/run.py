@@ -371,22 +371,31 @@ async def gc_share(contenders: Contenders) -> list[dict[str, Any]]:
     """
     store = contenders.stores[0]
     runs = []
-    for _ in range(ROUNDS):
-        store.clear()
-        gc.collect()
+
+    async def timed() -> tuple[dict[str, float], GCTimer]:
         timer = GCTimer()
         gc.callbacks.append(timer)
         try:
-            with_gc = await closed_loop(contenders.screen, GC_CONCURRENCY, SECONDS)
+            return await closed_loop(contenders.screen, GC_CONCURRENCY, SECONDS), timer
         finally:
             gc.callbacks.remove(timer)
-        store.clear()
-        gc.collect()
+
+    async def disabled() -> dict[str, float]:
         gc.disable()
         try:
-            without_gc = await closed_loop(contenders.screen, GC_CONCURRENCY, SECONDS)
+            return await closed_loop(contenders.screen, GC_CONCURRENCY, SECONDS)
         finally:
             gc.enable()
+
+    for round_number in range(ROUNDS):
+        # The two runs' order alternates, so that neither always follows the other.
+        for first in (round_number % 2 == 0, round_number % 2 == 1):
+            store.clear()
+            gc.collect()
+            if first:
+                with_gc, timer = await timed()
+            else:
+                without_gc = await disabled()
         store.clear()
         gc.collect()
         leads = with_gc["requests"]
@@ -550,13 +559,14 @@ def _gc_figures(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
         f"\nthe collector, library at {GC_CONCURRENCY} in flight ({ROUNDS} extra runs of "
         f"{SECONDS} s each way; no target):\n"
         f"  with it: CPU {figures['cpu_us']:.0f} us/lead, of which collections "
-        f"{figures['gc_us']:.0f} us/lead ({generations}; {collections} collections of "
+        f"{figures['gc_us']:.0f} us/lead of wall time ({generations}; {collections} collections of "
         f"gen0/1/2 over {leads:,.0f} leads, medians)\n"
         f"  with it disabled (gc.disable()): CPU {figures['cpu_us_gc_disabled']:.0f} us/lead"
     )
     note = (
         f"the collector at {GC_CONCURRENCY} in flight takes {figures['gc_us']:.0f} us/lead "
-        f"({generations}); the library's CPU/lead {figures['cpu_us']:.0f} us with it, "
+        f"of wall time ({generations}; CPython's defaults, as in a host); the library's "
+        f"CPU/lead {figures['cpu_us']:.0f} us with it, "
         f"{figures['cpu_us_gc_disabled']:.0f} us without"
     )
     return figures, note
@@ -884,7 +894,8 @@ def _bare_pipeline(
     note = (
         f"{label}: {bare['rows_per_s']:,.0f} rows/s, CPU {bare['cpu_us_per_row']:.0f} us/row; "
         f"the library's {library['rows_per_s']:,.0f} rows/s (CPU "
-        f"{library['cpu_us_per_row']:.0f} us/row) is {bare['library_fraction']:.2f} of it"
+        f"{library['cpu_us_per_row']:.0f} us/row, its own row count, collector tuned) is "
+        f"{bare['library_fraction']:.2f} of it"
     )
     print(f"  {note}", flush=True)
     return bare, note

@@ -199,3 +199,71 @@ def test_killed_console_script_resumes(tmp_path: Path) -> None:
         assert main(screen_argv(tmp_path, "--no-progress")) == 0
         assert calls(sim) - first_calls == 400 - recorded
     assert len(read_output(tmp_path / "out.csv")) == 400
+
+
+def test_screen_tunes_the_collector_for_the_run_only(
+    tmp_path: Path, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run goes with start-up objects frozen and a larger young generation; then as before."""
+    import gc  # noqa: PLC0415 - this test alone reads the collector
+
+    from purecallerid._cli import commands  # noqa: PLC0415 - patched below
+
+    seen: list[tuple[tuple[int, int, int], int]] = []
+
+    async def observed(job: ScreenJob, console: Console) -> object:
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
+        return await run_screen(job, console)
+
+    monkeypatch.setattr(commands, "run_screen", observed)
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    write_leads(tmp_path / "leads.csv", 40)
+    write_settings(tmp_path, simulator.url)
+    assert main(screen_argv(tmp_path, "--no-progress")) == 0
+    [(threshold, frozen)] = seen
+    assert threshold == (commands.SCREEN_GC_THRESHOLD, *before[0][1:])
+    assert frozen > 0  # the imports' objects, out of every collection
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    assert len(read_output(tmp_path / "out.csv")) == 40
+
+
+def test_an_interrupted_screen_puts_the_collector_back(
+    tmp_path: Path, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during the run: exit 130, and the collector is as it was before the command."""
+    import gc  # noqa: PLC0415 - this test alone reads the collector
+
+    from purecallerid._cli import commands  # noqa: PLC0415 - patched below
+
+    async def interrupted(job: ScreenJob, console: Console) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "run_screen", interrupted)
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    write_leads(tmp_path / "leads.csv", 5)
+    write_settings(tmp_path, simulator.url)
+    assert main(screen_argv(tmp_path, "--no-progress")) == 130
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_the_collector_tuning_leaves_a_hosts_state_alone() -> None:
+    """Objects a host froze stay frozen; overlapping runs put back the host's threshold."""
+    import gc  # noqa: PLC0415 - this test alone reads the collector
+
+    from purecallerid._cli.commands import SCREEN_GC_THRESHOLD, collector_tuned  # noqa: PLC0415
+
+    threshold = gc.get_threshold()
+    gc.freeze()
+    try:
+        outer = collector_tuned()
+        inner = collector_tuned()
+        outer.__enter__()
+        inner.__enter__()
+        outer.__exit__(None, None, None)  # the first run ends while the second still goes
+        assert gc.get_threshold() == (SCREEN_GC_THRESHOLD, *threshold[1:])
+        inner.__exit__(None, None, None)
+        assert gc.get_threshold() == threshold
+        assert gc.get_freeze_count() > 0  # unfreezing would have thawed them all
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

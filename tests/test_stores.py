@@ -25,6 +25,7 @@ from purecallerid import (
     SQLiteResultStore,
     converter,
 )
+from purecallerid._stores.common import to_json
 from purecallerid.typing import RecordQuery
 
 
@@ -392,3 +393,141 @@ def test_sqlite_upgrade_reads_naive_and_broken_times(tmp_path: Path) -> None:
     assert [r.lead_id for r in asyncio.run(store.find(window))] == ["L1"]
     assert store.count() == 2
     store.close()
+
+
+def test_postgres_upgrades_a_schema_1_database(postgres_url: str) -> None:
+    """A database of schema 1 (no functions) is brought to 2; its records stand and grow."""
+    import psycopg  # noqa: PLC0415 - the postgres extra, for this test's own SQL
+
+    async def go() -> None:
+        first = PostgresResultStore(postgres_url)
+        assert (await first.claim("c", "L1", owner="a", lease=30, seen_version=0)).granted
+        old = await first.save(record("L1"), owner="a")
+        await first.aclose()
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as db:
+            await db.execute("DROP FUNCTION purecallerid_claim, purecallerid_save")
+            await db.execute("UPDATE purecallerid_schema SET version = 1")
+        store = PostgresResultStore(postgres_url)
+        assert await store.load("c", "L1") == old
+        assert (await store.claim("c", "L1", owner="b", lease=30, seen_version=1)).granted
+        assert (await store.save(record("L1", Action.REJECT), owner="b")).version == 2
+        await store.aclose()
+        async with await psycopg.AsyncConnection.connect(postgres_url) as db:
+            cursor = await db.execute("SELECT version FROM purecallerid_schema")
+            assert await cursor.fetchall() == [(2,)]
+
+    run(go())
+
+
+def test_postgres_claim_and_save_are_one_statement_each(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim, a save by the claim's owner and a load: one statement each, no transaction."""
+    import psycopg  # noqa: PLC0415 - the postgres extra, whose connection is counted
+
+    sent: list[str] = []
+    execute = psycopg.AsyncConnection.execute
+    transaction = psycopg.AsyncConnection.transaction
+
+    def counted_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    def counted_transaction(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append("BEGIN")
+        return transaction(self, *args, **kwargs)
+
+    async def go() -> None:
+        store = PostgresResultStore(postgres_url)
+        await store.load("c", "warm-up")  # the pool opened and the schema made
+        monkeypatch.setattr(psycopg.AsyncConnection, "execute", counted_execute)
+        monkeypatch.setattr(psycopg.AsyncConnection, "transaction", counted_transaction)
+        assert (await store.claim("c", "L1", owner="a", lease=30, seen_version=0)).granted
+        assert len(sent) == 1
+        saved = await store.save(record("L1"), owner="a")
+        assert len(sent) == 2
+        assert await store.load("c", "L1") == saved
+        assert len(sent) == 3
+        assert "BEGIN" not in sent
+        monkeypatch.undo()
+        await store.aclose()
+
+    run(go())
+
+
+def test_postgres_claims_of_many_leads_from_two_pools_grant_one_each(postgres_url: str) -> None:
+    """Two stores (two pools, as two workers), three owners each, 60 leads at once."""
+
+    async def go() -> None:
+        stores = [PostgresResultStore(postgres_url, max_size=8) for _ in range(2)]
+        leads = [f"L{n}" for n in range(60)]
+        claims = await asyncio.gather(
+            *(
+                store.claim("c", lead, owner=f"w{s}-{o}", lease=30, seen_version=0)
+                for lead in leads
+                for s, store in enumerate(stores)
+                for o in range(3)
+            )
+        )
+        granted = [claim.granted for claim in claims]
+        assert [sum(granted[n * 6 : n * 6 + 6]) for n in range(len(leads))] == [1] * len(leads)
+        refused = [claim for claim in claims if not claim.granted]
+        assert all(claim.holder is not None and claim.expires_in for claim in refused)
+        assert all(claim.latest_version == 0 for claim in claims)
+        for store in stores:
+            await store.aclose()
+
+    run(go())
+
+
+def test_postgres_claims_read_committed_state_whatever_the_database_default(
+    postgres_url: str,
+) -> None:
+    """A database defaulting to REPEATABLE READ: a claim waiting on the lead's lock still
+    sees the record another worker saved under it, and is refused (no second screening)."""
+    import psycopg  # noqa: PLC0415 - the postgres extra, for this test's own SQL
+
+    async def waiting_on_a_lock(watch: psycopg.AsyncConnection[Any]) -> bool:
+        cursor = await watch.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND query LIKE '%purecallerid_claim%'"
+        )
+        row = await cursor.fetchone()
+        return row is not None and int(row[0]) > 0
+
+    async def go() -> None:
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as db:
+            cursor = await db.execute("SELECT current_database()")
+            row = await cursor.fetchone()
+            assert row is not None
+            await db.execute(
+                f"ALTER DATABASE \"{row[0]}\" SET default_transaction_isolation = 'repeatable read'"
+            )
+        store = PostgresResultStore(postgres_url)
+        await store.load("c", "warm-up")  # the schema made
+        other = await psycopg.AsyncConnection.connect(postgres_url)  # another worker's save
+        watch = await psycopg.AsyncConnection.connect(postgres_url, autocommit=True)
+        await other.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('c' || chr(31) || 'L1', 0))"
+        )
+        claim = asyncio.create_task(store.claim("c", "L1", owner="b", lease=30, seen_version=0))
+        for _ in range(500):
+            if await waiting_on_a_lock(watch):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the claim never waited for the lead's lock")
+        await other.execute(
+            "INSERT INTO purecallerid_records VALUES"
+            " ('c', 'L1', 1, 'accept', NULL, now(), %s::jsonb)",
+            (to_json(record("L1"), for_jsonb=True),),
+        )
+        await other.commit()
+        result = await claim
+        assert not result.granted
+        assert result.latest_version == 1
+        for connection in (other, watch):
+            await connection.close()
+        await store.aclose()
+
+    run(go())

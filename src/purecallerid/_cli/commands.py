@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import sys
 import tempfile
+import threading
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from importlib import resources
@@ -48,7 +50,7 @@ from .summary import print_summary, summary_json
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from rich.console import Console
 
@@ -118,7 +120,8 @@ def _screen(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
     )
     try:
-        summary = asyncio.run(run_screen(job, stderr_console()))
+        with collector_tuned():
+            summary = asyncio.run(run_screen(job, stderr_console()))
     except KeyboardInterrupt:
         stderr_console().print(
             f"interrupted: the leads screened so far are recorded in "
@@ -131,6 +134,63 @@ def _screen(args: argparse.Namespace) -> int:
     if args.summary_json is not None:
         _write_json(Path(args.summary_json), summary_json(summary, exit_code=code))
     return code
+
+
+# The young generation's allocation threshold during a bulk run (CPython's default is 700).
+SCREEN_GC_THRESHOLD: Final = 10_000
+
+
+@contextlib.contextmanager
+def collector_tuned() -> Iterator[None]:
+    """CPython's cyclic garbage collector set for a bulk run, as it was again afterwards.
+
+    Measured on ``screen`` (20,000 rows, 16 in flight): collections took ~40 µs of CPU per
+    row, a full one walking every object the imports made. The objects alive at the start
+    (modules, classes, settings) are frozen out of the collections, and the young
+    generation is collected every 10,000 net allocations instead of 700: a row's objects
+    are freed by reference counting, so only cyclic garbage waits longer, and that is
+    bounded by the threshold. The command line owns its process; the library itself never
+    touches the collector (a host decides that for its own process, see the performance
+    page).
+
+    ``main()`` may also run inside a host's process, in several threads at once: the first
+    run to start tunes the collector and the last to end puts it back (the others would
+    restore each other's tuning), and objects a host froze itself are left frozen
+    (``gc.unfreeze()`` would thaw them all, not only the run's).
+    """
+    with _TUNING.lock:
+        if _TUNING.runs == 0:
+            _TUNING.threshold = gc.get_threshold()
+            _TUNING.froze = gc.get_freeze_count() == 0
+            if _TUNING.froze:
+                # Without a collection first: cyclic garbage of the start-up is frozen with
+                # the rest until the run ends (a little memory), and a full collection of a
+                # host's heap could take longer than the run.
+                gc.freeze()
+            gc.set_threshold(SCREEN_GC_THRESHOLD, *_TUNING.threshold[1:])
+        _TUNING.runs += 1
+    try:
+        yield
+    finally:
+        with _TUNING.lock:
+            _TUNING.runs -= 1
+            if _TUNING.runs == 0:
+                gc.set_threshold(*_TUNING.threshold)
+                if _TUNING.froze:
+                    gc.unfreeze()
+
+
+@attrs.define
+class _CollectorTuning:
+    """The runs under :func:`collector_tuned` and what the first of them found."""
+
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+    runs: int = 0
+    threshold: tuple[int, int, int] = (0, 0, 0)
+    froze: bool = False
+
+
+_TUNING: Final = _CollectorTuning()
 
 
 def _screen_verdict(summary: ScreenSummary, *, strict: bool) -> int:

@@ -31,7 +31,9 @@ def to_json(record: ScreeningRecord, *, for_jsonb: bool = False) -> str:
     that a record saves the same everywhere; *for_jsonb* also replaces NUL characters, which
     PostgreSQL's JSONB refuses.
     """
-    text = json.dumps(converter.unstructure(attrs.evolve(record, version=0)), ensure_ascii=False)
+    data = converter.unstructure(record)
+    data["version"] = 0  # the store's column holds it (set here: a copy of the record costs more)
+    text = json.dumps(data, ensure_ascii=False)
     if not text.isascii():
         text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     if for_jsonb and "\\u0000" in text:

@@ -10,6 +10,14 @@ campaign, lead, decision, E.164 phone and finish time as indexed columns;
 ``purecallerid_claims`` holds the live claims. A claim and a save take the lead's advisory
 lock for their transaction, so that they are serialised per lead and nothing else. Leases
 run on the server's clock (``clock_timestamp()``), the one clock all workers share.
+
+Schema 2 adds two functions, ``purecallerid_claim`` and ``purecallerid_save``: the claim and
+the usual save each in one round trip (one statement, its own transaction) instead of five.
+Inside a PL/pgSQL function each statement reads a fresh snapshot at READ COMMITTED (which
+every connection of the store sets for itself, whatever the database's default), so the
+state is read after the lead's lock is granted: what another worker committed under that
+lock is seen. A save whose owner no longer
+holds the claim takes the transaction of schema 1, which records the doubt.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEMA_VERSION", "PostgresResultStore"]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: (
         """CREATE TABLE purecallerid_records (
@@ -64,6 +72,65 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
             expires_at  timestamptz NOT NULL,
             PRIMARY KEY (campaign_id, lead_id)
         )""",
+    ),
+    2: (
+        # The claim of PostgresResultStore.claim, whole: the lead's lock, its latest version
+        # and claim, and the claim taken when granted. The holder is returned even when its
+        # claim has expired: taking it over is said in the record.
+        """CREATE OR REPLACE FUNCTION purecallerid_claim(
+            p_campaign text, p_lead text, p_owner text, p_lease float8, p_seen integer,
+            OUT granted boolean, OUT latest integer, OUT holder text, OUT expires_in float8)
+        LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock(hashtextextended(p_campaign || chr(31) || p_lead, 0));
+            SELECT COALESCE(MAX(version), 0) INTO latest FROM purecallerid_records
+                WHERE campaign_id = p_campaign AND lead_id = p_lead;
+            SELECT c.owner, EXTRACT(EPOCH FROM c.expires_at - clock_timestamp())::float8
+                INTO holder, expires_in FROM purecallerid_claims AS c
+                WHERE c.campaign_id = p_campaign AND c.lead_id = p_lead;
+            IF latest <> p_seen THEN
+                granted := false; holder := NULL; expires_in := NULL;
+                RETURN;
+            END IF;
+            IF holder IS NOT NULL AND holder <> p_owner AND expires_in > 0 THEN
+                granted := false;
+                RETURN;
+            END IF;
+            INSERT INTO purecallerid_claims VALUES
+                (p_campaign, p_lead, p_owner,
+                 clock_timestamp() + make_interval(secs => p_lease))
+                ON CONFLICT (campaign_id, lead_id) DO UPDATE
+                SET owner = excluded.owner, expires_at = excluded.expires_at;
+            granted := true;
+        END
+        $$""",
+        # The save of a record whose owner still holds the claim (or that has no owner, or
+        # finds no claim): the next version appended and the owner's claim ended. NULL, and
+        # nothing written, when another owner holds the claim: the caller then saves the
+        # record marked as screened twice.
+        """CREATE OR REPLACE FUNCTION purecallerid_save(
+            p_campaign text, p_lead text, p_owner text, p_decision text, p_phone text,
+            p_finished timestamptz, p_record jsonb)
+        RETURNS integer LANGUAGE plpgsql VOLATILE AS $$
+        DECLARE
+            held text;
+            next_version integer;
+        BEGIN
+            PERFORM pg_advisory_xact_lock(hashtextextended(p_campaign || chr(31) || p_lead, 0));
+            SELECT owner INTO held FROM purecallerid_claims
+                WHERE campaign_id = p_campaign AND lead_id = p_lead;
+            IF p_owner IS NOT NULL AND held IS NOT NULL AND held <> p_owner THEN
+                RETURN NULL;
+            END IF;
+            SELECT COALESCE(MAX(version), 0) + 1 INTO next_version FROM purecallerid_records
+                WHERE campaign_id = p_campaign AND lead_id = p_lead;
+            DELETE FROM purecallerid_claims
+                WHERE campaign_id = p_campaign AND lead_id = p_lead AND owner = p_owner;
+            INSERT INTO purecallerid_records VALUES
+                (p_campaign, p_lead, next_version, p_decision, p_phone, p_finished, p_record);
+            RETURN next_version;
+        END
+        $$""",
     ),
 }
 # Any fixed number: the advisory lock under which workers migrate the schema one at a time.
@@ -121,6 +188,7 @@ class PostgresResultStore:
             timeout=timeout,
             open=False,
             kwargs={"autocommit": True},
+            configure=_read_committed,
         )
         self._opened: asyncio.Lock | None = None
         self._ready = False
@@ -154,35 +222,40 @@ class PostgresResultStore:
         self, campaign_id: str, lead_id: str, *, owner: str, lease: float, seen_version: int
     ) -> Claim:
         """Take the screening of the lead for *owner*; see :class:`ResultStore.claim`."""
-        key = (campaign_id, lead_id)
         pool = await self._connection()
-        async with pool.connection() as db, db.transaction():
-            await db.execute(_LEAD_LOCK, key)
-            cursor = await db.execute(_STATE, (*key, *key))
-            state = await cursor.fetchone()
-            assert state is not None  # noqa: S101 - one row, whatever the tables hold
-            latest = int(state[0])
-            held = None if state[1] is None else (state[1], float(state[2]))
-            if latest != seen_version:
-                return Claim(granted=False, latest_version=latest)
-            if held is not None and held[0] != owner and held[1] > 0:
-                return Claim(
-                    granted=False, latest_version=latest, holder=held[0], expires_in=held[1]
-                )
-            await db.execute(
-                "INSERT INTO purecallerid_claims VALUES"
-                " (%s, %s, %s, clock_timestamp() + make_interval(secs => %s))"
-                " ON CONFLICT (campaign_id, lead_id) DO UPDATE"
-                " SET owner = excluded.owner, expires_at = excluded.expires_at",
-                (*key, owner, lease),
+        async with pool.connection() as db:
+            cursor = await db.execute(
+                "SELECT * FROM purecallerid_claim("
+                "%s::text, %s::text, %s::text, %s::float8, %s::integer)",
+                (campaign_id, lead_id, owner, float(lease), seen_version),
             )
-        taken_over = held is not None and held[0] != owner
+            row = await cursor.fetchone()
+        assert row is not None  # noqa: S101 - a function of OUT parameters gives one row
+        granted, latest, holder, expires_in = bool(row[0]), int(row[1]), row[2], row[3]
+        if not granted:
+            if holder is None:
+                return Claim(granted=False, latest_version=latest)
+            return Claim(
+                granted=False, latest_version=latest, holder=holder, expires_in=float(expires_in)
+            )
+        taken_over = holder is not None and holder != owner
         return Claim(granted=True, latest_version=latest, taken_over=taken_over)
 
     async def save(self, record: ScreeningRecord, *, owner: str | None = None) -> ScreeningRecord:
         """Append *record* as the lead's next version and end *owner*'s claim, atomically."""
         key = (record.campaign_id, record.lead_id)
         pool = await self._connection()
+        text = to_json(record, for_jsonb=True)
+        async with pool.connection() as db:
+            cursor = await db.execute(
+                "SELECT purecallerid_save(%s::text, %s::text, %s::text, %s::text, %s::text,"
+                " %s::timestamptz, %s::jsonb)",
+                (*key, owner, record.decision.value, record.phone, record.finished_at, text),
+            )
+            row = await cursor.fetchone()
+        if row is not None and row[0] is not None:
+            return attrs.evolve(record, version=int(row[0]))
+        # Another owner holds the claim (this one's lease ran out): saved, marked, as below.
         async with pool.connection() as db, db.transaction():
             await db.execute(_LEAD_LOCK, key)
             cursor = await db.execute(_STATE, (*key, *key))
@@ -257,6 +330,17 @@ class PostgresResultStore:
     def __repr__(self) -> str:
         """The store, without the connection string (it may hold a password)."""
         return "PostgresResultStore(...)"
+
+
+async def _read_committed(db: AsyncConnection[Any]) -> None:
+    """Each new connection reads at PostgreSQL's default isolation, whatever the database's.
+
+    A claim and a save read the lead's state after its lock is granted; under ``REPEATABLE
+    READ`` (a database's ``default_transaction_isolation`` may say so) they would read it as
+    of their statement's start, before another worker's claim or save committed, and a lead
+    could be screened (and billed) twice.
+    """
+    await db.execute("SET default_transaction_isolation = 'read committed'")
 
 
 async def _scalar(db: AsyncConnection[Any], sql: str, parameters: tuple[Any, ...]) -> int:

@@ -70,16 +70,10 @@ class _Settings:
     dialect: Dialect
 
 
-def _reader(dialect: Dialect, *, masked: bool = True) -> Callable[[VendorReply], ScreeningResponse]:
-    """Read a 2xx answer in *dialect*, redacting what the vendor echoed of the token.
-
-    *masked* false leaves the values to the caller (the integration masks every answer it
-    reads, once).
-    """
+def _reader(dialect: Dialect) -> Callable[[VendorReply], ScreeningResponse]:
+    """Read a 2xx answer in *dialect*, redacting what the vendor echoed of the token."""
 
     def read(reply: VendorReply) -> ScreeningResponse:
-        if not masked:
-            return dialect.parse(reply.text, raw=reply.raw)
         # The vendor's own structure is parsed, then its values redacted: redacting the text
         # first could change the structure (an echo decoded in place could add a key, or
         # turn a Rejected into an Accepted). Always: a text with no form of the token in it

@@ -261,3 +261,21 @@ def dialect_named(name: str) -> Dialect:
     if name == "public":
         return PublicDialect()
     raise ConfigurationError(f"unknown dialect {name!r}; use 'leadexec' or 'public'")
+
+
+def shared_dialect(name: str) -> Dialect:
+    """The default dialect called *name*, one instance per name, for the library's own calls.
+
+    The integration looks its dialect up twice per call; nothing it does changes the
+    dialect. :func:`dialect_named` still hands each caller its own.
+
+    Raises:
+        ConfigurationError: *name* is not a known dialect.
+    """
+    found = _SHARED.get(name)
+    if found is None:
+        found = _SHARED[name] = dialect_named(name)
+    return found
+
+
+_SHARED: Final[dict[str, Dialect]] = {}

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..._errors import ConfigurationError
 from ..._http.integration import DEFAULT_HTTP_MAX_CONNECTIONS, HttpIntegration
 from ..._mapping import DEFAULT_FIELD_MAPPING
-from .client import _reader
-from .dialects import dialect_named
+from .dialects import dialect_named, shared_dialect
 from .fields import PURECALLERID_FIELDS, REQUEST_TARGETS
 from .models import ScreeningRequest
 
@@ -142,9 +141,9 @@ class PureCallerIDIntegration(HttpIntegration):
         token = credentials.api_token
         if token is None:
             raise ConfigurationError("the integration has no API token")
-        return dialect_named(settings.dialect).build(request, token)
+        return shared_dialect(settings.dialect).build(request, token)
 
     def read_answer(self, reply: VendorReply, settings: IntegrationSettings) -> Mapping[str, Any]:
         """The answer's fields (see :func:`purecallerid.answer_from_response`)."""
         # Unmasked here: the base masks the answer's values, for every integration, once.
-        return _reader(dialect_named(settings.dialect), masked=False)(reply).as_answer()
+        return shared_dialect(settings.dialect).parse(reply.text, raw=reply.raw).as_answer()
