@@ -17,6 +17,7 @@ import pytest
 
 from purecallerid import (
     Action,
+    ConfigurationError,
     InMemoryResultStore,
     IntegrationRecord,
     IntegrationStatus,
@@ -529,5 +530,74 @@ def test_postgres_claims_read_committed_state_whatever_the_database_default(
         for connection in (other, watch):
             await connection.close()
         await store.aclose()
+
+    run(go())
+
+
+def test_postgres_a_late_save_stays_marked_when_the_taker_saves_meanwhile(
+    postgres_url: str,
+) -> None:
+    """A's claim taken over by B; B saves between A's two round trips: A's record is still
+    kept marked as screened twice (the holder A's first round trip saw decides)."""
+
+    async def go() -> None:
+        late, taker = PostgresResultStore(postgres_url), PostgresResultStore(postgres_url)
+        assert (await late.claim("c", "L1", owner="a", lease=0.05, seen_version=0)).granted
+        await asyncio.sleep(0.2)
+        assert (await taker.claim("c", "L1", owner="b", lease=30, seen_version=0)).taken_over
+        pool = await late._connection()
+        real = pool.connection
+        opened: list[int] = []
+
+        @contextlib.asynccontextmanager
+        async def connection(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            opened.append(1)
+            if len(opened) == 2:  # the late save's second round trip: the taker saves first
+                await taker.save(record("L1"), owner="b")
+            async with real(*args, **kwargs) as db:
+                yield db
+
+        pool.connection = connection  # type: ignore[method-assign]
+        saved = await late.save(record("L1"), owner="a")
+        assert len(opened) == 2
+        assert saved.version == 2
+        assert saved.outcome_unknown is True
+        assert saved.note is not None
+        assert "took the lead over" in saved.note
+        history = await late.history("c", "L1")
+        assert [(r.version, r.outcome_unknown) for r in history] == [(1, False), (2, True)]
+        await late.aclose()
+        await taker.aclose()
+
+    run(go())
+
+
+def test_postgres_missing_functions_are_named(postgres_url: str) -> None:
+    """Functions dropped from a database at schema 2: the error says which and why."""
+    import psycopg  # noqa: PLC0415 - the postgres extra, for this test's own SQL
+
+    async def go() -> None:
+        store = PostgresResultStore(postgres_url)
+        await store.load("c", "warm-up")
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as db:
+            await db.execute("DROP FUNCTION purecallerid_claim, purecallerid_save")
+        with pytest.raises(ConfigurationError, match="functions purecallerid_claim"):
+            await store.claim("c", "L1", owner="a", lease=30, seen_version=0)
+        with pytest.raises(ConfigurationError, match="schema version 2"):
+            await store.save(record("L1"), owner="a")
+        await store.aclose()
+
+    run(go())
+
+
+def test_a_claim_against_a_version_no_store_holds_is_refused(open_store: Any) -> None:
+    """A seen version beyond any stored one (past 32 bits too) is stale, not an error."""
+
+    async def go() -> None:
+        async with open_store() as store:
+            for seen in (2**31, 2**63, 10**30, -1):
+                claim = await store.claim("c", "L1", owner="a", lease=30, seen_version=seen)
+                assert not claim.granted
+                assert claim.latest_version == 0
 
     run(go())

@@ -23,6 +23,7 @@ holds the claim takes the transaction of schema 1, which records the doubt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from typing import TYPE_CHECKING, Any, Final
 
@@ -34,6 +35,8 @@ from ..typing import Claim
 from .common import from_json, select_records, superseded, to_json
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from psycopg import AsyncConnection
     from psycopg_pool import AsyncConnectionPool
 
@@ -78,7 +81,7 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         # and claim, and the claim taken when granted. The holder is returned even when its
         # claim has expired: taking it over is said in the record.
         """CREATE OR REPLACE FUNCTION purecallerid_claim(
-            p_campaign text, p_lead text, p_owner text, p_lease float8, p_seen integer,
+            p_campaign text, p_lead text, p_owner text, p_lease float8, p_seen numeric,
             OUT granted boolean, OUT latest integer, OUT holder text, OUT expires_in float8)
         LANGUAGE plpgsql VOLATILE AS $$
         BEGIN
@@ -105,30 +108,26 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         END
         $$""",
         # The save of a record whose owner still holds the claim (or that has no owner, or
-        # finds no claim): the next version appended and the owner's claim ended. NULL, and
-        # nothing written, when another owner holds the claim: the caller then saves the
-        # record marked as screened twice.
+        # finds no claim): the next version appended and the owner's claim ended. When
+        # another owner holds the claim nothing is written and that holder is returned: the
+        # caller then saves the record marked as screened twice.
         """CREATE OR REPLACE FUNCTION purecallerid_save(
             p_campaign text, p_lead text, p_owner text, p_decision text, p_phone text,
-            p_finished timestamptz, p_record jsonb)
-        RETURNS integer LANGUAGE plpgsql VOLATILE AS $$
-        DECLARE
-            held text;
-            next_version integer;
+            p_finished timestamptz, p_record jsonb, OUT saved integer, OUT holder text)
+        LANGUAGE plpgsql VOLATILE AS $$
         BEGIN
             PERFORM pg_advisory_xact_lock(hashtextextended(p_campaign || chr(31) || p_lead, 0));
-            SELECT owner INTO held FROM purecallerid_claims
+            SELECT owner INTO holder FROM purecallerid_claims
                 WHERE campaign_id = p_campaign AND lead_id = p_lead;
-            IF p_owner IS NOT NULL AND held IS NOT NULL AND held <> p_owner THEN
-                RETURN NULL;
+            IF p_owner IS NOT NULL AND holder IS NOT NULL AND holder <> p_owner THEN
+                RETURN;  -- saved NULL: the caller marks the record with this holder
             END IF;
-            SELECT COALESCE(MAX(version), 0) + 1 INTO next_version FROM purecallerid_records
+            SELECT COALESCE(MAX(version), 0) + 1 INTO saved FROM purecallerid_records
                 WHERE campaign_id = p_campaign AND lead_id = p_lead;
             DELETE FROM purecallerid_claims
                 WHERE campaign_id = p_campaign AND lead_id = p_lead AND owner = p_owner;
             INSERT INTO purecallerid_records VALUES
-                (p_campaign, p_lead, next_version, p_decision, p_phone, p_finished, p_record);
-            RETURN next_version;
+                (p_campaign, p_lead, saved, p_decision, p_phone, p_finished, p_record);
         END
         $$""",
     ),
@@ -223,10 +222,10 @@ class PostgresResultStore:
     ) -> Claim:
         """Take the screening of the lead for *owner*; see :class:`ResultStore.claim`."""
         pool = await self._connection()
-        async with pool.connection() as db:
+        async with pool.connection() as db, _functions_of_schema_2():
             cursor = await db.execute(
                 "SELECT * FROM purecallerid_claim("
-                "%s::text, %s::text, %s::text, %s::float8, %s::integer)",
+                "%s::text, %s::text, %s::text, %s::float8, %s::numeric)",
                 (campaign_id, lead_id, owner, float(lease), seen_version),
             )
             row = await cursor.fetchone()
@@ -246,23 +245,26 @@ class PostgresResultStore:
         key = (record.campaign_id, record.lead_id)
         pool = await self._connection()
         text = to_json(record, for_jsonb=True)
-        async with pool.connection() as db:
+        async with pool.connection() as db, _functions_of_schema_2():
             cursor = await db.execute(
-                "SELECT purecallerid_save(%s::text, %s::text, %s::text, %s::text, %s::text,"
-                " %s::timestamptz, %s::jsonb)",
+                "SELECT * FROM purecallerid_save(%s::text, %s::text, %s::text, %s::text,"
+                " %s::text, %s::timestamptz, %s::jsonb)",
                 (*key, owner, record.decision.value, record.phone, record.finished_at, text),
             )
             row = await cursor.fetchone()
-        if row is not None and row[0] is not None:
+        assert row is not None  # noqa: S101 - a function of OUT parameters gives one row
+        if row[0] is not None:
             return attrs.evolve(record, version=int(row[0]))
-        # Another owner holds the claim (this one's lease ran out): saved, marked, as below.
+        # Another owner held the claim (this one's lease ran out and the lead was taken
+        # over): the record is kept, marked with what the function saw (the taker may have
+        # saved and ended its claim by now), as the next version.
+        record = superseded(record, row[1], owner)
+        text = to_json(record, for_jsonb=True)
         async with pool.connection() as db, db.transaction():
             await db.execute(_LEAD_LOCK, key)
             cursor = await db.execute(_STATE, (*key, *key))
             state = await cursor.fetchone()
             assert state is not None  # noqa: S101 - one row, whatever the tables hold
-            record = superseded(record, state[1], owner)
-            text = to_json(record, for_jsonb=True)
             version = int(state[0]) + 1
             # The record appended and the owner's claim ended in one statement (a claim of
             # another owner, or none, is left as it is: `owner = NULL` matches no row).
@@ -330,6 +332,29 @@ class PostgresResultStore:
     def __repr__(self) -> str:
         """The store, without the connection string (it may hold a password)."""
         return "PostgresResultStore(...)"
+
+
+@contextlib.asynccontextmanager
+async def _functions_of_schema_2() -> AsyncIterator[None]:
+    """Say so when the functions of schema 2 are missing from a database that has its number.
+
+    PostgreSQL's own message ("function ... does not exist", with a hint about casts) points
+    at the call, not at the cause: functions dropped, or not on the connection's search_path.
+    """
+    try:
+        yield
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) != _UNDEFINED_FUNCTION:
+            raise
+        raise ConfigurationError(
+            "the records database is at schema version 2, but its functions purecallerid_claim"
+            " and purecallerid_save are missing (dropped, or not on the connection's"
+            " search_path): restore them from the store's migration 2, or point the store at"
+            " the schema that holds its tables"
+        ) from exc
+
+
+_UNDEFINED_FUNCTION: Final = "42883"
 
 
 async def _read_committed(db: AsyncConnection[Any]) -> None:
