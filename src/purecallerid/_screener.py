@@ -334,20 +334,21 @@ class AsyncScreener:
                 f"could not save the record of lead {record.lead_id!r}; no decision is returned"
             )
             raise StorageError(f"{message}: {exc}") from exc
-        logger.info(
-            "lead %s: %s (%s) in %.1f ms",
-            record.lead_id,
-            record.decision.value,
-            record.decided_by or "no rule",
-            record.duration * 1000,
-            extra={
-                "lead_id": record.lead_id,
-                "campaign_id": record.campaign_id,
-                "decision": record.decision.value,
-                "decided_by": record.decided_by,
-                "duration_ms": round(record.duration * 1000, 1),
-            },
-        )
+        if logger.isEnabledFor(logging.INFO):  # the fields are built for every lead else
+            logger.info(
+                "lead %s: %s (%s) in %.1f ms",
+                record.lead_id,
+                record.decision.value,
+                record.decided_by or "no rule",
+                record.duration * 1000,
+                extra={
+                    "lead_id": record.lead_id,
+                    "campaign_id": record.campaign_id,
+                    "decision": record.decision.value,
+                    "decided_by": record.decided_by,
+                    "duration_ms": round(record.duration * 1000, 1),
+                },
+            )
         self._hooks.saved(saved)
         return saved
 

@@ -413,14 +413,15 @@ class _Call(Generic[T]):
             refused = exc
         if refused is not None:
             raise self._cleaned(refused)
-        logger.debug(
-            "%s: HTTP %d in %.1f ms (%s)",
-            self.label,
-            received.status_code,
-            attempt.duration * 1000,
-            attempts_text(attempt.number),
-            extra=_fields(attempt),
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # its fields are built for every call else
+            logger.debug(
+                "%s: HTTP %d in %.1f ms (%s)",
+                self.label,
+                received.status_code,
+                attempt.duration * 1000,
+                attempts_text(attempt.number),
+                extra=_fields(attempt),
+            )
         return value, self.exchange()
 
     def _cleaned(self, error: APIError) -> APIError:
