@@ -47,6 +47,7 @@ from .._errors import (
 )
 from .._observe.dispatch import NO_HOOKS
 from ..typing import IntegrationAnswer
+from .admission import BreakerAsk, QuotaAsk, RateAsk, combined_admission
 from .keys import cache_key, credential_key, endpoint_key, vendor_day
 
 if TYPE_CHECKING:
@@ -56,7 +57,15 @@ if TYPE_CHECKING:
     from .._observe.dispatch import Hooks
     from .._observe.events import BreakerStateName
     from .._settings import IntegrationSettings
-    from ..typing import BreakerAdmission, BreakerOutcome, Integration, StateBackend
+    from ..typing import (
+        BreakerAdmission,
+        BreakerOutcome,
+        Integration,
+        QuotaReservation,
+        StateBackend,
+    )
+    from .admission import AdmitAtOnce
+    from .settings import RateLimitSettings
 
 __all__ = ["GRACE", "Guarded", "Guards"]
 
@@ -187,6 +196,8 @@ class Guards:
         self._reported: set[tuple[str, str, str]] = set()
         # Limiter key -> when (clock) the last 429 asked this process to stay quiet until.
         self._slowed: dict[str, float] = {}
+        # The backend's breaker, quota and turn in one operation (one round trip on Redis).
+        self._at_once = combined_admission(state)
 
     # -- the call -----------------------------------------------------------------------
 
@@ -326,12 +337,20 @@ class Guards:
     ) -> PureCallerIDError | None:
         """Take the breaker, the quota and a turn; return the refusal, if any."""
         breaker = settings.circuit_breaker
-        if breaker is not None:
-            ticket.breaker = breaker.key or endpoint_key(settings)
-            admission = await self._state_op(
-                self.state.breaker_admit(ticket.breaker, probe_lease=max(left(), 0.0) + GRACE),
-                left(),
-            )
+        ticket.breaker = None if breaker is None else breaker.key or endpoint_key(settings)
+        together = None
+        if self._at_once is not None:
+            together = await self._admit_together(self._at_once, settings, ticket, left)
+        # What the combined admission answered stands for the separate operation's answer;
+        # what it did not ask is asked separately, as without it.
+        if ticket.breaker is not None:
+            if together is not None and together.breaker is not None:
+                admission = together.breaker
+            else:
+                admission = await self._state_op(
+                    self.state.breaker_admit(ticket.breaker, probe_lease=max(left(), 0.0) + GRACE),
+                    left(),
+                )
             self._breaker_seen(settings, ticket, admission)
             if admission.decision == "reject":
                 ticket.breaker = None
@@ -344,14 +363,17 @@ class Guards:
             ticket.probe = admission.decision == "probe"
         quota = settings.quota
         if quota is not None:
-            quota_key = quota.key or credential_key(settings)
-            day, expires_at = vendor_day(quota.timezone, self._wall())
-            reservation = await self._state_op(
-                self.state.reserve_quota(
-                    quota_key, period=day, limit=quota.daily, expires_at=expires_at
-                ),
-                left(),
-            )
+            if together is not None and together.quota is not None:
+                quota_key, day, reservation = together.quota_key, together.day, together.quota
+            else:
+                quota_key = quota.key or credential_key(settings)
+                day, expires_at = vendor_day(quota.timezone, self._wall())
+                reservation = await self._state_op(
+                    self.state.reserve_quota(
+                        quota_key, period=day, limit=quota.daily, expires_at=expires_at
+                    ),
+                    left(),
+                )
             self._hooks.quota_used(
                 settings, ticket.lead_id, quota_key, day, reservation.used, quota.daily
             )
@@ -380,37 +402,90 @@ class Guards:
                     day,
                     used=reservation.used,
                 )
-        return await self._take_turn(settings, ticket, left)
+        return await self._take_turn(
+            settings, ticket, left, None if together is None else together.turn
+        )
+
+    async def _admit_together(
+        self,
+        at_once: AdmitAtOnce,
+        settings: IntegrationSettings,
+        ticket: _Ticket,
+        left: Callable[[], float],
+    ) -> _Together | None:
+        """Ask the breaker, the quota and a turn in the backend's one combined operation.
+
+        ``None``, nothing asked, when it would ask one step only: the separate operation does.
+        A failure is a :class:`StateUnavailableError`, as any state operation's before a call.
+        """
+        quota, rate = settings.quota, settings.rate_limit
+        # The separate operations each read left() as they start, the turn's after two round
+        # trips; here left() is read once, before the one round trip: the turn's max_wait is
+        # longer by those round trips' time (microseconds on a local Redis), which the call
+        # no longer spends. Either way the turn's answer comes one round trip after the read.
+        remaining = left()
+        breaker_ask = None
+        if ticket.breaker is not None:
+            breaker_ask = BreakerAsk(ticket.breaker, max(remaining, 0.0) + GRACE)
+        credential = ""
+        if (quota is not None and not quota.key) or (rate is not None and not rate.key):
+            credential = credential_key(settings)
+        quota_ask = None
+        day = ""
+        if quota is not None:
+            day, expires_at = vendor_day(quota.timezone, self._wall())
+            quota_ask = QuotaAsk(quota.key or credential, day, quota.daily, expires_at)
+        rate_ask = None
+        if rate is not None:
+            longest = remaining - _min_call_time(settings, rate)
+            if rate.max_wait is not None:
+                longest = min(rate.max_wait, longest)
+            # No turn leaves time for the call: none is asked, and _take_turn refuses the call
+            # without asking, as it would without the combined admission.
+            if longest >= 0:
+                rate_ask = RateAsk(rate.key or credential, rate.per_second, rate.burst, longest)
+        if (breaker_ask is None) + (quota_ask is None) + (rate_ask is None) > 1:
+            return None
+        admitted = await self._state_op(at_once(breaker_ask, quota_ask, rate_ask), remaining)
+        turn = None
+        if rate_ask is not None and admitted.turn_asked:
+            turn = _Turn(rate_ask.key, rate_ask.max_wait, admitted.wait)
+        quota_key = "" if quota_ask is None else quota_ask.key
+        return _Together(admitted.breaker, admitted.quota, quota_key, day, turn)
 
     async def _take_turn(
-        self, settings: IntegrationSettings, ticket: _Ticket, left: Callable[[], float]
+        self,
+        settings: IntegrationSettings,
+        ticket: _Ticket,
+        left: Callable[[], float],
+        first: _Turn | None = None,
     ) -> PureCallerIDError | None:
-        """Take a rate-limiter turn and wait for it; return the refusal, if any."""
+        """Take a rate-limiter turn and wait for it; return the refusal, if any.
+
+        *first*: the first turn's answer, when the combined admission asked for it.
+        """
         rate = settings.rate_limit
         if rate is None:
             return None
-        rate_key = rate.key or credential_key(settings)
+        rate_key = (rate.key or credential_key(settings)) if first is None else first.key
         ticket.rate = rate_key
-        # A turn is worth taking only if the call still has time after it: a turn at the
-        # deadline's edge would be a timeout that spent a quota unit and a turn.
-        minimum = (
-            min(_MIN_CALL_TIME, _MIN_CALL_FRACTION * settings.timeout)
-            if rate.min_call_time is None
-            else rate.min_call_time
-        )
+        minimum = _min_call_time(settings, rate)
         waited = 0.0
         for _ in range(_TURN_ATTEMPTS):
-            longest = left() - minimum
-            if rate.max_wait is not None:
-                longest = min(rate.max_wait - waited, longest)
-            wait = None
-            if longest >= 0:
-                wait = await self._state_op(
-                    self.state.acquire_rate(
-                        rate_key, rate=rate.per_second, burst=rate.burst, max_wait=longest
-                    ),
-                    left(),
-                )
+            if first is not None:
+                longest, wait, first = first.longest, first.wait, None
+            else:
+                longest = left() - minimum
+                if rate.max_wait is not None:
+                    longest = min(rate.max_wait - waited, longest)
+                wait = None
+                if longest >= 0:
+                    wait = await self._state_op(
+                        self.state.acquire_rate(
+                            rate_key, rate=rate.per_second, burst=rate.burst, max_wait=longest
+                        ),
+                        left(),
+                    )
             if wait is None:
                 return ThrottledError(
                     f"the rate limit of {settings.id} ({rate.per_second:g}/s) has no turn "
@@ -591,6 +666,46 @@ class Guards:
         elif admission.decision == "reject":
             state = "open"
         self._hooks.breaker_state(settings, ticket.lead_id, ticket.breaker, state)
+
+
+def _min_call_time(settings: IntegrationSettings, rate: RateLimitSettings) -> float:
+    """The seconds a call needs at least after its turn."""
+    # A turn is worth taking only if the call still has time after it: a turn at the
+    # deadline's edge would be a timeout that spent a quota unit and a turn.
+    if rate.min_call_time is not None:
+        return rate.min_call_time
+    return min(_MIN_CALL_TIME, _MIN_CALL_FRACTION * settings.timeout)
+
+
+class _Turn:
+    """A first turn the combined admission asked for: its limiter, its max_wait, its wait."""
+
+    __slots__ = ("key", "longest", "wait")
+
+    def __init__(self, key: str, longest: float, wait: float | None) -> None:
+        self.key = key
+        self.longest = longest
+        self.wait = wait
+
+
+class _Together:
+    """The combined admission's answers, as _admit takes them (``None``: not asked)."""
+
+    __slots__ = ("breaker", "day", "quota", "quota_key", "turn")
+
+    def __init__(
+        self,
+        breaker: BreakerAdmission | None,
+        quota: QuotaReservation | None,
+        quota_key: str,
+        day: str,
+        turn: _Turn | None,
+    ) -> None:
+        self.breaker = breaker
+        self.quota = quota
+        self.quota_key = quota_key
+        self.day = day
+        self.turn = turn
 
 
 class _Ticket:

@@ -1,12 +1,14 @@
 """Guard state on Redis: many worker processes on many hosts (the ``redis`` extra).
 
-Every operation that reads and then writes is one Lua script, which Redis runs atomically:
-no other client's command runs in between, so two workers cannot both take the last unit of
-a quota or the same rate-limiter turn. The scripts follow the rules of ``algorithms.py`` step by
-step. Time inside the scripts is the Redis server's (``TIME``), the one clock every host
-shares: a worker's clock never measures an interval. The server's clock is a wall clock, so
-each limiter and breaker state stores when it was written; one written "in the future" shows
-that the server's clock stepped back, and its times move back as far
+Every operation that reads and then writes is one Lua script, which Redis runs atomically: no
+other client's command runs in between, so two workers cannot both take the last unit of a quota
+or the same rate-limiter turn. A guarded call's admission (the breaker, the quota, the first
+turn) is one script too, made of the three operations' own: one round trip before the call
+instead of three, on the same keys as the separate scripts. The scripts follow the rules of
+``algorithms.py`` step by step. Time inside the scripts is the Redis server's (``TIME``), the
+one clock every host shares: a worker's clock never measures an interval. The server's clock is
+a wall clock, so each limiter and breaker state stores when it was written; one written "in the
+future" shows that the server's clock stepped back, and its times move back as far
 (``algorithms.clock_stepped_back``): no wait grows by the step. Quota counters expire after
 their vendor day; limiter and breaker keys expire once idle.
 """
@@ -18,9 +20,11 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from .._errors import ConfigurationError
 from .._secrets import Secret
 from ..typing import BreakerAdmission, QuotaReservation
+from .admission import Admitted
 
 if TYPE_CHECKING:
     from ..typing import BreakerChange, BreakerOutcome
+    from .admission import BreakerAsk, QuotaAsk, RateAsk
 
 __all__ = ["RedisStateBackend"]
 
@@ -146,18 +150,67 @@ end
 return false
 """
 
+
+def _step(name: str, body: str) -> str:
+    """A script's body as a function of its own: its KEYS and ARGV are the function's."""
+    # The parameters shadow the script's KEYS and ARGV, and the body's `return` ends the step
+    # only: the bodies are the separate scripts' own, word for word.
+    return f"local function {name}(KEYS, ARGV)\n{body}end\n"
+
+
+# A call's admission in one script: the breaker, the quota, the turn, each step as its own
+# script would run it, stopping at a rejection or a refusal (nothing further is reserved).
+# Redis runs the whole atomically, at one `now`: at least as strict as the separate scripts.
+_ADMIT_AT_ONCE: Final = (
+    _step("breaker_admit", _BREAKER_ADMIT)
+    + _step("reserve_quota", _RESERVE_QUOTA)
+    + _step("acquire_rate", _ACQUIRE_RATE)
+    + """
+-- ARGV[1]: the steps asked, in order: b (breaker), q (quota), r (turn). Then each step's key
+-- (KEYS) and arguments (ARGV), in the same order: those of its own script. Answers the
+-- replies of the steps taken, the last one refused or all granted.
+local steps = {b = {breaker_admit, 2}, q = {reserve_quota, 2}, r = {acquire_rate, 3}}
+local replies, k, a = {}, 1, 2
+for name in string.gmatch(ARGV[1], '.') do
+  local step = steps[name]
+  local args = {}
+  for i = 1, step[2] do args[i] = ARGV[a + i - 1] end
+  local reply = step[1]({KEYS[k]}, args)
+  replies[#replies + 1] = reply
+  if (name == 'b' and reply[1] == 'reject') or (name ~= 'b' and reply[1] == 0) then break end
+  k, a = k + 1, a + step[2]
+end
+return replies
+"""
+)
+
 _IDLE_EXPIRY: Final = 86_400  # a breaker untouched for a day starts afresh
+
+
+def _reservation(reply: Any) -> QuotaReservation:
+    granted, used = reply
+    return QuotaReservation(granted=bool(int(granted)), used=int(used))
+
+
+def _wait(reply: Any) -> float | None:
+    granted, wait = reply
+    return float(wait) if int(granted) else None
+
+
+def _admission(reply: Any) -> BreakerAdmission:
+    decision, retry_in = reply
+    return BreakerAdmission(decision=decision, retry_in=float(retry_in))
 
 
 class RedisStateBackend:
     """Guard state on Redis, shared by every worker on every host that uses the same server.
 
     Quota reservation, rate-limiter turns and breaker transitions are each one Lua script,
-    atomic on the server; their clock is the server's, so a step of a worker's clock changes
-    nothing, and a step back of the server's own holds no call up (each state keeps when it was
-    written). Cached answers expire by the server's own expiry: a step back of its clock by
-    *d* keeps one up to *d* past its TTL. Needs the ``redis`` extra
-    (``pip install 'purecallerid[redis]'``).
+    atomic on the server, and a call's admission by all three is one round trip. Their clock is
+    the server's, so a step of a worker's clock changes nothing, and a step back of the server's
+    own holds no call up (each state keeps when it was written). Cached answers expire by the
+    server's own expiry: a step back of its clock by *d* keeps one up to *d* past its TTL. Needs
+    the ``redis`` extra (``pip install 'purecallerid[redis]'``).
 
     Connection errors and timeouts are raised to the screener, which records the integration
     as ``state_unavailable`` and lets its failure policy decide: a lead is never lost to a
@@ -224,6 +277,7 @@ class RedisStateBackend:
         self._slow = client.register_script(_PRELUDE + _SLOW_DOWN)
         self._admit = client.register_script(_PRELUDE + _BREAKER_ADMIT)
         self._record = client.register_script(_PRELUDE + _BREAKER_RECORD)
+        self._at_once = client.register_script(_PRELUDE + _ADMIT_AT_ONCE)
 
     def _key(self, kind: str, key: str) -> str:
         return f"{self._prefix}:{kind}:{key}"
@@ -232,10 +286,11 @@ class RedisStateBackend:
         self, key: str, *, period: str, limit: int, expires_at: float
     ) -> QuotaReservation:
         """Count one call for *key* in *period* unless *limit* is reached (one script)."""
-        granted, used = await self._reserve(
-            keys=[self._key("quota", f"{key}:{period}")], args=[limit, int(expires_at) + 1]
+        return _reservation(
+            await self._reserve(
+                keys=[self._key("quota", f"{key}:{period}")], args=[limit, int(expires_at) + 1]
+            )
         )
-        return QuotaReservation(granted=bool(int(granted)), used=int(used))
 
     async def release_quota(self, key: str, *, period: str) -> None:
         """Give back one call of *key* in *period*."""
@@ -245,10 +300,11 @@ class RedisStateBackend:
         self, key: str, *, rate: float, burst: int, max_wait: float
     ) -> float | None:
         """Reserve the next turn of *key*; the seconds to wait, or ``None`` when too far."""
-        granted, wait = await self._acquire(
-            keys=[self._key("rate", key)], args=[repr(rate), burst, repr(max_wait)]
+        return _wait(
+            await self._acquire(
+                keys=[self._key("rate", key)], args=[repr(rate), burst, repr(max_wait)]
+            )
         )
-        return float(wait) if int(granted) else None
 
     async def slow_down(self, key: str, *, rate: float, burst: int, wait: float) -> None:
         """Give no turn of *key* for *wait* seconds."""
@@ -256,10 +312,45 @@ class RedisStateBackend:
 
     async def breaker_admit(self, key: str, *, probe_lease: float) -> BreakerAdmission:
         """Admit, probe or reject a call to the endpoint of *key*."""
-        decision, retry_in = await self._admit(
-            keys=[self._key("breaker", key)], args=[repr(probe_lease), _IDLE_EXPIRY]
+        return _admission(
+            await self._admit(
+                keys=[self._key("breaker", key)], args=[repr(probe_lease), _IDLE_EXPIRY]
+            )
         )
-        return BreakerAdmission(decision=decision, retry_in=float(retry_in))
+
+    async def _admit_at_once(
+        self, breaker: BreakerAsk | None, quota: QuotaAsk | None, rate: RateAsk | None
+    ) -> Admitted:
+        """Ask the breaker, reserve the quota and take a turn in one script (one round trip).
+
+        The guards' combined admission (``admission.AdmitAtOnce``): the same keys, arguments
+        and rules as :meth:`breaker_admit`, :meth:`reserve_quota` and :meth:`acquire_rate`, so
+        that workers running the separate scripts share the same state.
+        """
+        steps, keys, args = "", [], []
+        if breaker is not None:
+            steps += "b"
+            keys.append(self._key("breaker", breaker.key))
+            args += [repr(breaker.probe_lease), _IDLE_EXPIRY]
+        if quota is not None:
+            steps += "q"
+            keys.append(self._key("quota", f"{quota.key}:{quota.period}"))
+            args += [quota.limit, int(quota.expires_at) + 1]
+        if rate is not None:
+            steps += "r"
+            keys.append(self._key("rate", rate.key))
+            args += [repr(rate.rate), rate.burst, repr(rate.max_wait)]
+        replies = await self._at_once(keys=keys, args=[steps, *args])
+        admission, reservation, asked, wait = None, None, False, None
+        # The script stops at a rejection or a refusal: the steps after it have no reply.
+        for step, reply in zip(steps, replies, strict=False):
+            if step == "b":
+                admission = _admission(reply)
+            elif step == "q":
+                reservation = _reservation(reply)
+            else:
+                asked, wait = True, _wait(reply)
+        return Admitted(admission, reservation, asked, wait)
 
     async def breaker_record(
         self,
