@@ -15,9 +15,9 @@ Two stores, as the two ``screen`` targets:
   (``executemany`` and a commit in a worker thread, ``asyncio.to_thread``, one batch at a time).
   The table has the library's columns and primary key, not its four lookup indexes.
 - PostgreSQL + Redis: per row, one autocommit ``INSERT`` of the record (``jsonb``) through a
-  ``psycopg_pool`` pool of as many connections as workers, and four Redis round trips (the
-  library's guards run four scripts per lead: quota, rate turn, breaker admission and outcome;
-  here four plain commands).
+  ``psycopg_pool`` pool of as many connections as workers, and two Redis round trips (the
+  library's guards make two per lead: the admission, breaker, quota and turn in one script,
+  and the breaker's record of the outcome; here two plain commands).
 
 Less than a row of the library does (no claim, no record version read, no ordering of the
 output, no progress): a ceiling, not a rival. ``make bench`` runs it (``run.py``); run alone,
@@ -176,7 +176,7 @@ class SQLitePipeline(Pipeline):
 
 
 class PostgresRedisPipeline(Pipeline):
-    """Records to PostgreSQL, one INSERT each, after four Redis round trips."""
+    """Records to PostgreSQL, one INSERT each, after two Redis round trips."""
 
     async def open(self) -> None:
         """Open the pool and the Redis client; create the table."""
@@ -196,10 +196,8 @@ class PostgresRedisPipeline(Pipeline):
         self.redis = redis.asyncio.Redis.from_url(self.config["redis_url"])
 
     async def write(self, row: Row) -> None:
-        """Four Redis round trips (the guards' share), then the INSERT."""
-        await self.redis.incr("bare:quota")
-        await self.redis.incr("bare:rate")
-        await self.redis.get("bare:breaker")
+        """Two Redis round trips (the guards' share), then the INSERT."""
+        await self.redis.incr("bare:admission")
         await self.redis.set("bare:breaker", "closed", px=60_000)
         async with self.pool.connection() as db:
             await db.execute(

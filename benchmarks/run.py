@@ -66,8 +66,8 @@ ceilings, measured in the same run (no targets: neither met nor missed):
   simulator, a record of the size of one the library wrote in the SQLite run, a result CSV
   row), at the same concurrency, in a fresh process timed from its main: with SQLite (WAL,
   ``synchronous=NORMAL``, batches of 128 written by ``asyncio.to_thread``) on up to 20,000
-  rows, and with PostgreSQL (one ``INSERT`` a row) after four Redis round trips (the
-  library's guards run four scripts a lead) on up to 10,000 (never more than the library's
+  rows, and with PostgreSQL (one ``INSERT`` a row) after two Redis round trips (the
+  library's guards make two a lead) on up to 10,000 (never more than the library's
   screen). Its rows/s and CPU per row, and the library's rows/s as a fraction of its.
 - The collector at 64 in flight (``gc_64``): after the rounds, ``BENCH_ROUNDS`` pairs of
   ``BENCH_SECONDS`` runs of the ``library`` contender, one timing every collection by
@@ -963,7 +963,7 @@ def _bulk_screening(url: str) -> tuple[dict[str, Any], list[Target]]:
             url=url,
         )
         figures["postgres_redis_bare"], note = _bare_pipeline(
-            "aiohttp + PostgreSQL + 4 Redis round trips + CSV",
+            "aiohttp + PostgreSQL + 2 Redis round trips + CSV",
             served,
             url,
             min(SERVER_ROWS, CEILING_SERVER_ROWS),

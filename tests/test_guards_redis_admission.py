@@ -477,6 +477,16 @@ def test_only_a_backend_of_its_own_offers_the_combined_admission(tmp_path: Any) 
     asyncio.run(close())
 
 
+def test_a_cluster_client_keeps_the_separate_scripts() -> None:
+    """One script over several keys would be refused by a cluster (CROSSSLOT): not offered."""
+    from redis.asyncio.cluster import RedisCluster  # noqa: PLC0415 - this test alone
+
+    cluster = RedisCluster(host="127.0.0.1", port=1)  # connects on its first command only
+    assert combined_admission(RedisStateBackend(client=cluster)) is None
+    plain = redis.asyncio.Redis(host="127.0.0.1", port=1)
+    assert combined_admission(RedisStateBackend(client=plain)) is not None
+
+
 # -- the same decisions, events and counts ----------------------------------------------------
 
 # The vendor's day: fixed, so that no example crosses a midnight between its two runs.

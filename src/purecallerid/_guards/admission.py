@@ -98,12 +98,14 @@ def combined_admission(state: object) -> AdmitAtOnce | None:
     Looked up on the class (an object answering any attribute, such as a mock, offers
     nothing), and refused when a subclass or the instance replaced one of the separate
     operations: the combined one would bypass that replacement. A subclass sets the name to
-    ``None`` to turn it off.
+    ``None`` to turn it off, an instance in its ``__dict__``.
     """
     kind = type(state)
     owner = next((c for c in kind.__mro__ if CAPABILITY in vars(c)), None)
     if owner is None or vars(owner)[CAPABILITY] is None:
         return None
+    if getattr(state, "__dict__", {}).get(CAPABILITY, ...) is None:
+        return None  # turned off for this instance (a Redis Cluster client)
     replaced = getattr(state, "__dict__", {})
     for name in _SEPARATE:
         if name in replaced or getattr(kind, name, None) is not getattr(owner, name, None):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from .._errors import ConfigurationError
 from .._secrets import Secret
 from ..typing import BreakerAdmission, QuotaReservation
-from .admission import Admitted
+from .admission import CAPABILITY, Admitted
 
 if TYPE_CHECKING:
     from ..typing import BreakerChange, BreakerOutcome
@@ -278,6 +278,10 @@ class RedisStateBackend:
         self._admit = client.register_script(_PRELUDE + _BREAKER_ADMIT)
         self._record = client.register_script(_PRELUDE + _BREAKER_RECORD)
         self._at_once = client.register_script(_PRELUDE + _ADMIT_AT_ONCE)
+        if _is_cluster(client):
+            # One script over several keys: a cluster may hold them in different slots and
+            # refuse it (CROSSSLOT), so a cluster client keeps the separate scripts.
+            self.__dict__[CAPABILITY] = None
 
     def _key(self, kind: str, key: str) -> str:
         return f"{self._prefix}:{kind}:{key}"
@@ -385,3 +389,12 @@ class RedisStateBackend:
     def __repr__(self) -> str:
         # The URL may carry a password: never shown.
         return f"RedisStateBackend(prefix={self._prefix!r})"
+
+
+def _is_cluster(client: object) -> bool:
+    """Whether *client* is redis-py's cluster client (its keys live in many slots)."""
+    try:
+        from redis.asyncio.cluster import RedisCluster  # noqa: PLC0415 - the redis extra
+    except ImportError:  # pragma: no cover - the extra installs it
+        return False
+    return isinstance(client, RedisCluster)
