@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, cast
+from typing import Any, Final, cast
 from unittest import mock
 
 import redis.asyncio
@@ -569,11 +569,25 @@ def same(one: tuple[Any, ...], other: tuple[Any, ...]) -> bool:
     (kind2, text2, figures2, calls2, told2, slept2) = other
 
     def near(a: list[float], b: list[float]) -> bool:
-        return len(a) == len(b) and all(abs(x - y) < 0.1 for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(abs(x - y) <= _NEAR for x, y in zip(a, b, strict=True))
 
     return (kind, text, calls, told) == (kind2, text2, calls2, told2) and (
         near(figures, figures2) and near(slept, slept2)
     )
+
+
+# How far apart the two runs' clock-set figures may be: the real time between their matching
+# steps (a loaded CI machine takes a tenth of a second now and then), below the 0.25 s by which
+# every bound clears the 0.5 s grid of waits, so that a wrong wait still shows.
+_NEAR: Final = 0.2
+
+
+def same_state(one: tuple[Any, ...], other: tuple[Any, ...]) -> bool:
+    """Equal quota counts and breakers; the limiters' lead within :data:`_NEAR`."""
+    (used, breaker, ahead), (used2, breaker2, ahead2) = one, other
+    if (used, breaker) != (used2, breaker2) or (ahead is None) != (ahead2 is None):
+        return False
+    return ahead is None or abs(ahead - ahead2) <= _NEAR
 
 
 def failure_of(step: str) -> BaseException | None:
@@ -623,7 +637,7 @@ async def time_passes(step: str, url: str, settings: IntegrationSettings, *prefi
 
 async def state_of(url: str, key_prefix: str, settings: IntegrationSettings) -> tuple[Any, ...]:
     """The quota's count, the breaker's state and failures, and how far ahead the limiter's
-    next turn was when it was written (to the nearest 0.1 s: Redis's clock moves meanwhile)."""
+    next turn was when it was written (Redis's clock moves meanwhile: see :func:`same_state`)."""
     day, _ = vendor_day("UTC", WALL)
     client = redis.asyncio.Redis.from_url(url, decode_responses=True)
     try:
@@ -637,7 +651,7 @@ async def state_of(url: str, key_prefix: str, settings: IntegrationSettings) -> 
     ahead = None
     if limiter is not None:
         tat, written = map(float, limiter.split())
-        ahead = round(tat - written, 1)
+        ahead = tat - written
     return used, breaker, ahead
 
 
@@ -671,7 +685,7 @@ def test_the_combined_admission_decides_as_the_separate_steps(
                 ]
                 assert same(combined, separate), (step, combined, separate)
                 states = [await state_of(url, key_prefix, settings) for key_prefix in prefixes]
-                assert states[0] == states[1], (step, states)
+                assert same_state(states[0], states[1]), (step, states)
         finally:
             for worker in workers:
                 await worker.guards.aclose()
