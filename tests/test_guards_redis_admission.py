@@ -446,6 +446,57 @@ def test_a_failed_combined_admission_is_state_unavailable(redis_server: RedisSer
     asyncio.run(go())
 
 
+def test_a_step_failing_after_others_gives_back_what_they_took(redis_server: RedisServer) -> None:
+    """The limiter's key of another type, the breaker due for a probe: the quota unit the
+    script reserved is given back and the probe slot freed, as with the separate scripts."""
+    settings = guarded(
+        quota=QuotaSettings(daily=5),
+        rate_limit=RateLimitSettings(per_second=1, burst=5),
+        circuit_breaker=CircuitBreakerSettings(failures=1, cooldown=60),
+    )
+
+    async def run_one(kind: type[RedisStateBackend]) -> tuple[Any, ...]:
+        key_prefix = prefix()
+        integration = Scripted()
+        state = kind(redis_server.url, prefix=key_prefix)
+        integration.failures.append(ServerError("500", status_code=500, body=""))
+        opened = await screen_all(settings, [lead(1)], integration, state)  # the breaker opens
+        client = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
+        breaker = f"{key_prefix}:breaker:{endpoint_key(settings)}"
+        try:
+            await client.hset(breaker, "open_until", "0")  # its cool-down over: a probe is due
+            rate_key = f"{key_prefix}:rate:{credential_key(settings)}"
+            await client.delete(rate_key)
+            await client.hset(rate_key, "a", "b")  # the limiter's key, now of another type
+            failed = await screen_all(settings, [lead(2)], integration, state)
+            probe_until = await client.hget(breaker, "probe_until")
+        finally:
+            await client.aclose()
+            await state.aclose()
+        used = await quota_used(redis_server.url, key_prefix, settings)
+        message = failed[0].integration("count").error_message
+        return classes(opened + failed), used, float(probe_until or 0), message, integration.calls
+
+    async def go() -> None:
+        combined = await run_one(RedisStateBackend)
+        separate = await run_one(Separate)
+        assert combined == separate
+        assert combined[:3] == (["server_error", "state_unavailable"], 1, 0.0)  # the 500's unit
+        assert combined[4] == 1  # the call that opened the breaker; none after
+
+    asyncio.run(go())
+
+
+def test_a_patch_of_the_class_turns_the_combined_admission_off() -> None:
+    """A test patching a separate operation on the class itself is not bypassed."""
+    state = RedisStateBackend("redis://127.0.0.1:1/0")
+    assert combined_admission(state) is not None
+    with mock.patch.object(RedisStateBackend, "reserve_quota", mock.AsyncMock()):
+        assert combined_admission(state) is None
+    assert combined_admission(state) is not None
+    asyncio.run(state.aclose())
+
+
 def test_only_a_backend_of_its_own_offers_the_combined_admission(tmp_path: Any) -> None:
     """Redis offers it; memory, SQLite, mocks, and a Redis whose separate steps were replaced
     (the combined one would bypass the replacement) do not."""

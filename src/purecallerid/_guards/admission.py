@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CAPABILITY",
+    "STANDS_FOR",
     "AdmitAtOnce",
     "Admitted",
     "BreakerAsk",
@@ -37,6 +38,9 @@ CAPABILITY: Final = "_admit_at_once"
 
 _SEPARATE: Final = ("breaker_admit", "reserve_quota", "acquire_rate")
 """The operations the combined admission stands for."""
+
+STANDS_FOR: Final = "_admission_stands_for"
+"""The name under which a backend class may record the functions of :data:`_SEPARATE` it had."""
 
 
 class BreakerAsk(NamedTuple):
@@ -74,12 +78,15 @@ class Admitted(NamedTuple):
         turn_asked: Whether a turn was asked (not when it was not in the request, nor after a
             rejection or a refusal).
         wait: The seconds to wait for the turn; ``None`` when refused (or not asked).
+        failed: The step that failed (``"b"``, ``"q"`` or ``"r"``), if one did: the steps
+            before it stand (their answers above), nothing after it was asked.
     """
 
     breaker: BreakerAdmission | None
     quota: QuotaReservation | None
     turn_asked: bool
     wait: float | None
+    failed: str | None = None
 
 
 class AdmitAtOnce(Protocol):
@@ -107,7 +114,10 @@ def combined_admission(state: object) -> AdmitAtOnce | None:
     if getattr(state, "__dict__", {}).get(CAPABILITY, ...) is None:
         return None  # turned off for this instance (a Redis Cluster client)
     replaced = getattr(state, "__dict__", {})
-    for name in _SEPARATE:
-        if name in replaced or getattr(kind, name, None) is not getattr(owner, name, None):
+    # The functions the owner's combined admission stands for, as the owner declared them when
+    # it was made: a patch of the owner class itself (a test's) differs from them too.
+    originals = vars(owner).get(STANDS_FOR) or tuple(getattr(owner, n, None) for n in _SEPARATE)
+    for name, original in zip(_SEPARATE, originals, strict=True):
+        if name in replaced or getattr(kind, name, None) is not original:
             return None
     return cast("AdmitAtOnce", getattr(state, CAPABILITY))

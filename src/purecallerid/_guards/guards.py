@@ -342,8 +342,11 @@ class Guards:
         if self._at_once is not None:
             together = await self._admit_together(self._at_once, settings, ticket, left)
         # What the combined admission answered stands for the separate operation's answer;
-        # what it did not ask is asked separately, as without it.
+        # what it did not ask is asked separately, as without it. A step that failed in it
+        # fails here, where its separate operation would have: what the steps before it took
+        # is on the ticket, and given back as after any state failure.
         if ticket.breaker is not None:
+            _unless_failed(together, "b")
             if together is not None and together.breaker is not None:
                 admission = together.breaker
             else:
@@ -363,6 +366,7 @@ class Guards:
             ticket.probe = admission.decision == "probe"
         quota = settings.quota
         if quota is not None:
+            _unless_failed(together, "q")
             if together is not None and together.quota is not None:
                 quota_key, day, reservation = together.quota_key, together.day, together.quota
             else:
@@ -402,6 +406,7 @@ class Guards:
                     day,
                     used=reservation.used,
                 )
+        _unless_failed(together, "r")
         return await self._take_turn(
             settings, ticket, left, None if together is None else together.turn
         )
@@ -451,7 +456,9 @@ class Guards:
         if rate_ask is not None and admitted.turn_asked:
             turn = _Turn(rate_ask.key, rate_ask.max_wait, admitted.wait)
         quota_key = "" if quota_ask is None else quota_ask.key
-        return _Together(admitted.breaker, admitted.quota, quota_key, day, turn)
+        return _Together(
+            admitted.breaker, admitted.quota, quota_key, day, turn, failed=admitted.failed
+        )
 
     async def _take_turn(
         self,
@@ -691,7 +698,7 @@ class _Turn:
 class _Together:
     """The combined admission's answers, as _admit takes them (``None``: not asked)."""
 
-    __slots__ = ("breaker", "day", "quota", "quota_key", "turn")
+    __slots__ = ("breaker", "day", "failed", "quota", "quota_key", "turn")
 
     def __init__(
         self,
@@ -700,12 +707,27 @@ class _Together:
         quota_key: str,
         day: str,
         turn: _Turn | None,
+        *,
+        failed: str | None = None,
     ) -> None:
         self.breaker = breaker
         self.quota = quota
         self.quota_key = quota_key
         self.day = day
         self.turn = turn
+        self.failed = failed
+
+
+def _unless_failed(together: _Together | None, step: str) -> None:
+    """Raise, as its separate operation's failure would, if *step* failed in the combined one.
+
+    The same words as that failure's: Redis answered the step with an error (a
+    ``ResponseError``, for the separate script).
+    """
+    if together is not None and together.failed == step:
+        raise StateUnavailableError(
+            "the guards' state backend failed (ResponseError); no call made"
+        )
 
 
 class _Ticket:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from .._errors import ConfigurationError
 from .._secrets import Secret
 from ..typing import BreakerAdmission, QuotaReservation
-from .admission import CAPABILITY, Admitted
+from .admission import CAPABILITY, STANDS_FOR, Admitted
 
 if TYPE_CHECKING:
     from ..typing import BreakerChange, BreakerOutcome
@@ -175,7 +175,14 @@ for name in string.gmatch(ARGV[1], '.') do
   local step = steps[name]
   local args = {}
   for i = 1, step[2] do args[i] = ARGV[a + i - 1] end
-  local reply = step[1]({KEYS[k]}, args)
+  local ok, reply = pcall(step[1], {KEYS[k]}, args)
+  if not ok then
+    -- A step that fails (a key of another type): the steps before it stand, as they would
+    -- with the separate scripts, and the caller learns which step failed, to give back what
+    -- they reserved.
+    replies[#replies + 1] = {'failed', type(reply) == 'table' and reply.err or tostring(reply)}
+    break
+  end
   replies[#replies + 1] = reply
   if (name == 'b' and reply[1] == 'reject') or (name ~= 'b' and reply[1] == 0) then break end
   k, a = k + 1, a + step[2]
@@ -215,8 +222,10 @@ class RedisStateBackend:
     Connection errors and timeouts are raised to the screener, which records the integration
     as ``state_unavailable`` and lets its failure policy decide: a lead is never lost to a
     Redis outage, and no vendor call is made without its quota. Each command is retried once
-    on a dropped connection (a pooled connection to a restarted server); a retried quota
-    reservation can at worst count one call twice, never let one through uncounted.
+    on a dropped connection or a timeout (a pooled connection to a restarted server); a
+    retried admission or quota reservation, or one whose answer timed out after Redis ran it,
+    can at worst count a unit for a call that was not made (and keep a breaker's probe slot
+    until its lease ends), never let a call through uncounted.
 
     Args:
         url: ``redis://host:port/db`` (or ``rediss://``, ``unix://``); may carry a password,
@@ -346,8 +355,11 @@ class RedisStateBackend:
             args += [repr(rate.rate), rate.burst, repr(rate.max_wait)]
         replies = await self._at_once(keys=keys, args=[steps, *args])
         admission, reservation, asked, wait = None, None, False, None
-        # The script stops at a rejection or a refusal: the steps after it have no reply.
+        # The script stops at a rejection, a refusal or a failed step: the steps after it have
+        # no reply.
         for step, reply in zip(steps, replies, strict=False):
+            if reply[0] == "failed":
+                return Admitted(admission, reservation, asked, wait, failed=step)
             if step == "b":
                 admission = _admission(reply)
             elif step == "q":
@@ -389,6 +401,19 @@ class RedisStateBackend:
     def __repr__(self) -> str:
         # The URL may carry a password: never shown.
         return f"RedisStateBackend(prefix={self._prefix!r})"
+
+
+# The separate operations as defined: a later replacement of one of them on the class (a test's
+# patch) turns the combined admission off, as a subclass's or an instance's does.
+setattr(
+    RedisStateBackend,
+    STANDS_FOR,
+    (
+        RedisStateBackend.breaker_admit,
+        RedisStateBackend.reserve_quota,
+        RedisStateBackend.acquire_rate,
+    ),
+)
 
 
 def _is_cluster(client: object) -> bool:
