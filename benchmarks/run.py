@@ -137,7 +137,7 @@ COLD_CALLS = 100  # screenings per kind of call and round, for the cold-call ref
 COLD_IDLE = 0.02  # seconds idle before each cold screening: the stage targets' vendor wait
 GC_CONCURRENCY = 64
 # Rows of the bare pipelines at most (fewer when the library's screen has fewer): SQLite's,
-# and PostgreSQL + Redis's (about 1,000 rows/s on two cores: 10 s).
+# and PostgreSQL + Redis's (about 2,000 rows/s on two cores: 5 s).
 CEILING_ROWS = 20_000
 CEILING_SERVER_ROWS = 10_000
 IMPORT_RUNS = 5  # odd: the median is one run, whose module list is printed

@@ -111,9 +111,9 @@ def combined_admission(state: object) -> AdmitAtOnce | None:
     owner = next((c for c in kind.__mro__ if CAPABILITY in vars(c)), None)
     if owner is None or vars(owner)[CAPABILITY] is None:
         return None
-    if getattr(state, "__dict__", {}).get(CAPABILITY, ...) is None:
-        return None  # turned off for this instance (a Redis Cluster client)
     replaced = getattr(state, "__dict__", {})
+    if replaced.get(CAPABILITY, ...) is None:
+        return None  # turned off for this instance (a Redis Cluster client)
     # The functions the owner's combined admission stands for, as the owner declared them when
     # it was made: a patch of the owner class itself (a test's) differs from them too.
     originals = vars(owner).get(STANDS_FOR) or tuple(getattr(owner, n, None) for n in _SEPARATE)

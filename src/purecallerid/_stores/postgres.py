@@ -16,8 +16,8 @@ the usual save each in one round trip (one statement, its own transaction) inste
 Inside a PL/pgSQL function each statement reads a fresh snapshot at READ COMMITTED (which
 every connection of the store sets for itself, whatever the database's default), so the
 state is read after the lead's lock is granted: what another worker committed under that
-lock is seen. A save whose owner no longer
-holds the claim takes the transaction of schema 1, which records the doubt.
+lock is seen. A save whose owner no longer holds the claim takes a transaction of its own,
+which records the doubt.
 """
 
 from __future__ import annotations
@@ -135,14 +135,10 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
 # Any fixed number: the advisory lock under which workers migrate the schema one at a time.
 _MIGRATION_LOCK: Final = 0x70636964
 _LEAD_LOCK: Final = "SELECT pg_advisory_xact_lock(hashtextextended(%s || chr(31) || %s, 0))"
-# A lead's latest version, and its claim's holder and seconds left (NULLs without a claim):
-# one round trip, read under the lead's lock.
-_STATE: Final = (
-    "SELECT (SELECT COALESCE(MAX(version), 0) FROM purecallerid_records"
-    " WHERE campaign_id = %s AND lead_id = %s),"
-    " claim.owner, EXTRACT(EPOCH FROM claim.expires_at - clock_timestamp())::float8"
-    " FROM (SELECT 1) AS one LEFT JOIN purecallerid_claims AS claim"
-    " ON claim.campaign_id = %s AND claim.lead_id = %s"
+# A lead's latest version (0 without a record), read under the lead's lock.
+_LATEST: Final = (
+    "SELECT COALESCE(MAX(version), 0) FROM purecallerid_records"
+    " WHERE campaign_id = %s AND lead_id = %s"
 )
 
 
@@ -262,7 +258,7 @@ class PostgresResultStore:
         text = to_json(record, for_jsonb=True)
         async with pool.connection() as db, db.transaction():
             await db.execute(_LEAD_LOCK, key)
-            cursor = await db.execute(_STATE, (*key, *key))
+            cursor = await db.execute(_LATEST, key)
             state = await cursor.fetchone()
             assert state is not None  # noqa: S101 - one row, whatever the tables hold
             version = int(state[0]) + 1
@@ -344,8 +340,9 @@ async def _functions_of_schema_2() -> AsyncIterator[None]:
     try:
         yield
     except Exception as exc:
-        if getattr(exc, "sqlstate", None) != _UNDEFINED_FUNCTION:
-            raise
+        missing = getattr(getattr(exc, "diag", None), "message_primary", None) or ""
+        if getattr(exc, "sqlstate", None) != _UNDEFINED_FUNCTION or "purecallerid_" not in missing:
+            raise  # another error, or a function missing inside them: said as it is
         raise ConfigurationError(
             "the records database is at schema version 2, but its functions purecallerid_claim"
             " and purecallerid_save are missing (dropped, or not on the connection's"
