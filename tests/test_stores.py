@@ -601,3 +601,24 @@ def test_a_claim_against_a_version_no_store_holds_is_refused(open_store: Any) ->
                 assert claim.latest_version == 0
 
     run(go())
+
+
+def test_ids_that_look_like_sql_or_separators_claim_and_save_as_themselves(
+    open_store: Any,
+) -> None:
+    """Quotes, dollar quotes, placeholders, backslashes, the unit separator the PostgreSQL lock
+    key joins with: each id is its own lead, claimed once, saved as version 1."""
+    awkward = ["it's", "$$;DROP TABLE x;$$", "%s%%", "back\\slash", "a\x1fb", "日本"]
+
+    async def go() -> None:
+        async with open_store() as store:
+            for lead_id in awkward:
+                first = await store.claim("c\x1f", lead_id, owner="a", lease=30, seen_version=0)
+                second = await store.claim("c\x1f", lead_id, owner="b", lease=30, seen_version=0)
+                assert (first.granted, second.granted) == (True, False), lead_id
+                saved = await store.save(record(lead_id, campaign_id="c\x1f"), owner="a")
+                assert saved.version == 1
+                assert await store.load("c\x1f", lead_id) == saved
+            assert await store.load("c", "\x1fit's") is None
+
+    run(go())

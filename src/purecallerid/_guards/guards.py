@@ -595,9 +595,7 @@ class Guards:
             raise  # a backend built before a fork: the host's set-up, not an outage
         except Exception as exc:
             detail = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}"
-            raise StateUnavailableError(
-                f"the guards' state backend failed ({detail}); no call made"
-            ) from exc
+            raise _state_unavailable(detail) from exc
 
     async def _after_call(
         self, operation: Awaitable[_T], settings: IntegrationSettings
@@ -725,9 +723,12 @@ def _unless_failed(together: _Together | None, step: str) -> None:
     ``ResponseError``, for the separate script).
     """
     if together is not None and together.failed == step:
-        raise StateUnavailableError(
-            "the guards' state backend failed (ResponseError); no call made"
-        )
+        raise _state_unavailable("ResponseError")
+
+
+def _state_unavailable(detail: str) -> StateUnavailableError:
+    """A state operation before a call that failed (*detail*: how): no call is made."""
+    return StateUnavailableError(f"the guards' state backend failed ({detail}); no call made")
 
 
 class _Ticket:

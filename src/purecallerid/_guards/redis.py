@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from .._errors import ConfigurationError
 from .._secrets import Secret
 from ..typing import BreakerAdmission, QuotaReservation
-from .admission import CAPABILITY, STANDS_FOR, Admitted
+from .admission import CAPABILITY, Admitted
 
 if TYPE_CHECKING:
     from ..typing import BreakerChange, BreakerOutcome
@@ -398,22 +398,14 @@ class RedisStateBackend:
         if self._owned:
             await self._redis.aclose()
 
+    # The separate operations as defined here (the admission module's STANDS_FOR): a later
+    # replacement of one of them on the class (a test's patch) turns the combined admission
+    # off, as a subclass's or an instance's does.
+    _admission_stands_for = (breaker_admit, reserve_quota, acquire_rate)
+
     def __repr__(self) -> str:
         # The URL may carry a password: never shown.
         return f"RedisStateBackend(prefix={self._prefix!r})"
-
-
-# The separate operations as defined: a later replacement of one of them on the class (a test's
-# patch) turns the combined admission off, as a subclass's or an instance's does.
-setattr(
-    RedisStateBackend,
-    STANDS_FOR,
-    (
-        RedisStateBackend.breaker_admit,
-        RedisStateBackend.reserve_quota,
-        RedisStateBackend.acquire_rate,
-    ),
-)
 
 
 def _is_cluster(client: object) -> bool:

@@ -23,7 +23,6 @@ which records the doubt.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from typing import TYPE_CHECKING, Any, Final
 
@@ -35,8 +34,6 @@ from ..typing import Claim
 from .common import from_json, select_records, superseded, to_json
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from psycopg import AsyncConnection
     from psycopg_pool import AsyncConnectionPool
 
@@ -218,13 +215,17 @@ class PostgresResultStore:
     ) -> Claim:
         """Take the screening of the lead for *owner*; see :class:`ResultStore.claim`."""
         pool = await self._connection()
-        async with pool.connection() as db, _functions_of_schema_2():
-            cursor = await db.execute(
-                "SELECT * FROM purecallerid_claim("
-                "%s::text, %s::text, %s::text, %s::float8, %s::numeric)",
-                (campaign_id, lead_id, owner, float(lease), seen_version),
-            )
-            row = await cursor.fetchone()
+        try:
+            async with pool.connection() as db:
+                cursor = await db.execute(
+                    "SELECT * FROM purecallerid_claim("
+                    "%s::text, %s::text, %s::text, %s::float8, %s::numeric)",
+                    (campaign_id, lead_id, owner, float(lease), seen_version),
+                )
+                row = await cursor.fetchone()
+        except Exception as exc:
+            _unless_functions_missing(exc)
+            raise
         assert row is not None  # noqa: S101 - a function of OUT parameters gives one row
         granted, latest, holder, expires_in = bool(row[0]), int(row[1]), row[2], row[3]
         if not granted:
@@ -241,13 +242,17 @@ class PostgresResultStore:
         key = (record.campaign_id, record.lead_id)
         pool = await self._connection()
         text = to_json(record, for_jsonb=True)
-        async with pool.connection() as db, _functions_of_schema_2():
-            cursor = await db.execute(
-                "SELECT * FROM purecallerid_save(%s::text, %s::text, %s::text, %s::text,"
-                " %s::text, %s::timestamptz, %s::jsonb)",
-                (*key, owner, record.decision.value, record.phone, record.finished_at, text),
-            )
-            row = await cursor.fetchone()
+        try:
+            async with pool.connection() as db:
+                cursor = await db.execute(
+                    "SELECT * FROM purecallerid_save(%s::text, %s::text, %s::text, %s::text,"
+                    " %s::text, %s::timestamptz, %s::jsonb)",
+                    (*key, owner, record.decision.value, record.phone, record.finished_at, text),
+                )
+                row = await cursor.fetchone()
+        except Exception as exc:
+            _unless_functions_missing(exc)
+            raise
         assert row is not None  # noqa: S101 - a function of OUT parameters gives one row
         if row[0] is not None:
             return attrs.evolve(record, version=int(row[0]))
@@ -330,25 +335,21 @@ class PostgresResultStore:
         return "PostgresResultStore(...)"
 
 
-@contextlib.asynccontextmanager
-async def _functions_of_schema_2() -> AsyncIterator[None]:
+def _unless_functions_missing(exc: Exception) -> None:
     """Say so when the functions of schema 2 are missing from a database that has its number.
 
     PostgreSQL's own message ("function ... does not exist", with a hint about casts) points
     at the call, not at the cause: functions dropped, or not on the connection's search_path.
     """
-    try:
-        yield
-    except Exception as exc:
-        missing = getattr(getattr(exc, "diag", None), "message_primary", None) or ""
-        if getattr(exc, "sqlstate", None) != _UNDEFINED_FUNCTION or "purecallerid_" not in missing:
-            raise  # another error, or a function missing inside them: said as it is
-        raise ConfigurationError(
-            "the records database is at schema version 2, but its functions purecallerid_claim"
-            " and purecallerid_save are missing (dropped, or not on the connection's"
-            " search_path): restore them from the store's migration 2, or point the store at"
-            " the schema that holds its tables"
-        ) from exc
+    missing = getattr(getattr(exc, "diag", None), "message_primary", None) or ""
+    if getattr(exc, "sqlstate", None) != _UNDEFINED_FUNCTION or "purecallerid_" not in missing:
+        return  # another error, or a function missing inside them: said as it is
+    raise ConfigurationError(
+        "the records database is at schema version 2, but its functions purecallerid_claim"
+        " and purecallerid_save are missing (dropped, or not on the connection's"
+        " search_path): restore them from the store's migration 2, or point the store at"
+        " the schema that holds its tables"
+    ) from exc
 
 
 _UNDEFINED_FUNCTION: Final = "42883"
