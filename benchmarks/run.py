@@ -21,8 +21,10 @@ It measures, in this order:
      alternative the defaults were chosen against).
 
    Then the orchestrator with three integrations answering after 20 ms, in one parallel
-   stage and in three sequential stages, against the 20 ms vendor as the floor client sees it.
-   Then two reference figures, no targets (see below): the collector's share of the library
+   stage and in three sequential stages, against the 20 ms vendor as the floor client sees it;
+   in the same rounds, bare aiohttp making the same three calls at once and one after the
+   other (the stages' ceiling: the HTTP layer's cost with no library). Then two reference
+   figures, no targets (see below): the collector's share of the library
    at 64 in flight, and cold calls.
 2. **Import time.** ``python -X importtime -c "import purecallerid"`` in 5 fresh processes
    (after one that fills the bytecode cache): the median of the cumulative time on the
@@ -57,8 +59,12 @@ for the row whose servers are missing), and writes every figure to
 - ``import purecallerid`` <= 150 ms cumulative;
 - ``screen`` with PostgreSQL records and Redis guards: the same two.
 
-Under the targets they explain, and in ``latest.json``, three reference figures of this machine's
+Under the targets they explain, and in ``latest.json``, four reference figures of this machine's
 ceilings, measured in the same run (no targets: neither met nor missed):
+
+- stage ceiling (``orchestrator.bare_aiohttp_*``): bare aiohttp making the plan's three 20 ms
+  calls (at once; one after the other), 20 per round beside the library's plans, minus the
+  same vendor figure; under each stage target, with the library's own work above it.
 
 - ``screen`` ceiling (``screen.sqlite_bare``, ``screen.postgres_redis_bare``): a hand-written
   bare pipeline doing the least a ``screen`` row must (``_ceiling.py``: the same leads CSV
@@ -270,6 +276,11 @@ class Contenders:
         async with self.aiohttp.post(BASE + "/singleLeadLoading", json=PAYLOAD) as response:
             await response.json()
 
+    async def bare_vendor(self) -> None:
+        """One bare aiohttp call to the 20 ms vendor (the stage ceilings' building block)."""
+        async with self.aiohttp.post(BASE + "/20/singleLeadLoading", json=PAYLOAD) as response:
+            await response.json()
+
     async def screen(self, _: int) -> None:
         record = await self.library.screen(self.lead("one"))
         assert record.decision.value == "accept", record
@@ -342,6 +353,25 @@ async def orchestrated(contenders: Contenders, campaign: str, count: int) -> lis
     for _ in range(count):
         started = time.perf_counter()
         await contenders.library.screen(contenders.lead(campaign))
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+async def bare_stages(contenders: Contenders, campaign: str, count: int) -> list[float]:
+    """The stage ceiling: bare aiohttp making the plan's three 20 ms calls, nothing else.
+
+    ``par``: the three at once (``asyncio.gather``); ``seq``: one after the other. What a
+    plan costs above this is the library's own work (mapping, request, answer, rules,
+    evidence, record); what this costs above the vendor is the HTTP layer's.
+    """
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        if campaign == "par":
+            await asyncio.gather(*(contenders.bare_vendor() for _ in range(3)))
+        else:
+            for _ in range(3):
+                await contenders.bare_vendor()
         times.append((time.perf_counter() - started) * 1000)
     return times
 
@@ -467,12 +497,14 @@ async def measure() -> dict[str, Any]:
                 rounds[name][concurrency].append(result)
         print(f"round {round_number + 1}/{ROUNDS} done", file=sys.stderr, flush=True)
     orchestra: list[dict[str, list[float]]] = []
-    await orchestrated(contenders, "par", 3)
-    await orchestrated(contenders, "seq", 3)
+    for campaign in ("par", "seq"):
+        await orchestrated(contenders, campaign, 3)
+        await bare_stages(contenders, campaign, 3)
     for _ in range(ROUNDS):
         one = {"vendor": await vendor_latency(20)}
         for campaign in ("par", "seq"):
             one[campaign] = await orchestrated(contenders, campaign, 20)
+            one[f"bare_{campaign}"] = await bare_stages(contenders, campaign, 20)
         orchestra.append(one)
     print("reference figures: the collector's share at 64, cold calls", file=sys.stderr)
     gc_runs = await gc_share(contenders)
@@ -641,7 +673,11 @@ def report(data: dict[str, Any]) -> tuple[dict[str, Any], list[Target]]:
     par_p50 = _median([r["par"] for r in per_round])
     seq_p50 = _median([r["seq"] for r in per_round])
     vendor = _median([r["vendor"] for r in per_round])
+    bare_par = [r["bare_par"] - r["vendor"] for r in per_round]
+    bare_seq = [r["bare_seq"] - 3 * r["vendor"] for r in per_round]
     summary["orchestrator"] = {
+        "bare_aiohttp_parallel_over_vendor_ms": bare_par,
+        "bare_aiohttp_sequential_over_vendors_ms": bare_seq,
         "parallel_p50_ms": par_p50,
         "parallel_p50_by_round_ms": [r["par"] for r in per_round],
         "sequential_p50_ms": seq_p50,
@@ -654,7 +690,21 @@ def report(data: dict[str, Any]) -> tuple[dict[str, Any], list[Target]]:
         f"\none 20 ms vendor call through the floor client: p50 {vendor:.2f} ms"
         f"\norchestrator, 3 integrations at 20 ms: parallel p50 {par_p50:.1f} ms, "
         f"sequential p50 {seq_p50:.1f} ms"
+        f"\nbare aiohttp, the same three calls (no library; no target): parallel "
+        f"+{_median(bare_par):.2f} ms over the vendor, sequential +{_median(bare_seq):.2f} ms "
+        "over the sum"
     )
+    stage_notes = {
+        name: (
+            f"bare aiohttp making the same three calls: +{_median(bare):.2f} ms "
+            f"({min(bare):.2f} to {max(bare):.2f}); the library's own work above it "
+            f"+{_median([lib - b for lib, b in zip(ours, bare, strict=True)]):.2f} ms"
+        )
+        for name, bare, ours in (
+            ("par", bare_par, [r["par"] - r["vendor"] for r in per_round]),
+            ("seq", bare_seq, [r["seq"] - 3 * r["vendor"] for r in per_round]),
+        )
+    }
 
     def per_round_of(
         top: str, bottom: str, top_conc: int, bottom_conc: int, key: str
@@ -716,7 +766,7 @@ def report(data: dict[str, Any]) -> tuple[dict[str, Any], list[Target]]:
             2.0,
             "ms",
             [r["par"] - r["vendor"] for r in per_round],
-            notes=[cold_note],
+            notes=[stage_notes["par"], cold_note],
         ),
         Target(
             "sequential plan of three 20 ms vendors: p50 minus the sum of the vendors",
@@ -724,7 +774,7 @@ def report(data: dict[str, Any]) -> tuple[dict[str, Any], list[Target]]:
             2.0,
             "ms",
             [r["seq"] - 3 * r["vendor"] for r in per_round],
-            notes=[cold_note],
+            notes=[stage_notes["seq"], cold_note],
         ),
     ]
     return summary, targets
