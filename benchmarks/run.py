@@ -24,8 +24,8 @@ It measures, in this order:
    stage and in three sequential stages, against the 20 ms vendor as the floor client sees it;
    in the same rounds, bare aiohttp making the same three calls at once and one after the
    other (the stages' ceiling: the HTTP layer's cost with no library). Then two reference
-   figures, no targets (see below): the collector's share of the library
-   at 64 in flight, and cold calls.
+   figures, no targets (see below): the collector's share of the library at 64 in flight,
+   and cold calls.
 2. **Import time.** ``python -X importtime -c "import purecallerid"`` in 5 fresh processes
    (after one that fills the bytecode cache): the median of the cumulative time on the
    ``purecallerid`` line; and, from that median run, the library's own modules' self time
@@ -65,7 +65,6 @@ ceilings, measured in the same run (no targets: neither met nor missed):
 - stage ceiling (``orchestrator.bare_aiohttp_*``): bare aiohttp making the plan's three 20 ms
   calls (at once; one after the other), 20 per round beside the library's plans, minus the
   same vendor figure; under each stage target, with the library's own work above it.
-
 - ``screen`` ceiling (``screen.sqlite_bare``, ``screen.postgres_redis_bare``): a hand-written
   bare pipeline doing the least a ``screen`` row must (``_ceiling.py``: the same leads CSV
   streamed, a bare ``aiohttp.ClientSession`` posting the library's JSON body to the same
