@@ -260,6 +260,26 @@ def test_any_two_guards_share_the_script_and_one_guard_keeps_its_own(
         assert before == [script], name
 
 
+async def two_screenings(
+    counted: Counted,
+    integration: Scripted,
+    settings: IntegrationSettings,
+    between: Callable[[], Awaitable[Any]] | None = None,
+) -> tuple[list[ScreeningRecord], list[ScreeningRecord], list[str], Any]:
+    """Screen lead 1 (its admission loads the scripts), then lead 2; close the client.
+
+    Returns the records of both, what lead 2 sent, and what *between* read after lead 1.
+    """
+    try:
+        first = await screen_all(settings, [lead(1)], integration, counted.state)
+        counted.take()
+        read = None if between is None else await between()
+        second = await screen_all(settings, [lead(2)], integration, counted.state)
+        return first, second, counted.take(), read
+    finally:
+        await counted.client.aclose()
+
+
 def test_no_time_for_a_turn_leaves_the_turn_out(redis_server: RedisServer) -> None:
     """A call whose deadline leaves no turn worth taking asks none: throttled, unit back."""
     settings = guarded(
@@ -273,13 +293,7 @@ def test_no_time_for_a_turn_leaves_the_turn_out(redis_server: RedisServer) -> No
     async def go() -> None:
         counted = Counted(redis_server.url, RedisStateBackend, key_prefix)
         integration = Scripted(counted)
-        try:
-            await screen_all(settings, [lead(0)], integration, counted.state)  # loads
-            counted.take()
-            records = await screen_all(settings, [lead(1)], integration, counted.state)
-            sent = counted.take()
-        finally:
-            await counted.client.aclose()
+        _, records, sent, _ = await two_screenings(counted, integration, settings)
         assert classes(records) == ["throttled"]
         assert integration.calls == 0
         # Breaker and quota in one script, no turn; then the unit given back, the breaker told.
@@ -302,13 +316,7 @@ def test_a_turn_refused_after_the_quota_gives_the_unit_back(redis_server: RedisS
     async def go() -> None:
         counted = Counted(redis_server.url, RedisStateBackend, key_prefix)
         integration = Scripted(counted)
-        try:
-            first = await screen_all(settings, [lead(1)], integration, counted.state)
-            counted.take()
-            second = await screen_all(settings, [lead(2)], integration, counted.state)
-            sent = counted.take()
-        finally:
-            await counted.client.aclose()
+        first, second, sent, _ = await two_screenings(counted, integration, settings)
         assert classes(first + second) == [None, "throttled"]
         assert integration.calls == 1
         assert sent == ["admit_at_once", "release_quota", "breaker_record"]
@@ -330,14 +338,9 @@ def test_a_breaker_rejection_reserves_no_quota_and_no_turn(redis_server: RedisSe
         counted = Counted(redis_server.url, RedisStateBackend, key_prefix)
         integration = Scripted(counted)
         integration.failures.append(ServerError("500", status_code=500, body=""))
-        try:
-            opened = await screen_all(settings, [lead(1)], integration, counted.state)
-            counted.take()
-            before = await limiter(redis_server.url, key_prefix, settings)
-            rejected = await screen_all(settings, [lead(2)], integration, counted.state)
-            sent = counted.take()
-        finally:
-            await counted.client.aclose()
+        opened, rejected, sent, before = await two_screenings(
+            counted, integration, settings, lambda: limiter(redis_server.url, key_prefix, settings)
+        )
         assert classes(opened + rejected) == ["server_error", "circuit_open"]
         assert sent == ["admit_at_once"]  # nothing held: nothing given back, nothing recorded
         assert await quota_used(redis_server.url, key_prefix, settings) == 1  # the 500's unit
@@ -359,14 +362,9 @@ def test_a_spent_quota_takes_no_turn(redis_server: RedisServer) -> None:
     async def go() -> None:
         counted = Counted(redis_server.url, RedisStateBackend, key_prefix)
         integration = Scripted(counted)
-        try:
-            first = await screen_all(settings, [lead(1)], integration, counted.state)
-            counted.take()
-            before = await limiter(redis_server.url, key_prefix, settings)
-            refused = await screen_all(settings, [lead(2)], integration, counted.state)
-            sent = counted.take()
-        finally:
-            await counted.client.aclose()
+        first, refused, sent, before = await two_screenings(
+            counted, integration, settings, lambda: limiter(redis_server.url, key_prefix, settings)
+        )
         assert classes(first + refused) == [None, "quota_exhausted"]
         assert sent == ["admit_at_once", "breaker_record"]
         assert await quota_used(redis_server.url, key_prefix, settings) == 1

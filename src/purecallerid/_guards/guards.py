@@ -46,7 +46,7 @@ from .._errors import (
     may_have_left,
 )
 from .._observe.dispatch import NO_HOOKS
-from ..typing import IntegrationAnswer
+from ..typing import BreakerAdmission, IntegrationAnswer, QuotaReservation
 from .admission import BreakerAsk, QuotaAsk, RateAsk, combined_admission
 from .keys import cache_key, credential_key, endpoint_key, vendor_day
 
@@ -57,13 +57,7 @@ if TYPE_CHECKING:
     from .._observe.dispatch import Hooks
     from .._observe.events import BreakerStateName
     from .._settings import IntegrationSettings
-    from ..typing import (
-        BreakerAdmission,
-        BreakerOutcome,
-        Integration,
-        QuotaReservation,
-        StateBackend,
-    )
+    from ..typing import BreakerOutcome, Integration, StateBackend
     from .admission import AdmitAtOnce
     from .settings import RateLimitSettings
 
@@ -682,38 +676,25 @@ def _min_call_time(settings: IntegrationSettings, rate: RateLimitSettings) -> fl
     return min(_MIN_CALL_TIME, _MIN_CALL_FRACTION * settings.timeout)
 
 
+@attrs.define
 class _Turn:
     """A first turn the combined admission asked for: its limiter, its max_wait, its wait."""
 
-    __slots__ = ("key", "longest", "wait")
-
-    def __init__(self, key: str, longest: float, wait: float | None) -> None:
-        self.key = key
-        self.longest = longest
-        self.wait = wait
+    key: str
+    longest: float
+    wait: float | None
 
 
+@attrs.define
 class _Together:
     """The combined admission's answers, as _admit takes them (``None``: not asked)."""
 
-    __slots__ = ("breaker", "day", "failed", "quota", "quota_key", "turn")
-
-    def __init__(
-        self,
-        breaker: BreakerAdmission | None,
-        quota: QuotaReservation | None,
-        quota_key: str,
-        day: str,
-        turn: _Turn | None,
-        *,
-        failed: str | None = None,
-    ) -> None:
-        self.breaker = breaker
-        self.quota = quota
-        self.quota_key = quota_key
-        self.day = day
-        self.turn = turn
-        self.failed = failed
+    breaker: BreakerAdmission | None
+    quota: QuotaReservation | None
+    quota_key: str
+    day: str
+    turn: _Turn | None
+    failed: str | None = attrs.field(default=None, kw_only=True)
 
 
 def _unless_failed(together: _Together | None, step: str) -> None:
