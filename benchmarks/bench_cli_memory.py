@@ -37,10 +37,20 @@ CONCURRENCY = 16
 FLAT_MIB = 15.0  # allowed peak RSS growth ...
 FLAT_ROWS = 90_000  # ... for this many more rows
 TOKEN = "bench-token-123456"  # noqa: S105 - the simulator accepts any token
+# With BENCH_RECORDS=memory the child keeps its records in an InMemoryResultStore instead of
+# the database given: what the records store costs a row, by difference (no CLI option does
+# this; the benchmark swaps the store the command opens).
 CHILD = """
-import json, resource, sys, time
+import contextlib, json, os, resource, sys, time
 from purecallerid.cli import main
 from purecallerid._cli import commands as _cli_commands  # its imports, before the baseline
+if os.environ.get("BENCH_RECORDS") == "memory":
+    from purecallerid import InMemoryResultStore
+    from purecallerid._cli import screen as _cli_screen
+    @contextlib.asynccontextmanager
+    async def _in_memory(db):
+        yield InMemoryResultStore()
+    _cli_screen.open_records = _in_memory
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started, cpu = time.perf_counter(), time.process_time()
 code = main(sys.argv[1:])
@@ -84,8 +94,14 @@ rules = ['reject when status = "Rejected" and reason in ("INACTIVE", "DNC", "TCP
     )
 
 
-def screen(folder: Path, rows: int, db: str | None = None) -> dict[str, Any]:
-    """Screen *rows* leads in a fresh process; its seconds and peak RSS (KiB)."""
+def screen(
+    folder: Path, rows: int, db: str | None = None, *, records_in_memory: bool = False
+) -> dict[str, Any]:
+    """Screen *rows* leads in a fresh process; its seconds and peak RSS (KiB).
+
+    *records_in_memory* keeps the records in the child's memory instead of *db* (see
+    ``CHILD``); then no record sample is read back.
+    """
     leads = folder / f"leads-{rows}.csv"
     write_leads(leads, rows)
     argv = [
@@ -102,8 +118,13 @@ def screen(folder: Path, rows: int, db: str | None = None) -> dict[str, Any]:
         "--no-progress",
         *(["--db", db] if db else []),
     ]
+    environ = {**os.environ, "BENCH_RECORDS": "memory" if records_in_memory else ""}
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, *argv], capture_output=True, text=True, check=False
+        [sys.executable, "-c", CHILD, *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=environ,
     )
     line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH ")), None)
     if line is None:
@@ -113,7 +134,7 @@ def screen(folder: Path, rows: int, db: str | None = None) -> dict[str, Any]:
     result["rows"] = rows
     result["rows_per_s"] = rows / result["seconds"]
     result["cpu_us_per_row"] = result["cpu_s"] / rows * 1e6
-    if db is None:  # the SQLite file next to the output: one record it holds, as a sample
+    if db is None and not records_in_memory:  # the SQLite file next to the output: a sample
         with closing(sqlite3.connect(folder / f"out-{rows}.records.db")) as records:
             result["record_sample"] = records.execute(
                 "SELECT record FROM lead_records LIMIT 1"
@@ -138,6 +159,13 @@ def simulator() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait()
+
+
+def screen_records_in_memory(rows: int, url: str) -> dict[str, Any]:
+    """The SQLite run's screen of *rows* leads with its records kept in memory instead."""
+    with tempfile.TemporaryDirectory() as folder:
+        write_settings(Path(folder) / "settings.toml", url)
+        return screen(Path(folder), rows, records_in_memory=True)
 
 
 def flat_bound_mib(small: int, large: int) -> float:

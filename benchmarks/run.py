@@ -60,7 +60,7 @@ for the row whose servers are missing), and writes every figure to
 - ``import purecallerid`` <= 150 ms cumulative;
 - ``screen`` with PostgreSQL records and Redis guards: the same two.
 
-Under the targets they explain, and in ``latest.json``, four reference figures of this machine's
+Under the targets they explain, and in ``latest.json``, five reference figures of this machine's
 limits, measured in the same run (no targets: neither met nor missed):
 
 - the stages' lower bound (``orchestrator.bare_aiohttp_*``): bare aiohttp making the plan's
@@ -77,6 +77,11 @@ limits, measured in the same run (no targets: neither met nor missed):
   rows, and with PostgreSQL (one ``INSERT`` a row) after two Redis round trips (the
   library's guards make two a lead) on up to 10,000 (never more than the library's
   screen). Its rows/s and CPU per row, and the library's rows/s as a fraction of its.
+- The records store's share of a ``screen`` row (``screen.records_in_memory``): the SQLite
+  run's screen once more, on as many rows as its bare pipeline, with the records kept in an
+  ``InMemoryResultStore`` (the benchmark swaps the store the command opens; no CLI option
+  does): its rows/s and CPU per row, the SQLite run's rows/s as a fraction of it, and the CPU
+  per row the SQLite store adds.
 - The collector at 64 in flight (``gc_64``): after the rounds, ``BENCH_ROUNDS`` pairs of
   ``BENCH_SECONDS`` runs of the ``library`` contender, one timing every collection by
   generation (``gc.callbacks``; wall time per screened lead, with the collections' counts),
@@ -91,8 +96,8 @@ limits, measured in the same run (no targets: neither met nor missed):
 A per-round figure (a difference or a ratio of two contenders in the same round) is taken
 as the median over rounds. Most of a default run is the HTTP table (about 1.5 min), the
 reference scripts (about 1.5 min) and the 110,000 rows screened with SQLite (over a minute
-at the issue's 1,400 rows/s, and as long again for every halving of that rate); the four
-reference figures add some 35 s; six to seven minutes in all on two idle cores, more on a
+at the issue's 1,400 rows/s, and as long again for every halving of that rate); the five
+reference figures add some 45 s; six to seven minutes in all on two idle cores, more on a
 loaded machine. ``BENCH_ROUNDS=1 BENCH_SECONDS=0.3 BENCH_SCREEN_ROWS=5000
 BENCH_SCREEN_SERVER_ROWS=2000 BENCH_SCRIPTS=0`` is a quick check of the machinery, not of the
 targets (over a few thousand rows, the memory figure is the allocator's noise; in runs of
@@ -977,6 +982,28 @@ def _bare_pipeline(
     return bare, note
 
 
+def _records_in_memory(sqlite: dict[str, Any], url: str, rows: int) -> tuple[dict[str, Any], str]:
+    """The SQLite screen again with its records in memory: the store's share of a row; note.
+
+    A failure is printed and written, not raised: a reference figure must not lose the run.
+    """
+    label = f"the same screen with its records in memory (no store), {rows:,} rows"
+    try:
+        memory = bench_cli_memory.screen_records_in_memory(rows, url)
+    except (RuntimeError, AssertionError) as exc:
+        print(f"  {label}: failed ({exc})", flush=True)
+        return {"failed": str(exc)}, f"{label}: failed"
+    memory["sqlite_fraction"] = sqlite["rows_per_s"] / memory["rows_per_s"]
+    memory["store_cpu_us_per_row"] = sqlite["cpu_us_per_row"] - memory["cpu_us_per_row"]
+    note = (
+        f"{label}: {memory['rows_per_s']:,.0f} rows/s, CPU {memory['cpu_us_per_row']:.0f} "
+        f"us/row; with SQLite the library makes {memory['sqlite_fraction']:.2f} of that, and "
+        f"the store adds {memory['store_cpu_us_per_row']:.0f} us of CPU per row"
+    )
+    print(f"  {note}", flush=True)
+    return memory, note
+
+
 def bulk_screening() -> tuple[dict[str, Any], list[Target]]:
     """``purecallerid screen`` with SQLite, then with PostgreSQL and Redis guards.
 
@@ -1004,6 +1031,10 @@ def _bulk_screening(url: str) -> tuple[dict[str, Any], list[Target]]:
     record: str = sqlite.pop("record_sample")
     figures["sqlite_bare"], note = _bare_pipeline(
         "aiohttp + SQLite + CSV", sqlite, url, min(SCREEN_ROWS, CEILING_ROWS), record
+    )
+    targets[0].notes.append(note)
+    figures["records_in_memory"], note = _records_in_memory(
+        sqlite, url, min(SCREEN_ROWS, CEILING_ROWS)
     )
     targets[0].notes.append(note)
 
