@@ -70,7 +70,16 @@ def encodings(token: str) -> dict[str, str]:
         "repr_str": repr(token)[1:-1],
         "repr_bytes": repr(token.encode())[2:-1],
         "repr_twice": repr(repr(token.encode())[2:-1])[1:-1],
+        # The request body quoted inside a JSON string (JSON-escaped twice), and base64-encoded
+        # as a gateway echoes it (the token as JSON wrote it).
+        "json_twice": json.dumps(json.dumps({"apiToken": token}))[1:-1],
+        "b64_json_body": base64.b64encode(json.dumps({"apiToken": token}).encode()).decode(),
+        # .NET's default encoder: quotes and HTML characters as \u00XX, a backslash as \\.
+        "dotnet": "".join(_DOTNET.get(c, c) for c in token),
     }
+
+
+_DOTNET = {c: f"\\u{ord(c):04X}" for c in "'\"<>&+`"} | {"\\": "\\\\"}
 
 
 def leaked(text: str, token: str = CANARY) -> list[str]:

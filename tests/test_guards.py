@@ -707,6 +707,33 @@ def test_keys_hold_neither_token_nor_phone() -> None:
     assert cache_key(lead(1, "not a phone"), one) is None
 
 
+def test_named_secrets_tell_accounts_apart() -> None:
+    """Two accounts that differ only in a named secret share no quota, limit or cache key."""
+
+    def account(token: str) -> IntegrationSettings:
+        return IntegrationSettings(
+            id="count",
+            kind="counting",
+            base_url="https://vendor.test",
+            credentials=Credentials(secrets={"account_sid": "AC-0001-sid", "auth_token": token}),
+            cache=CacheSettings(ttl=1),
+        )
+
+    one, two = account("auth-token-one"), account("auth-token-two")
+    assert credential_key(one) != credential_key(two)
+    assert cache_key(lead(1, "2127340001"), one) != cache_key(lead(1, "2127340001"), two)
+    assert credential_key(one) == credential_key(account("auth-token-one"))
+    assert "auth-token" not in credential_key(one) + str(cache_key(lead(1, "2127340001"), one))
+    # A credential without named secrets keeps the key it had (its counters stay valid).
+    plain = IntegrationSettings(
+        id="count",
+        kind="counting",
+        base_url="https://vendor.test",
+        credentials=Credentials(api_token="secret-token-2"),
+    )
+    assert credential_key(plain) == "counting:e2b27dfa4579bab12731257905937edc"  # as before
+
+
 @pytest.mark.parametrize(
     ("error", "name"),
     [

@@ -8,6 +8,8 @@ import logging
 import pickle
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import purecallerid
 from _helpers import TOKEN, Screen, request_for
@@ -180,3 +182,59 @@ def test_long_secrets_and_long_texts_are_masked_in_every_form() -> None:
         masked = redact_text(text, secrets)
         assert leaked not in masked
         assert MASK in masked
+
+
+@given(st.integers(min_value=10_000_000, max_value=10**15), st.booleans())
+def test_a_credential_of_digits_echoed_as_a_number_is_masked(digits: int, as_float: bool) -> None:
+    """Settings take a number as its digits: the vendor may send it back as a JSON number."""
+    from purecallerid._secrets import MASK, redact_values  # noqa: PLC0415
+
+    echoed: float = float(digits) if as_float else digits
+    answer = {"account": {"apiKey": echoed, "plan": 3, "ok": True}, "list": [echoed, 1.5]}
+    redacted = redact_values(answer, (str(digits),))
+    assert redacted == {"account": {"apiKey": MASK, "plan": 3, "ok": True}, "list": [MASK, 1.5]}
+    assert str(digits) not in json.dumps(redacted)
+    # A token that is no number leaves numbers alone (and costs them nothing).
+    assert redact_values(answer, ("tok-0123456789",)) == answer
+
+
+@pytest.mark.parametrize(
+    ("url", "shown_as"),
+    [
+        ("postgresql://u:pw-0123456@db.test/leads", "postgresql://u:***@db.test/leads"),
+        (
+            "postgresql://u@db.test/leads?password=pw-0123456",
+            "postgresql://u@db.test/leads?password=***",
+        ),
+        (
+            "postgresql:///leads?host=db.test&sslpassword=pw-0123456&sslmode=require",
+            "postgresql:///leads?host=db.test&sslpassword=***&sslmode=require",
+        ),
+        ("postgres://db.test/leads", "postgres://db.test/leads"),
+        ("records.db", "records.db"),
+    ],
+)
+def test_the_command_line_shows_a_database_url_without_its_password(
+    url: str, shown_as: str
+) -> None:
+    """libpq takes the password in the user part or as a parameter: neither is printed."""
+    from purecallerid._cli.records import shown  # noqa: PLC0415
+
+    assert shown(url) == shown_as
+
+
+def test_the_wire_objects_keep_what_may_hold_a_credential_out_of_their_reprs() -> None:
+    """A path may carry the key; a gateway may echo the request's headers in its answer."""
+    import httpx  # noqa: PLC0415
+
+    from purecallerid import VendorReply, WireRequest  # noqa: PLC0415
+    from purecallerid._http.received import Received  # noqa: PLC0415
+
+    key = "sk_live_9fK2mQ7xR4"
+    wire = WireRequest(method="GET", path=f"/v1/{key}/lookup", headers={"X-Key": key})
+    echoed = httpx.Headers({"x-echo-api-key": key})
+    reply = VendorReply(status_code=200, headers=echoed, text=key, raw="***", secrets=(key,))
+    received = Received(status_code=200, headers=echoed, body=key.encode())
+    for shown in (repr(wire), repr(reply), repr(received)):
+        assert key not in shown
+    assert repr(wire) == "WireRequest(method='GET')"

@@ -382,6 +382,12 @@ def test_max_threads_must_be_a_count(threads: Any) -> None:
             None,
             "options.redis: the URL holds a password",
         ),
+        (
+            # redis-py takes the password as a parameter of the URL too
+            {"redis": "redis://h:6379/0?password=hunter2secret"},
+            None,
+            "options.redis: the URL holds a password",
+        ),
         ({"redis": "http://h"}, None, "options.redis: not a Redis URL"),
         ({"redis": "redis://h", "reasons": ""}, None, "options.reasons: must be non-empty"),
         ({"list": "house"}, {"password": "hunter2secret"}, "a list list takes no password"),

@@ -11,6 +11,7 @@ ends in a record.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -63,7 +64,9 @@ PHONE_ONLY = FieldMapping(
     targets={"phone": DEFAULT_FIELD_MAPPING.targets["phone"]}, phone_format=PhoneFormat.E164
 )
 KEY = "pk_live_7Hq2xV9s"
-PLACEMENTS = ["header", "query", "path", "path_quoted", "body"]
+# Where the probe puts its key; the last two encoded, as some vendors want it (the record must
+# mask every form, not only the plain one).
+PLACEMENTS = ["header", "query", "path", "path_quoted", "body", "header_base64", "body_quoted"]
 
 Answer = Callable[[httpx.Request], httpx.Response]
 
@@ -86,12 +89,17 @@ class Probe(HttpIntegration):
         key = settings.credentials.secrets["api_key"].reveal()
         quoted = quote(key, safe="")
         path = {"path": f"/v1/keys/{key}/check", "path_quoted": f"/v1/keys/{quoted}/check"}
+        headers = {
+            "header": {"X-Api-Key": key},
+            "header_base64": {"X-Auth": base64.b64encode(f"acct-7:{key}".encode()).decode()},
+        }
+        body = {"body": {"key": key}, "body_quoted": {"callback": f"https://me.test/?key={quoted}"}}
         return WireRequest(
             method="POST",
             path=path.get(self.placement, "/v1/check"),
-            headers={"X-Api-Key": key} if self.placement == "header" else {},
+            headers=headers.get(self.placement, {}),
             query={"key": key} if self.placement == "query" else {},
-            json={"phone": payload["phone"], **({"key": key} if self.placement == "body" else {})},
+            json={"phone": payload["phone"], **body.get(self.placement, {})},
         )
 
     def read_answer(self, reply: VendorReply, settings: IntegrationSettings) -> Mapping[str, Any]:
@@ -285,6 +293,10 @@ def request_carries(request: httpx.Request, token: str, placement: str) -> bool:
         return request.url.params["key"] == token
     if placement == "body":
         return bool(json.loads(request.content)["key"] == token)
+    if placement == "header_base64":
+        return base64.b64decode(request.headers["X-Auth"]).decode() == f"acct-7:{token}"
+    if placement == "body_quoted":
+        return unquote(json.loads(request.content)["callback"].partition("key=")[2]) == token
     return f"/v1/keys/{token}/check" == unquote(request.url.raw_path.decode())
 
 
@@ -300,6 +312,7 @@ def test_the_record_masks_the_request(placement: str) -> None:
     text = repr(request)
     assert KEY not in text
     assert quote(KEY) not in text
+    assert leaked(text, KEY) == []  # nor in any other form (base64 of "acct-7:key" included)
     assert "***" in text
     assert request.body["phone"] == "+12125550100"  # the phone only, in E.164
 

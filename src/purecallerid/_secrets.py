@@ -159,18 +159,25 @@ def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
     return _map_texts(value, plain)
 
 
-def _map_texts(value: Any, change: Callable[[str], str]) -> Any:
-    """JSON-shaped *value* with *change* applied to every text, keys included."""
+def _map_texts(
+    value: Any, change: Callable[[str], str], number: Callable[[Any], Any] | None = None
+) -> Any:
+    """JSON-shaped *value* with *change* applied to every text, keys included.
+
+    *number*, when given, is applied to every int and float (not to booleans).
+    """
     # Exact types first: parsed JSON holds only these, and an ABC check costs ten times more.
     kind = type(value)
     if kind is str or (kind not in _LEAVES and isinstance(value, str)):
         return change(value)
     if kind in _LEAVES:
-        return value
+        return value if number is None or kind is bool or value is None else number(value)
     if kind is dict or isinstance(value, Mapping):
-        return {_map_texts(k, change): _map_texts(v, change) for k, v in value.items()}
+        return {
+            _map_texts(k, change, number): _map_texts(v, change, number) for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return type(value)(_map_texts(v, change) for v in value)
+        return type(value)(_map_texts(v, change, number) for v in value)
     return value
 
 
@@ -185,20 +192,22 @@ def secret_forms(secret: str) -> tuple[str, ...]:
     ``\uXXXX`` in lower or upper case hex); percent-encoded in upper and lower case, and form
     encoded (``+`` for a space); base64 and base64url, with and without padding, and the part
     of the token that survives at each of the three alignments inside a longer base64 text
-    (``user:token`` in a Basic header). Generated from the secret, so that nothing is listed by
-    hand.
+    (``user:token`` in a Basic header). The JSON-escaped forms escaped once more (a vendor
+    quoting the body it received inside a JSON string) and in base64 (a gateway echoing the
+    body encoded). Generated from the secret, so that nothing is listed by hand.
     """
     if not secret:
         return ()
     escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
+    escapes = {escaped, escaped.replace("/", "\\/"), json.dumps(secret, ensure_ascii=True)[1:-1]}
     every_char = "".join(f"\\u{ord(ch):04x}" for ch in secret)
     percent = quote(secret, safe="")
     plus = quote_plus(secret, safe="")
     forms = {
         secret,
-        escaped,
-        escaped.replace("/", "\\/"),
-        json.dumps(secret, ensure_ascii=True)[1:-1],
+        *escapes,
+        # A vendor quoting the request body it received inside a JSON string escapes it twice.
+        *(json.dumps(form, ensure_ascii=False)[1:-1] for form in escapes),
         every_char,
         "".join(f"\\u{ord(ch):04X}" for ch in secret),
         percent,
@@ -206,6 +215,8 @@ def secret_forms(secret: str) -> tuple[str, ...]:
         plus,
         _PERCENT.sub(lambda m: m[0].lower(), plus),
         *_base64_forms(secret.encode()),
+        # The JSON body, base64-encoded as a gateway echoes it: the token as JSON wrote it.
+        *(b64 for form in escapes - {secret} for b64 in _base64_forms(form.encode())),
         *_python_escaped(secret),
         html.escape(secret, quote=True),
         html.escape(secret, quote=False),
@@ -235,23 +246,65 @@ def _base64_forms(raw: bytes) -> set[str]:
     return forms
 
 
-_ESCAPE: Final = re.compile(r"\\u([0-9a-fA-F]{4})|\\/")
+# JSON's escapes, and ``\'`` as PHP and JavaScript write it: each decoded the one way it reads.
+_ESCAPE: Final = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/'bfnrt]))")
+# ``\uXXXX`` and ``\/`` alone: a text that is no JSON may hold a raw backslash before one.
+_U_ESCAPE: Final = re.compile(r"\\u([0-9a-fA-F]{4})|\\/")
+_ESCAPED: Final = {
+    '"': '"',
+    "\\": "\\",
+    "/": "/",
+    "'": "'",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+}
 
 
 def _unescaped(text: str) -> str:
-    r"""*text* with JSON's ``\uXXXX`` and ``\/`` escapes decoded (surrogate pairs joined)."""
-    plain = _ESCAPE.sub(lambda m: "/" if m[1] is None else chr(int(m[1], 16)), text)
+    r"""*text* with one level of JSON string escapes decoded (``\uXXXX``, ``\"``, ``\\``, ...).
+
+    Every escape is decoded, whichever a writer chose: .NET's encoder writes ``'`` and ``"`` as
+    ``\u0027`` and ``\u0022`` and a backslash as ``\\``. Surrogate pairs are joined.
+    """
+    plain = _ESCAPE.sub(lambda m: _ESCAPED[m[2]] if m[1] is None else chr(int(m[1], 16)), text)
+    return plain.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _u_unescaped(text: str) -> str:
+    r"""*text* with only ``\uXXXX`` and ``\/`` decoded: a raw backslash before one stays."""
+    plain = _U_ESCAPE.sub(lambda m: "/" if m[1] is None else chr(int(m[1], 16)), text)
     return plain.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def redact_values(value: Any, secrets: tuple[str, ...]) -> Any:
     """JSON-shaped *value* with every secret masked, in any form, in every text and key.
 
-    The structure is left as it is: only texts change. This is how a parsed answer is
-    redacted (a redaction of its text could change what the text parses to).
+    The structure is left as it is: only texts change, and a number that writes a secret (a
+    credential of digits echoed as a JSON number) becomes the text ``***``. This is how a
+    parsed answer is redacted (a redaction of its text could change what the text parses to).
     """
     live = tuple(s for s in secrets if s)
-    return _map_texts(value, functools.partial(_redact_text, secrets=live)) if live else value
+    if not live:
+        return value
+    # Settings take a number as its digits: such a credential may come back as a number.
+    number = functools.partial(_masked_number, secrets=live) if _numeric(live) else None
+    return _map_texts(value, functools.partial(_redact_text, secrets=live), number)
+
+
+def _masked_number(value: float, *, secrets: tuple[str, ...]) -> float | str:
+    return MASK if _holds_a_form(str(value), secrets) else value
+
+
+@functools.lru_cache(maxsize=64)
+def _numeric(secrets: tuple[str, ...]) -> bool:
+    """Whether a number could write one of *secrets* (a secret of digits, a sign or a point)."""
+    return any(_NUMBER_TEXT.fullmatch(secret) for secret in secrets)
+
+
+_NUMBER_TEXT: Final = re.compile(r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?")
 
 
 def _python_escaped(secret: str) -> set[str]:
@@ -351,8 +404,12 @@ def _finder(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
 
 
 def _redact_escaped(text: str, secrets: tuple[str, ...]) -> str:
-    plain = _unescaped(text)
-    if not _holds_a_form(plain, secrets):
+    # Two readings of the backslashes, since a text need not be JSON: every escape decoded,
+    # or only `\uXXXX` (a raw backslash may stand before one, as part of the token).
+    for plain in (_unescaped(text), _u_unescaped(text)):
+        if _holds_a_form(plain, secrets):
+            break
+    else:
         return text
     try:
         decoded = json.loads(text)

@@ -14,9 +14,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._errors import ConfigurationError
+from .._secrets import MASK
 from .._stores import PostgresResultStore, SQLiteResultStore
 from ..typing import RecordQuery
 from .common import CLIError
@@ -51,16 +52,25 @@ def is_url(db: Path | str) -> bool:
 
 
 def shown(db: Path | str) -> str:
-    """*db* as it may be printed: a URL without its password."""
+    """*db* as it may be printed: a URL without its password (``user:***@``, ``password=***``)."""
     if not is_url(db):
         return str(db)
-    parts = urlsplit(str(db))
-    if parts.password is None:
-        return str(db)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    netloc = f"{parts.username or ''}:***@{host}{port}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    text = str(db)
+    parts = urlsplit(text)
+    if parts.password is not None:
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        text = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}{port}"))
+    # libpq also takes the password as a parameter of the URL (`postgresql:///db?password=`).
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name in _SECRET_PARAMETERS for name, _ in query):
+        masked = [(name, MASK if name in _SECRET_PARAMETERS else value) for name, value in query]
+        fragment = f"#{parts.fragment}" if parts.fragment else ""
+        text = f"{text.partition('?')[0]}?{urlencode(masked, safe='*')}{fragment}"
+    return text
+
+
+_SECRET_PARAMETERS: Final = frozenset({"password", "sslpassword"})
 
 
 @contextlib.asynccontextmanager

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from .._models import Lead
-    from .._settings import IntegrationSettings
+    from .._settings import Credentials, IntegrationSettings
 
 __all__ = ["cache_key", "credential_key", "endpoint_key", "vendor_day"]
 
@@ -45,7 +45,15 @@ def _token_hash(settings: IntegrationSettings) -> str:
     """A hash of the credential's secrets (whatever they are named), empty when it has none."""
     credentials = settings.credentials
     secrets = (getattr(credentials, a.name) for a in attrs.fields(type(credentials)))
-    return "\0".join(_secret_hash(value) for value in secrets if isinstance(value, Secret))
+    hashes = [_secret_hash(value) for value in secrets if isinstance(value, Secret)]
+    # The named secrets too (an account SID and its auth token): another account, another
+    # quota. After the others, so that a credential without them keeps the key it had.
+    hashes += [f"{name}={_secret_hash(value)}" for name, value in _named(credentials)]
+    return "\0".join(hashes)
+
+
+def _named(credentials: Credentials) -> list[tuple[str, Secret]]:
+    return sorted(credentials.secrets.items())
 
 
 def _credential_scope(settings: IntegrationSettings) -> dict[str, Any]:
@@ -55,6 +63,8 @@ def _credential_scope(settings: IntegrationSettings) -> dict[str, Any]:
     for attribute in attrs.fields(type(credentials)):
         value = getattr(credentials, attribute.name)
         scope[attribute.name] = _secret_hash(value) if isinstance(value, Secret) else value
+    # The named secrets' mapping by hash: their text is `***` for every account.
+    scope["secrets"] = {name: _secret_hash(value) for name, value in _named(credentials)}
     return scope
 
 

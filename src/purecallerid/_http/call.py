@@ -36,7 +36,7 @@ from .._errors import (
     status_error_class,
 )
 from .._models import Attempt, Exchange, RequestRecord
-from .._secrets import mask_phones, redact, redact_text, redact_values
+from .._secrets import mask_phones, redact_text, redact_values
 from .received import Received, ResponseLimits, body_text, too_deep
 from .retry import RetryPolicy, parse_retry_after, retry_delay
 
@@ -97,8 +97,9 @@ class WireRequest:
     """
 
     method: str
-    path: str
-    # Headers, body and query hold credentials: out of reprs (debuggers, logs of a host).
+    # Path, headers, body and query hold credentials (a vendor may take its key in the path):
+    # out of reprs (debuggers, logs of a host).
+    path: str = field(repr=False)
     headers: Mapping[str, str] = field(factory=dict, converter=_frozen_map, repr=False)
     json: Any = field(default=None, repr=False)
     query: Mapping[str, str] = field(factory=dict, converter=_frozen_map, repr=False)
@@ -132,7 +133,8 @@ class VendorReply:
     """
 
     status_code: int
-    headers: httpx.Headers
+    # A gateway may echo the request's headers, credential and all: out of reprs.
+    headers: httpx.Headers = field(repr=False)
     text: str = field(repr=False)
     raw: str
     secrets: tuple[str, ...] = field(repr=False)
@@ -317,7 +319,8 @@ def _recorded_url(url: str, query: Mapping[str, str]) -> str:
 
 def _recorded_headers(headers: Mapping[str, str], secrets: tuple[str, ...]) -> dict[str, str]:
     return {
-        name: "***" if name.lower() in _CREDENTIAL_HEADERS else redact(value, secrets)
+        # Every form: a header may carry the token encoded (base64 of "account:token").
+        name: "***" if name.lower() in _CREDENTIAL_HEADERS else redact_values(value, secrets)
         for name, value in headers.items()
     }
 
@@ -348,7 +351,7 @@ class _Call(Generic[T]):
             method=wire.method,
             url=redact_text(self.full_url, self.secrets),
             headers=_recorded_headers(wire.headers, self.secrets),
-            body=redact(body, self.secrets),
+            body=redact_values(body, self.secrets),  # every form: a value may be encoded
         )
         self.attempts: list[Attempt] = []
         self.label = label

@@ -61,8 +61,9 @@ class Received:
     """
 
     status_code: int
-    headers: httpx.Headers
-    body: bytes
+    # As the vendor sent them: a credential it echoed is still there. Out of reprs.
+    headers: httpx.Headers = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
     cut: bool = False
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..._errors import ConfigurationError, PureCallerIDError
 from ..._fork import check_process, forked
@@ -26,7 +26,11 @@ def url_password(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in _SCHEMES:
         raise ConfigurationError("not a Redis URL (redis://, rediss:// or unix://)")
-    return None if parts.password is None else unquote(parts.password)
+    if parts.password is not None:
+        return unquote(parts.password)
+    # redis-py also takes it as a parameter of the URL.
+    given = parse_qs(parts.query).get("password")
+    return given[0] if given else None
 
 
 class RedisSuppressionList:
