@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from importlib import resources
@@ -253,6 +254,75 @@ def test_screen_refuses_to_overwrite_the_input(
     argv = ["screen", str(leads), "--settings", str(settings), "--campaign", "c"]
     assert main([*argv, "--out", str(leads)]) == 1
     assert "would overwrite the leads file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "target", "said"),
+    [
+        ("--summary-json", "records.db", "would overwrite the records database"),
+        ("--summary-json", "leads.csv", "would overwrite the leads file"),
+        ("--summary-json", "settings.toml", "would overwrite the settings file"),
+        ("--summary-json", "out.csv", "would overwrite the output"),
+        ("--out", "settings.toml", "would overwrite the settings file"),
+        ("--db", "settings.toml", "would overwrite the settings file"),
+        ("--db", f"out.csv.{os.getpid()}.partial", "would overwrite the records database"),
+    ],
+)
+def test_screen_refuses_outputs_that_would_overwrite_another_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, target: str, said: str
+) -> None:
+    """Before any call: no output (the summary, the CSV, the records) lands on another file."""
+    settings = settings_file(tmp_path)
+    leads = leads_file(tmp_path, "lead_id,phone\nL1,2125550150\n")
+    db, out = tmp_path / "records.db", tmp_path / "out.csv"
+    out.write_text("the last run's decisions\n")
+    given = {"--out": str(out), "--db": str(db), option: str(tmp_path / target)}
+    kept = {path: path.read_bytes() for path in (settings, leads, out)}
+    argv = ["screen", str(leads), "--settings", str(settings), "--campaign", "c", "--no-progress"]
+    assert main([*argv, *(part for pair in given.items() for part in pair)]) == 1
+    assert said in capsys.readouterr().err
+    assert {path: path.read_bytes() for path in kept} == kept
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+def test_screen_refuses_an_output_that_is_no_regular_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pipe (or a device) renamed over would become a plain file, its reader left waiting."""
+    settings = settings_file(tmp_path)
+    leads = leads_file(tmp_path, "lead_id,phone\nL1,2125550150\n")
+    fifo = tmp_path / "decisions.fifo"
+    os.mkfifo(fifo)
+    argv = ["screen", str(leads), "--settings", str(settings), "--campaign", "c"]
+    assert main([*argv, "--out", str(fifo), "--no-progress"]) == 1
+    assert "is not a regular file" in capsys.readouterr().err
+    assert fifo.is_fifo()
+
+
+def test_records_export_refuses_to_write_over_its_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`records export --out` naming the database it reads: refused, the database intact."""
+    db = tmp_path / "records.db"
+    sqlite3.connect(db).close()
+    kept = db.read_bytes()
+    assert main(["records", "export", "--db", str(db), "--out", str(db)]) == 1
+    assert "would overwrite the records database" in capsys.readouterr().err
+    assert db.read_bytes() == kept
+
+
+def test_ctrl_c_before_a_command_runs_says_interrupted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C while the command's modules load: exit 130 and one line, no traceback."""
+    import purecallerid.cli  # noqa: PLC0415 - the module, to patch
+
+    def pressed(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(purecallerid.cli, "build_parser", pressed)
+    assert main(["validate", "settings.toml"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
 
 
 def test_check_prints_decision_answer_and_trace(

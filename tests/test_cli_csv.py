@@ -12,6 +12,7 @@ import re
 import tempfile
 import tracemalloc
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from hypothesis import given, settings
@@ -282,7 +283,8 @@ def test_lead_id_of_an_unreadable_row(tmp_path: Path) -> None:
         (b'lead_id,"phone\nL1,1\n', "line 1: the header is not readable: unterminated quote"),
         (b"\n\r\n", "is empty: it needs a header row with a lead_id column"),
         (b"id,phone\n", "has no lead_id column (columns: id, phone)"),
-        (b"lead_id,a,a\n", "repeated column(s): a"),
+        (b"lead_id,a,a\n", "repeated column(s): 'a'"),
+        (b"lead_id,,,x\n", "repeated column(s): (a blank name)"),
     ],
 )
 def test_file_level_errors(tmp_path: Path, data: bytes, message: str) -> None:
@@ -291,6 +293,23 @@ def test_file_level_errors(tmp_path: Path, data: bytes, message: str) -> None:
     path.write_bytes(data)
     with pytest.raises(CLIError, match=re.escape(message)):
         LeadsFile(path, max_chars=60)
+
+
+def test_a_folder_or_an_unreadable_file_is_said_as_such(tmp_path: Path) -> None:
+    """Not "not found" for a folder, nor an untyped error for a file without read permission."""
+    with pytest.raises(CLIError, match="the leads file is a folder"):
+        LeadsFile(tmp_path)
+    path = tmp_path / "leads.csv"
+    path.write_bytes(HEADER)
+
+    def refused(*_: object, **__: object) -> NoReturn:
+        raise PermissionError(13, "Permission denied")
+
+    with pytest.MonkeyPatch.context() as patch:
+        # Patched: the tests may run as root, whom no file mode stops.
+        patch.setattr(Path, "open", refused)
+        with pytest.raises(CLIError, match=r"cannot read the leads file .*: Permission denied"):
+            LeadsFile(path)
 
 
 def test_an_overlong_line_is_never_held_whole(tmp_path: Path) -> None:

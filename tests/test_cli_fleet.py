@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import json
 import os
@@ -56,12 +57,14 @@ rules = ['dnc: reject when status = "Rejected" and reason = "DNC"']
     return path
 
 
-def worker(folder: Path, number: int, db: str, *extra: str) -> subprocess.Popen[str]:
+def worker(
+    folder: Path, number: int, db: str, *extra: str, out: str | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(  # noqa: S603 - our own module
         [
             sys.executable, "-m", "purecallerid", "screen", str(folder / "leads.csv"),
             "--settings", str(folder / "settings.toml"), "--campaign", "bulk",
-            "--out", str(folder / f"out{number}.csv"), "--db", db,
+            "--out", out or str(folder / f"out{number}.csv"), "--db", db,
             "--concurrency", "16", "--no-progress", *extra,
         ],
         stdout=subprocess.PIPE,
@@ -232,3 +235,47 @@ def test_records_output_masks_every_phone_format(
     assert "2125550105" not in digits.replace(" ", "")
     assert all("555" not in run or len(run) < 7 for run in digits.split())
     assert "***0105" in shown
+
+
+def test_sigterm_stops_a_worker_as_ctrl_c_does(tmp_path: Path) -> None:
+    """SIGTERM (docker stop, systemd, timeout): the leads under way end recorded, exit 130,
+    and the re-run sends no lead to the vendor a second time (no claim left to expire)."""
+    write_leads(tmp_path / "leads.csv")
+    db = str(tmp_path / "shared.db")
+    with Simulator(api_token=TOKEN, latency=0.2) as sim:
+        write_settings(tmp_path, sim.url)
+        stopped = worker(tmp_path, 0, db)
+        deadline = time.monotonic() + 30
+        while sim.stats()["total_requests"] < 40 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        stopped.send_signal(signal.SIGTERM)
+        _, err = stopped.communicate(timeout=60)
+        assert stopped.returncode == 130, err
+        assert "interrupted" in err
+        assert "Traceback" not in err
+        with contextlib.closing(SQLiteResultStore(db)) as store:
+            recorded = store.count()
+        assert recorded == sim.stats()["total_requests"]  # every call made is recorded
+        started = time.monotonic()
+        finish([worker(tmp_path, 1, db)])
+        calls = sim.stats()["total_requests"]
+    assert calls == LEADS  # none twice
+    assert time.monotonic() - started < 30  # no claim of the stopped worker waited out
+    (rows,) = outputs(tmp_path, [1])
+    assert len(rows) == LEADS
+
+
+def test_workers_given_the_same_output_each_write_it_whole(tmp_path: Path) -> None:
+    """Each worker writes its own partial file and renames it over the output: both succeed."""
+    write_leads(tmp_path / "leads.csv")
+    db = str(tmp_path / "shared.db")
+    out = str(tmp_path / "out.csv")
+    with Simulator(api_token=TOKEN, latency=0.01) as sim:
+        write_settings(tmp_path, sim.url)
+        finish([worker(tmp_path, n, db, out=out) for n in range(2)])
+        calls = sim.stats()["total_requests"]
+    assert calls == LEADS
+    with (tmp_path / "out.csv").open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == LEADS
+    assert not list(tmp_path.glob("*.partial"))

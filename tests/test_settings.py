@@ -131,6 +131,27 @@ def test_env_references() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "token", ["${PCID_TOKEN", "${PCID_TOKEN-fallback-token}", "${PCID_TOKEN:=fallback-token}"]
+)
+def test_a_mistyped_env_reference_is_a_problem_not_a_token(token: str) -> None:
+    """Taken as text, `${PCID_TOKEN` would be sent as the token in every call."""
+    data = pcid(credentials={"api_token": token, "campaign_id": "C1", "list_name": "Main"})
+    with pytest.raises(SettingsError) as info:
+        load(data, environ={"PCID_TOKEN": "from-env-token"})
+    (problem,) = [p for p in problems(info) if "variable reference" in p]
+    assert problem == (
+        "campaigns.demo.integrations[0].credentials.api_token: a '${' starts no variable"
+        " reference here: write ${NAME} or ${NAME:-default} (a default cannot contain '}')"
+    )
+    assert "PCID_TOKEN" not in problem  # what follows '${' may be a secret's own text
+    # A '${' that starts no name stays text, as the reference says (no escape exists).
+    kept = pcid(credentials={"api_token": "tok${}abc1234", "campaign_id": "C1", "list_name": "M"})
+    api_token = load(kept)["demo"].integrations[0].credentials.api_token
+    assert api_token is not None
+    assert api_token.reveal() == "tok${}abc1234"
+
+
 def test_hash_ignores_tokens_but_not_rules() -> None:
     """The settings hash changes with rules, not with the token."""
     base = load(pcid())["demo"].settings_hash

@@ -46,6 +46,8 @@ __all__ = ["check_campaign", "flow_problems", "load_settings"]
 
 _IN_HTTP: Final = re.compile(r"\.integrations\[\d+\]\.http(\.|\[|$)")
 _VARIABLE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# What starts a reference: one that does not end as `_VARIABLE` says is a mistake, not text.
+_REFERENCE_START: Final = re.compile(r"\$\{[A-Za-z_]")
 _INTEGRATION_KEYS: Final = frozenset(
     {
         "id",
@@ -182,26 +184,7 @@ def _read(path: Path) -> Any:
 def _expand(value: Any, path: str, environ: Mapping[str, str], out: _Collector) -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of *value*."""
     if isinstance(value, str):
-        if _IN_HTTP.search(path) and _VARIABLE.search(value):
-            # Expanded here, a secret would be plain text in the settings (their repr, their
-            # hash, the recorded request): credentials are placed by reference.
-            out.add(
-                path,
-                "no ${VAR} in an http table: put the value in credentials and use "
-                "{credentials.<name>}",
-            )
-            return value
-
-        def substitute(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in environ:
-                return environ[name]
-            if default is not None:
-                return default
-            out.add(path, f"environment variable {name} is not set (and has no default)")
-            return ""
-
-        return _VARIABLE.sub(substitute, value)
+        return _expand_text(value, path, environ, out)
     if isinstance(value, Mapping):
         wrong = [k for k in value if not isinstance(k, str)]
         if wrong:  # a document from code (or YAML): JSON and TOML keys are text
@@ -212,6 +195,39 @@ def _expand(value: Any, path: str, environ: Mapping[str, str], out: _Collector) 
     if isinstance(value, list):
         return [_expand(v, f"{path}[{i}]", environ, out) for i, v in enumerate(value)]
     return value
+
+
+def _expand_text(value: str, path: str, environ: Mapping[str, str], out: _Collector) -> str:
+    """*value* with its references replaced; a malformed reference is a problem, not text."""
+    if _IN_HTTP.search(path) and _VARIABLE.search(value):
+        # Expanded here, a secret would be plain text in the settings (their repr, their
+        # hash, the recorded request): credentials are placed by reference.
+        out.add(
+            path,
+            "no ${VAR} in an http table: put the value in credentials and use {credentials.<name>}",
+        )
+        return value
+    for almost in _REFERENCE_START.finditer(value):
+        if _VARIABLE.match(value, almost.start()) is None:
+            # `${TOKEN` or `${TOKEN-x}` would be sent as they stand: a token that is not the
+            # one meant, in every call. The text is not quoted: it may be a secret's.
+            out.add(
+                path,
+                "a '${' starts no variable reference here: write ${NAME} or ${NAME:-default}"
+                " (a default cannot contain '}')",
+            )
+            return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in environ:
+            return environ[name]
+        if default is not None:
+            return default
+        out.add(path, f"environment variable {name} is not set (and has no default)")
+        return ""
+
+    return _VARIABLE.sub(substitute, value)
 
 
 # -- reading values -----------------------------------------------------------------------

@@ -40,12 +40,14 @@ from .common import (
     CLIError,
     LoadedSettings,
     load_settings_file,
+    same_file,
     serve_prometheus,
     stderr_console,
     stdout_console,
+    terminate_as_interrupt,
 )
 from .records import is_url, parse_time, records_export, records_show, shown
-from .screen import ScreenJob, default_db, run_screen
+from .screen import ScreenJob, default_db, partial_path, run_screen
 from .summary import print_summary, summary_json
 
 if TYPE_CHECKING:
@@ -102,9 +104,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _screen(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    if args.summary_json is not None and not Path(args.summary_json).parent.is_dir():
-        # Said before the run, not after an hour of screening.
-        raise CLIError(f"the folder of --summary-json does not exist: {args.summary_json}")
+    if args.summary_json is not None:
+        _check_summary_path(args, Path(args.summary_json))
     job = ScreenJob(
         leads=Path(args.leads),
         settings=Path(args.settings),
@@ -120,7 +121,7 @@ def _screen(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
     )
     try:
-        with collector_tuned():
+        with collector_tuned(), terminate_as_interrupt():
             summary = asyncio.run(run_screen(job, stderr_console()))
     except KeyboardInterrupt:
         stderr_console().print(
@@ -134,6 +135,27 @@ def _screen(args: argparse.Namespace) -> int:
     if args.summary_json is not None:
         _write_json(Path(args.summary_json), summary_json(summary, exit_code=code))
     return code
+
+
+def _check_summary_path(args: argparse.Namespace, path: Path) -> None:
+    """Refuse a summary path the run could not write, or would write over another file.
+
+    Said before the run, not after an hour of screening.
+    """
+    if not path.parent.is_dir():
+        raise CLIError(f"the folder of --summary-json does not exist: {path}")
+    out = Path(args.out)
+    files = {
+        "leads file": Path(args.leads),
+        "settings file": Path(args.settings),
+        "output": out,
+        "output being written": partial_path(out),
+    }
+    if args.db is None or not is_url(args.db):
+        files["records database"] = default_db(out) if args.db is None else Path(args.db)
+    for name, other in files.items():
+        if same_file(path, other):
+            raise CLIError(f"--summary-json {path} would overwrite the {name}")
 
 
 # The young generation's allocation threshold during a bulk run (CPython's default is 700,
@@ -246,6 +268,8 @@ def _records(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if args.out is not None:
+            if not is_url(db) and same_file(Path(args.out), Path(db)):
+                raise CLIError(f"--out {args.out} would overwrite the records database")
             try:
                 out = stack.enter_context(Path(args.out).open("w", encoding="utf-8", newline=""))
             except OSError as exc:
@@ -497,7 +521,8 @@ def _demo(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
         try:
-            summary = asyncio.run(_run_demo(job, stdout_console(), temporary=args.out is None))
+            with terminate_as_interrupt():
+                summary = asyncio.run(_run_demo(job, stdout_console(), temporary=args.out is None))
         except KeyboardInterrupt:
             stderr_console().print("interrupted")
             return EXIT_INTERRUPTED

@@ -6,7 +6,10 @@ a :class:`CLIError`, printed as one line per problem without a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 from typing import TYPE_CHECKING, Final
 
 from rich.console import Console
@@ -21,7 +24,7 @@ from .._screener import AsyncScreener
 from .._settings import FileSettings
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
     from pathlib import Path
 
     from prometheus_client import CollectorRegistry
@@ -204,3 +207,37 @@ def serve_prometheus(port: int, host: str = "127.0.0.1") -> tuple[CollectorRegis
         return registry, serve_metrics(port, host=host, registry=registry)
     except OSError as exc:
         raise CLIError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While it lasts, SIGTERM stops the command as Ctrl-C does (and as gently).
+
+    ``docker stop``, systemd, Kubernetes and ``timeout`` send SIGTERM, whose default kills the
+    process at once: the screenings under way would end unrecorded, their claims held until
+    they expire, and the re-run would send those leads to the vendor again. Raised as SIGINT
+    instead, it takes the path of the first Ctrl-C: no new row is started, the ones under way
+    end recorded. Only in the main thread (the only one that may set a handler).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _as_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _as_interrupt(_signum: int, _frame: object) -> None:
+    signal.raise_signal(signal.SIGINT)
+
+
+def same_file(one: Path, other: Path) -> bool:
+    """Whether two paths name one file (through links too), existing or not."""
+    if one.resolve() == other.resolve():
+        return True
+    try:
+        return one.exists() and other.exists() and one.samefile(other)
+    except OSError:
+        return False

@@ -282,10 +282,15 @@ class LeadsFile:
         self.path = path
         self.max_chars = max_chars
         self.max_lines = max_lines
+        if path.is_dir():
+            raise CLIError(f"the leads file is a folder: {path}")
         if not path.is_file():
             raise CLIError(f"leads file not found: {path}")
-        with self._open() as file:
-            header = next(iter(_Rows(_Lines(file, max_chars), max_lines)), None)
+        try:
+            with self._open() as file:
+                header = next(iter(_Rows(_Lines(file, max_chars), max_lines)), None)
+        except OSError as exc:  # no permission to read it, a file that went away
+            raise CLIError(f"cannot read the leads file {path}: {exc.strerror or exc}") from None
         if header is None:
             raise CLIError(f"{path} is empty: it needs a header row with a lead_id column")
         self.header = self._names(header)
@@ -296,7 +301,8 @@ class LeadsFile:
             )
         repeated = sorted({n for n in self.header if self.header.count(n) > 1})
         if repeated:
-            raise CLIError(f"{path}: repeated column(s): {', '.join(repeated)}")
+            names = ", ".join(repr(name) if name else "(a blank name)" for name in repeated)
+            raise CLIError(f"{path}: repeated column(s): {names}")
         self.lead_index = self.header.index("lead_id")
 
     def _names(self, header: Row) -> list[str]:

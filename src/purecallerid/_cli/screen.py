@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import os
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -29,7 +30,7 @@ from rich.live import Live
 from .._errors import InvalidLeadError, StorageError
 from .._models import Lead
 from .._records import IntegrationStatus, ScreeningRecord
-from .common import CLIError, load_settings_file, serve_prometheus
+from .common import CLIError, load_settings_file, same_file, serve_prometheus
 from .leads import LeadsFile, Unreadable
 from .outage import DEFAULT_STOP_AFTER, OutageWatch
 from .plan import endpoints, plan_lines
@@ -55,6 +56,7 @@ __all__ = [
     "INTEGRATION_COLUMNS",
     "ScreenJob",
     "default_db",
+    "partial_path",
     "run_screen",
 ]
 
@@ -393,7 +395,7 @@ async def _write_output(
 ) -> ScreenSummary:
     """Screen the rows into ``OUT.partial``, then rename it to the output (unless stopped)."""
     job, tally = run.job, run.tally
-    partial = job.out.with_name(job.out.name + ".partial")
+    partial = partial_path(job.out)
     pace = Pace(rows)
     started = time.perf_counter()
     try:
@@ -479,16 +481,30 @@ async def _screen_in_order(run: _Run, emit: Callable[[_Outcome], None]) -> None:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
+def partial_path(out: Path) -> Path:
+    """Where the output is written until the run ends: ``OUT.<pid>.partial`` beside it.
+
+    One per process: two workers given the same output each write their own, and each
+    renames a whole file over the output.
+    """
+    return out.with_name(f"{out.name}.{os.getpid()}.partial")
+
+
 def _check_paths(job: ScreenJob, db: Path | str) -> None:
-    if not job.out.parent.is_dir():
-        raise CLIError(f"the output folder does not exist: {job.out.parent}")
-    if job.out.is_dir():
-        raise CLIError(f"the output is a folder: {job.out}; name a file such as decisions.csv")
-    if is_url(db):
-        return
-    db = Path(db)
-    for name, path in (("output", job.out), ("records database", db)):
-        if path.resolve() == job.leads.resolve():
-            raise CLIError(f"the {name} {path} would overwrite the leads file")
-    if db.resolve() == job.out.resolve():
-        raise CLIError(f"the records database and the output are the same file: {db}")
+    out = job.out
+    if not out.parent.is_dir():
+        raise CLIError(f"the output folder does not exist: {out.parent}")
+    if out.is_dir():
+        raise CLIError(f"the output is a folder: {out}; name a file such as decisions.csv")
+    if out.exists() and not out.is_file():
+        # Renamed over, a device or a pipe would become a plain file (and its reader get
+        # nothing).
+        raise CLIError(f"the output {out} is not a regular file; name a file such as decisions.csv")
+    inputs = {"leads file": job.leads, "settings file": job.settings}
+    outputs = {"output": out, "output being written": partial_path(out)}
+    if not is_url(db):
+        inputs["records database"] = outputs["records database"] = Path(db)
+    for name, path in outputs.items():
+        for other, given in inputs.items():
+            if other != name and same_file(path, given):
+                raise CLIError(f"the {name} {path} would overwrite the {other}")
