@@ -76,7 +76,14 @@ def encodings(token: str) -> dict[str, str]:
         "b64_json_body": base64.b64encode(json.dumps({"apiToken": token}).encode()).decode(),
         # .NET's default encoder: quotes and HTML characters as \u00XX, a backslash as \\.
         "dotnet": "".join(_DOTNET.get(c, c) for c in token),
+        # The last two, in a body a gateway echoes base64-encoded.
+        "b64_json_twice": _b64(json.dumps(json.dumps({"apiToken": token}))),
+        "b64_dotnet_body": _b64('{"apiToken":"' + "".join(_DOTNET.get(c, c) for c in token) + '"}'),
     }
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 _DOTNET = {c: f"\\u{ord(c):04X}" for c in "'\"<>&+`"} | {"\\": "\\\\"}

@@ -265,7 +265,6 @@ def test_screen_refuses_to_overwrite_the_input(
         ("--summary-json", "out.csv", "would overwrite the output"),
         ("--out", "settings.toml", "would overwrite the settings file"),
         ("--db", "settings.toml", "would overwrite the settings file"),
-        ("--db", f"out.csv.{os.getpid()}.partial", "would overwrite the records database"),
     ],
 )
 def test_screen_refuses_outputs_that_would_overwrite_another_file(

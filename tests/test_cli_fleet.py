@@ -58,7 +58,12 @@ rules = ['dnc: reject when status = "Rejected" and reason = "DNC"']
 
 
 def worker(
-    folder: Path, number: int, db: str, *extra: str, out: str | None = None
+    folder: Path,
+    number: int,
+    db: str,
+    *extra: str,
+    out: str | None = None,
+    sigint_ignored: bool = False,
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(  # noqa: S603 - our own module
         [
@@ -71,7 +76,13 @@ def worker(
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
+        # As a script's `command &` starts it: SIGINT ignored, which Python keeps.
+        preexec_fn=ignore_sigint if sigint_ignored else None,  # noqa: PLW1509 - no threads here
     )  # fmt: skip
+
+
+def ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def finish(processes: list[subprocess.Popen[str]], timeout: float = 120) -> None:
@@ -237,14 +248,18 @@ def test_records_output_masks_every_phone_format(
     assert "***0105" in shown
 
 
-def test_sigterm_stops_a_worker_as_ctrl_c_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sigint_ignored", [False, True], ids=["foreground", "background"])
+def test_sigterm_stops_a_worker_as_ctrl_c_does(tmp_path: Path, sigint_ignored: bool) -> None:
     """SIGTERM (docker stop, systemd, timeout): the leads under way end recorded, exit 130,
-    and the re-run sends no lead to the vendor a second time (no claim left to expire)."""
+    and the re-run sends no lead to the vendor a second time (no claim left to expire).
+
+    Also for a worker started with SIGINT ignored, as a script's background job is.
+    """
     write_leads(tmp_path / "leads.csv")
     db = str(tmp_path / "shared.db")
     with Simulator(api_token=TOKEN, latency=0.2) as sim:
         write_settings(tmp_path, sim.url)
-        stopped = worker(tmp_path, 0, db)
+        stopped = worker(tmp_path, 0, db, sigint_ignored=sigint_ignored)
         deadline = time.monotonic() + 30
         while sim.stats()["total_requests"] < 40 and time.monotonic() < deadline:
             time.sleep(0.005)

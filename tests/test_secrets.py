@@ -210,6 +210,10 @@ def test_a_credential_of_digits_echoed_as_a_number_is_masked(digits: int, as_flo
             "postgresql:///leads?host=db.test&sslpassword=pw-0123456&sslmode=require",
             "postgresql:///leads?host=db.test&sslpassword=***&sslmode=require",
         ),
+        # libpq reads '#' as part of a value, not as a fragment
+        ("postgresql://u:pa#ss-0123@db.test/leads", "postgresql://u:***@db.test/leads"),
+        ("postgresql:///leads?password=sec#ret-0123", "postgresql:///leads?password=***"),
+        ("postgresql://u:pw-0123456@db.test:port/leads", "postgresql://u:***@db.test:port/leads"),
         ("postgres://db.test/leads", "postgres://db.test/leads"),
         ("records.db", "records.db"),
     ],

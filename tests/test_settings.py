@@ -145,11 +145,12 @@ def test_a_mistyped_env_reference_is_a_problem_not_a_token(token: str) -> None:
         " reference here: write ${NAME} or ${NAME:-default} (a default cannot contain '}')"
     )
     assert "PCID_TOKEN" not in problem  # what follows '${' may be a secret's own text
-    # A '${' that starts no name stays text, as the reference says (no escape exists).
-    kept = pcid(credentials={"api_token": "tok${}abc1234", "campaign_id": "C1", "list_name": "M"})
-    api_token = load(kept)["demo"].integrations[0].credentials.api_token
-    assert api_token is not None
-    assert api_token.reveal() == "tok${}abc1234"
+    # A '${' that starts no name, or a dotted one ('$' before a placeholder), stays text.
+    for text in ("tok${}abc1234", "tok${lead.price}"):
+        kept = pcid(credentials={"api_token": text, "campaign_id": "C1", "list_name": "M"})
+        api_token = load(kept)["demo"].integrations[0].credentials.api_token
+        assert api_token is not None
+        assert api_token.reveal() == text
 
 
 def test_hash_ignores_tokens_but_not_rules() -> None:

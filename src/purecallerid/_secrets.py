@@ -199,7 +199,14 @@ def secret_forms(secret: str) -> tuple[str, ...]:
     if not secret:
         return ()
     escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
-    escapes = {escaped, escaped.replace("/", "\\/"), json.dumps(secret, ensure_ascii=True)[1:-1]}
+    escapes = {
+        escaped,
+        escaped.replace("/", "\\/"),
+        json.dumps(secret, ensure_ascii=True)[1:-1],
+        # .NET's default encoder: quotes, HTML characters and '+' as \u00XX, '\' as \\.
+        *("".join(table.get(ch, ch) for ch in secret) for table in _DOTNET),
+    }
+    twice = {json.dumps(form, ensure_ascii=False)[1:-1] for form in escapes}
     every_char = "".join(f"\\u{ord(ch):04x}" for ch in secret)
     percent = quote(secret, safe="")
     plus = quote_plus(secret, safe="")
@@ -207,7 +214,7 @@ def secret_forms(secret: str) -> tuple[str, ...]:
         secret,
         *escapes,
         # A vendor quoting the request body it received inside a JSON string escapes it twice.
-        *(json.dumps(form, ensure_ascii=False)[1:-1] for form in escapes),
+        *twice,
         every_char,
         "".join(f"\\u{ord(ch):04X}" for ch in secret),
         percent,
@@ -216,7 +223,7 @@ def secret_forms(secret: str) -> tuple[str, ...]:
         _PERCENT.sub(lambda m: m[0].lower(), plus),
         *_base64_forms(secret.encode()),
         # The JSON body, base64-encoded as a gateway echoes it: the token as JSON wrote it.
-        *(b64 for form in escapes - {secret} for b64 in _base64_forms(form.encode())),
+        *(b64 for form in (escapes | twice) - {secret} for b64 in _base64_forms(form.encode())),
         *_python_escaped(secret),
         html.escape(secret, quote=True),
         html.escape(secret, quote=False),
@@ -227,6 +234,9 @@ def secret_forms(secret: str) -> tuple[str, ...]:
 
 
 _PERCENT: Final = re.compile(r"%[0-9A-F]{2}")
+_DOTNET: Final = tuple(
+    {ch: f"\\u{ord(ch):04{case}}" for ch in "\"'<>&+`"} | {"\\": "\\\\"} for case in "Xx"
+)
 # A shorter fragment (of a base64 alignment) could match ordinary text by chance.
 _MIN_FORM: Final = 6
 
@@ -405,12 +415,14 @@ def _finder(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
 
 def _redact_escaped(text: str, secrets: tuple[str, ...]) -> str:
     # Two readings of the backslashes, since a text need not be JSON: every escape decoded,
-    # or only `\uXXXX` (a raw backslash may stand before one, as part of the token).
-    for plain in (_unescaped(text), _u_unescaped(text)):
-        if _holds_a_form(plain, secrets):
-            break
-    else:
-        return text
+    # or only `\uXXXX`, which differs where a raw backslash (the token's own) stands before one.
+    plain = _unescaped(text)
+    if not _holds_a_form(plain, secrets):
+        if "\\\\u" not in text:
+            return text
+        plain = _u_unescaped(text)
+        if not _holds_a_form(plain, secrets):
+            return text
     try:
         decoded = json.loads(text)
     except (ValueError, RecursionError):

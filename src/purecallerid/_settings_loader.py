@@ -47,7 +47,8 @@ __all__ = ["check_campaign", "flow_problems", "load_settings"]
 _IN_HTTP: Final = re.compile(r"\.integrations\[\d+\]\.http(\.|\[|$)")
 _VARIABLE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # What starts a reference: one that does not end as `_VARIABLE` says is a mistake, not text.
-_REFERENCE_START: Final = re.compile(r"\$\{[A-Za-z_]")
+# A dotted name is not one: `${lead.price}` is a '$' before a placeholder of an http table.
+_REFERENCE_START: Final = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*+(?![.])")
 _INTEGRATION_KEYS: Final = frozenset(
     {
         "id",

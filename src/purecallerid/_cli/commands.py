@@ -44,10 +44,10 @@ from .common import (
     serve_prometheus,
     stderr_console,
     stdout_console,
-    terminate_as_interrupt,
+    until_terminated,
 )
 from .records import is_url, parse_time, records_export, records_show, shown
-from .screen import ScreenJob, default_db, partial_path, run_screen
+from .screen import ScreenJob, default_db, run_screen
 from .summary import print_summary, summary_json
 
 if TYPE_CHECKING:
@@ -121,9 +121,9 @@ def _screen(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
     )
     try:
-        with collector_tuned(), terminate_as_interrupt():
-            summary = asyncio.run(run_screen(job, stderr_console()))
-    except KeyboardInterrupt:
+        with collector_tuned():
+            summary = asyncio.run(until_terminated(run_screen(job, stderr_console())))
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, SIGTERM
         stderr_console().print(
             f"interrupted: the leads screened so far are recorded in "
             f"{shown(job.db or default_db(out))}; "
@@ -149,7 +149,6 @@ def _check_summary_path(args: argparse.Namespace, path: Path) -> None:
         "leads file": Path(args.leads),
         "settings file": Path(args.settings),
         "output": out,
-        "output being written": partial_path(out),
     }
     if args.db is None or not is_url(args.db):
         files["records database"] = default_db(out) if args.db is None else Path(args.db)
@@ -521,9 +520,10 @@ def _demo(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
         try:
-            with terminate_as_interrupt():
-                summary = asyncio.run(_run_demo(job, stdout_console(), temporary=args.out is None))
-        except KeyboardInterrupt:
+            summary = asyncio.run(
+                until_terminated(_run_demo(job, stdout_console(), temporary=args.out is None))
+            )
+        except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, SIGTERM
             stderr_console().print("interrupted")
             return EXIT_INTERRUPTED
     return EXIT_OK if summary.stopped is None else EXIT_STOPPED

@@ -6,11 +6,10 @@ a :class:`CLIError`, printed as one line per problem without a traceback.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import os
 import signal
-import threading
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from rich.console import Console
 
@@ -24,7 +23,7 @@ from .._screener import AsyncScreener
 from .._settings import FileSettings
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Awaitable, Mapping
     from pathlib import Path
 
     from prometheus_client import CollectorRegistry
@@ -47,6 +46,8 @@ __all__ = [
     "stderr_console",
     "stdout_console",
 ]
+
+T = TypeVar("T")
 
 EXIT_OK: Final = 0
 EXIT_INVALID: Final = 1
@@ -209,28 +210,29 @@ def serve_prometheus(port: int, host: str = "127.0.0.1") -> tuple[CollectorRegis
         raise CLIError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from None
 
 
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """While it lasts, SIGTERM stops the command as Ctrl-C does (and as gently).
+async def until_terminated(work: Awaitable[T]) -> T:
+    """Await *work*; on SIGTERM, cancel it as the first Ctrl-C does (and as gently).
 
     ``docker stop``, systemd, Kubernetes and ``timeout`` send SIGTERM, whose default kills the
     process at once: the screenings under way would end unrecorded, their claims held until
-    they expire, and the re-run would send those leads to the vendor again. Raised as SIGINT
-    instead, it takes the path of the first Ctrl-C: no new row is started, the ones under way
-    end recorded. Only in the main thread (the only one that may set a handler).
+    they expire, and the re-run would send those leads to the vendor again. Here it cancels
+    the task running *work*, which ``asyncio.run`` does on the first Ctrl-C: no new row is
+    started, the ones under way end recorded, and :class:`asyncio.CancelledError` reaches the
+    caller of ``asyncio.run``. Handled by the event loop, so a job started with SIGINT ignored
+    (``command &`` in a script) stops on SIGTERM too. Only in the main thread.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _as_interrupt)
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    if task is None:  # not awaited by a task: nothing to cancel
+        return await work
     try:
-        yield
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, no signals
+        return await work
+    try:
+        return await work
     finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _as_interrupt(_signum: int, _frame: object) -> None:
-    signal.raise_signal(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def same_file(one: Path, other: Path) -> bool:

@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode
 
 from .._errors import ConfigurationError
 from .._secrets import MASK
@@ -55,19 +55,21 @@ def shown(db: Path | str) -> str:
     """*db* as it may be printed: a URL without its password (``user:***@``, ``password=***``)."""
     if not is_url(db):
         return str(db)
-    text = str(db)
-    parts = urlsplit(text)
-    if parts.password is not None:
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        text = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}{port}"))
+    # Split as libpq reads a URL, not as urllib does: '#' is no fragment there (a password
+    # may hold one); '/', '?' and '@' inside a part are percent-encoded.
+    scheme, _, rest = str(db).partition("://")
+    ends = [at for at in (rest.find("/"), rest.find("?")) if at >= 0]
+    authority, rest = rest[: min(ends, default=len(rest))], rest[min(ends, default=len(rest)) :]
+    userinfo, at, hostport = authority.rpartition("@")
+    if at and ":" in userinfo:
+        authority = f"{userinfo.partition(':')[0]}:{MASK}@{hostport}"
     # libpq also takes the password as a parameter of the URL (`postgresql:///db?password=`).
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if any(name in _SECRET_PARAMETERS for name, _ in query):
-        masked = [(name, MASK if name in _SECRET_PARAMETERS else value) for name, value in query]
-        fragment = f"#{parts.fragment}" if parts.fragment else ""
-        text = f"{text.partition('?')[0]}?{urlencode(masked, safe='*')}{fragment}"
-    return text
+    path, question, query = rest.partition("?")
+    parameters = parse_qsl(query, keep_blank_values=True)
+    if any(name in _SECRET_PARAMETERS for name, _ in parameters):
+        masked = [(n, MASK if n in _SECRET_PARAMETERS else v) for n, v in parameters]
+        query = urlencode(masked, safe="*")
+    return f"{scheme}://{authority}{path}{question}{query}"
 
 
 _SECRET_PARAMETERS: Final = frozenset({"password", "sslpassword"})

@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import os
+import secrets
 import time
 from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TextIO
 
 from attrs import field, frozen
 from rich.live import Live
@@ -56,7 +56,6 @@ __all__ = [
     "INTEGRATION_COLUMNS",
     "ScreenJob",
     "default_db",
-    "partial_path",
     "run_screen",
 ]
 
@@ -393,15 +392,11 @@ async def _write_output(
     rows: int,
     on_row: Callable[[Mapping[str, str], list[str], ScreeningRecord | None], None] | None,
 ) -> ScreenSummary:
-    """Screen the rows into ``OUT.partial``, then rename it to the output (unless stopped)."""
+    """Screen the rows into a partial file, then rename it to the output (unless stopped)."""
     job, tally = run.job, run.tally
-    partial = partial_path(job.out)
+    partial, file = _open_partial(job.out)
     pace = Pace(rows)
     started = time.perf_counter()
-    try:
-        file = partial.open("w", newline="", encoding="utf-8")
-    except OSError as exc:
-        raise CLIError(f"cannot write {partial}: {exc.strerror or exc}") from None
 
     def emit(outcome: _Outcome) -> None:
         if outcome.stopped:
@@ -481,13 +476,21 @@ async def _screen_in_order(run: _Run, emit: Callable[[_Outcome], None]) -> None:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-def partial_path(out: Path) -> Path:
-    """Where the output is written until the run ends: ``OUT.<pid>.partial`` beside it.
+def _open_partial(out: Path) -> tuple[Path, TextIO]:
+    """A new file beside *out* to write the output in until the run ends, and its path.
 
-    One per process: two workers given the same output each write their own, and each
-    renames a whole file over the output.
+    ``OUT.<random>.partial``, created (never opened over an existing file): each run has its
+    own, even two workers in containers with one process id, and each renames a whole file
+    over the output.
     """
-    return out.with_name(f"{out.name}.{os.getpid()}.partial")
+    while True:
+        partial = out.with_name(f"{out.name}.{secrets.token_hex(6)}.partial")
+        try:
+            return partial, partial.open("x", newline="", encoding="utf-8")
+        except FileExistsError:
+            continue  # a one in 2**48 draw: another name
+        except OSError as exc:
+            raise CLIError(f"cannot write {partial}: {exc.strerror or exc}") from None
 
 
 def _check_paths(job: ScreenJob, db: Path | str) -> None:
@@ -501,7 +504,7 @@ def _check_paths(job: ScreenJob, db: Path | str) -> None:
         # nothing).
         raise CLIError(f"the output {out} is not a regular file; name a file such as decisions.csv")
     inputs = {"leads file": job.leads, "settings file": job.settings}
-    outputs = {"output": out, "output being written": partial_path(out)}
+    outputs = {"output": out}
     if not is_url(db):
         inputs["records database"] = outputs["records database"] = Path(db)
     for name, path in outputs.items():
