@@ -121,9 +121,16 @@ def test_workers_sharing_records_call_the_vendor_once_per_lead(
     db = db_for(kind, tmp_path, request)
     with Simulator(api_token=TOKEN, latency=0.01) as sim:
         write_settings(tmp_path, sim.url)
-        finish([worker(tmp_path, n, db) for n in range(workers)])
+        summaries = [tmp_path / f"summary{n}.json" for n in range(workers)]
+        finish(
+            [worker(tmp_path, n, db, "--summary-json", str(summaries[n])) for n in range(workers)]
+        )
         calls = sim.stats()["total_requests"]
     assert calls == LEADS
+    # Each worker counts what it screened itself: the others' records are found, not made.
+    counts = [json.loads(path.read_text()) for path in summaries]
+    assert sum(count["screened_now"] for count in counts) == LEADS
+    assert all(count["screened_now"] + count["recorded_earlier"] == LEADS for count in counts)
     for rows in outputs(tmp_path, workers):
         assert len(rows) == LEADS
         assert all(row["decision"] in {"accept", "reject"} for row in rows)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from .._settings import CampaignSettings
     from ..prometheus import MetricsServer
-    from ..typing import EventObserver, Integration, ResultStore, StateBackend
+    from ..typing import EventObserver, Integration, Observer, ResultStore, StateBackend
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -115,7 +115,7 @@ class LoadedSettings:
         store: ResultStore,
         *,
         claim_lease: float | None = None,
-        observer: EventObserver | None = None,
+        observer: Observer | EventObserver | None = None,
     ) -> AsyncScreener:
         """A screener over these settings, with the state backend the file names.
 

@@ -29,7 +29,8 @@ from rich.live import Live
 
 from .._errors import InvalidLeadError, StorageError
 from .._models import Lead
-from .._records import IntegrationStatus, ScreeningRecord
+from .._observe.dispatch import CompositeObserver
+from .._records import IntegrationRecord, IntegrationStatus, ScreeningRecord
 from .common import CLIError, load_settings_file, same_file, serve_prometheus
 from .leads import LeadsFile, Unreadable
 from .outage import DEFAULT_STOP_AFTER, OutageWatch
@@ -181,9 +182,11 @@ class _Run:
         leads: LeadsFile,
         store: ResultStore,
         watch: OutageWatch,
+        decided: _Decided,
     ) -> None:
         self.job = job
         self.screener = screener
+        self.decided = decided
         self.store = store
         self.header, self.ids = columns
         self.leads = leads
@@ -325,7 +328,9 @@ async def run_screen(
         rows = leads.count()
         for line in _plan(job, loaded, campaign, rows, db):
             console.print(line)
-        observer, server = _metrics(job, console)
+        metrics, server = _metrics(job, console)
+        decided = _Decided()
+        observer = decided if metrics is None else CompositeObserver(decided, metrics)
         async with open_records(db) as store:
             screener = loaded.screener(store, claim_lease=job.claim_lease, observer=observer)
             watch = OutageWatch(job.stop_after, endpoints(campaign, loaded.kinds))
@@ -337,6 +342,7 @@ async def run_screen(
                     leads=leads,
                     store=store,
                     watch=watch,
+                    decided=decided,
                 )
                 return await _write_output(run, db, console, rows, on_row)
             finally:
@@ -347,6 +353,31 @@ async def run_screen(
         await loaded.aclose()
         if server is not None:
             server.close()
+
+
+class _Decided:
+    """The records this run's screener decided, until their rows are written.
+
+    What this process screened, as against what it found recorded: by an earlier run, or by
+    another worker during this one (a start time cannot tell those apart). By identity: the
+    screener hands the caller the record it told its observer of.
+    """
+
+    def __init__(self) -> None:
+        self._ids: set[int] = set()
+
+    def on_integration_result(self, lead: Lead, record: IntegrationRecord) -> None:
+        """Nothing: only whole decisions are counted."""
+
+    def on_decision(self, record: ScreeningRecord) -> None:
+        """Note *record* as decided here."""
+        self._ids.add(id(record))
+
+    def take(self, record: ScreeningRecord) -> bool:
+        """Whether *record* was decided here (forgotten after: its row is written once)."""
+        decided = id(record) in self._ids
+        self._ids.discard(id(record))
+        return decided
 
 
 def _metrics(job: ScreenJob, console: Console) -> tuple[EventObserver | None, MetricsServer | None]:
@@ -403,8 +434,8 @@ async def _write_output(
             return
         writer.writerow(outcome.row)
         record = outcome.record
-        tally.add(outcome.line, record, outcome.error, duplicate=outcome.duplicate)
-        new = record is not None and not outcome.duplicate and tally.is_new(record)
+        new = record is not None and not outcome.duplicate and run.decided.take(record)
+        tally.add(outcome.line, record, outcome.error, duplicate=outcome.duplicate, new=new)
         pace.add(
             None if record is None else record.decision.value,
             new=new,

@@ -58,7 +58,8 @@ class ScreenSummary:
         invalid: Rows that could not be screened (wrong column count, no lead id, not
             UTF-8, over the size limit, an unterminated quote).
         invalid_lines: The first few of those problems, one line each.
-        earlier: Leads whose record came from an earlier run (no vendor call).
+        earlier: Leads whose record this run found made: by an earlier run, or by another
+            worker meanwhile (no vendor call here).
         screened_now: Leads screened in this run.
         duplicates: Rows repeating an earlier row's lead id (given that row's decision).
         by_failure_policy: Leads whose decision a failure policy made (an integration
@@ -152,8 +153,13 @@ class Tally:
         error: str | None,
         *,
         duplicate: bool = False,
+        new: bool | None = None,
     ) -> None:
-        """Count one output row: its record, or the error of a row that was not screened."""
+        """Count one output row: its record, or the error of a row that was not screened.
+
+        *new* says whether this process made the record (its vendor calls are this run's);
+        ``None`` reads it from the record's start time (:meth:`is_new`).
+        """
         self.rows += 1
         if record is None:
             self.invalid += 1
@@ -175,7 +181,7 @@ class Tally:
         failure = decided_by_failure(record)
         self.by_failure_policy += failure
         self.qa_by_failure += failure and record.decision.value == "qa"
-        if self.is_new(record):
+        if self.is_new(record) if new is None else new:
             self.screened_now += 1
             self.vendor_calls += sum(len(i.attempts) for i in record.integrations)
         else:
