@@ -75,15 +75,25 @@ def encodings(token: str) -> dict[str, str]:
         "json_twice": json.dumps(json.dumps({"apiToken": token}))[1:-1],
         "b64_json_body": base64.b64encode(json.dumps({"apiToken": token}).encode()).decode(),
         # .NET's default encoder: quotes and HTML characters as \u00XX, a backslash as \\.
-        "dotnet": "".join(_DOTNET.get(c, c) for c in token),
+        "dotnet": _dotnet(token),
         # The last two, in a body a gateway echoes base64-encoded.
         "b64_json_twice": _b64(json.dumps(json.dumps({"apiToken": token}))),
-        "b64_dotnet_body": _b64('{"apiToken":"' + "".join(_DOTNET.get(c, c) for c in token) + '"}'),
+        "b64_dotnet_body": _b64('{"apiToken":"' + _dotnet(token) + '"}'),
+        # A form or a query string a gateway echoes base64-encoded.
+        "b64_form": _b64(f"phone=%2B12125550199&key={quote_plus(token, safe='')}"),
+        "b64_query": _b64(f"/v1/check?key={quote(token, safe='')}&x=1"),
+        # A .NET service quoting the JSON body it received, and that in base64.
+        "dotnet_of_json": _dotnet(json.dumps({"apiToken": token})),
+        "b64_dotnet_of_json": _b64(_dotnet(json.dumps({"apiToken": token}))),
     }
 
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
+
+
+def _dotnet(text: str) -> str:
+    return "".join(_DOTNET.get(c, c) for c in text)
 
 
 _DOTNET = {c: f"\\u{ord(c):04X}" for c in "'\"<>&+`"} | {"\\": "\\\\"}

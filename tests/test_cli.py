@@ -283,6 +283,24 @@ def test_screen_refuses_outputs_that_would_overwrite_another_file(
     assert {path: path.read_bytes() for path in kept} == kept
 
 
+def test_screen_refuses_a_summary_folder_and_a_loop_of_links(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Said before any call, as one line: not after the run, not as a Python error."""
+    settings = settings_file(tmp_path)
+    leads = leads_file(tmp_path, "lead_id,phone\nL1,2125550150\n")
+    argv = ["screen", str(leads), "--settings", str(settings), "--campaign", "c", "--no-progress"]
+    out = ["--out", str(tmp_path / "out.csv")]
+    assert main([*argv, *out, "--summary-json", str(tmp_path)]) == 1
+    assert "--summary-json names a folder" in capsys.readouterr().err
+    loop = tmp_path / "loop.csv"
+    loop.symlink_to(loop)
+    assert main([*argv, "--out", str(loop)]) == 1
+    err = capsys.readouterr().err
+    assert "a loop of symbolic links" in err
+    assert "RuntimeError" not in err
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
 def test_screen_refuses_an_output_that_is_no_regular_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import pickle
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -199,6 +200,24 @@ def test_a_credential_of_digits_echoed_as_a_number_is_masked(digits: int, as_flo
 
 
 @pytest.mark.parametrize(
+    ("credential", "echoed"),
+    [
+        ("00123456", 123456),  # read as a number: the leading zeros are gone
+        ("+12345678", 12345678),  # and the sign
+        ("0048291377", 48291377.0),
+        ("12345678901234567890", 1.2345678901234567e19),  # a float keeps 17 digits of 20
+    ],
+)
+def test_a_credential_of_digits_read_as_a_number_is_masked(credential: str, echoed: float) -> None:
+    from purecallerid._secrets import MASK, redact_values  # noqa: PLC0415
+
+    assert redact_values({"account": echoed, "count": 3}, (credential,)) == {
+        "account": MASK,
+        "count": 3,
+    }
+
+
+@pytest.mark.parametrize(
     ("url", "shown_as"),
     [
         ("postgresql://u:pw-0123456@db.test/leads", "postgresql://u:***@db.test/leads"),
@@ -225,6 +244,38 @@ def test_the_command_line_shows_a_database_url_without_its_password(
     from purecallerid._cli.records import shown  # noqa: PLC0415
 
     assert shown(url) == shown_as
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "host=db.test user=app password=pw-0123456 dbname=leads",
+        "POSTGRESQL://app:pw-0123456@db.test/leads",
+        "mysql://app:pw-0123456@db.test/leads",
+    ],
+)
+def test_the_command_line_refuses_a_database_it_would_take_for_a_file(
+    given: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key=value string or another URL as --db: refused unquoted, no file named after it."""
+    from purecallerid.cli import main  # noqa: PLC0415
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["records", "export", "--db", given]) == 1
+    err = capsys.readouterr().err
+    assert "--db takes a SQLite file or a postgresql:// URL" in err
+    assert "pw-0123456" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_secret_put_where_the_credentials_table_goes_is_not_quoted() -> None:
+    """`credentials = "${TOKEN}"`: the problem says what was given, not its value."""
+    from purecallerid import IntegrationSettings, SettingsError  # noqa: PLC0415
+
+    with pytest.raises(SettingsError) as refused:
+        IntegrationSettings(id="p", kind="purecallerid", credentials="Sup3r-Secr3t-Tok")  # type: ignore[arg-type]
+    assert "Sup3r" not in str(refused.value)
+    assert "must be a table or a Credentials, not text" in str(refused.value)
 
 
 def test_the_wire_objects_keep_what_may_hold_a_credential_out_of_their_reprs() -> None:

@@ -110,6 +110,22 @@ _DEADLINE: Final = 15.0
 # the same readers (through the fields' converters), so a file and code accept the same shapes.
 
 
+def _type_of(value: object) -> str:
+    """What a refused value is, never the value itself.
+
+    For places a secret may have been put by mistake (``credentials = "${TOKEN}"``).
+    """
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if value is None or isinstance(value, Mapping | list | tuple):
+        return _shown(value)
+    return f"a {type(value).__name__}"
+
+
 def _shown(value: object) -> str:
     """A refused value as a message shows it: short scalars as written, anything else by kind."""
     if isinstance(value, str):
@@ -241,7 +257,8 @@ def _secret_map(value: Mapping[str, str | Secret | int] | None) -> Mapping[str, 
     if given is None:
         return {}
     if not isinstance(given, Mapping):
-        raise _refused("credentials.secrets", f"must be a table, not {_shown(given)}", _CREDENTIALS)
+        message = f"must be a table, not {_type_of(given)}"
+        raise _refused("credentials.secrets", message, _CREDENTIALS)
     out: dict[str, Secret] = {}
     problems: list[SettingsProblem] = []
     for name, secret in given.items():
@@ -402,7 +419,7 @@ def _credentials(value: Credentials | Mapping[str, Any] | None) -> Credentials:
     if isinstance(given, Mapping):
         return Credentials.from_table(given)
     raise _refused(
-        "credentials", f"must be a table or a Credentials, not {_shown(given)}", _INTEGRATION
+        "credentials", f"must be a table or a Credentials, not {_type_of(given)}", _INTEGRATION
     )
 
 

@@ -46,7 +46,7 @@ from .common import (
     stdout_console,
     until_terminated,
 )
-from .records import is_url, parse_time, records_export, records_show, shown
+from .records import is_url, parse_time, records_db, records_export, records_show, shown
 from .screen import ScreenJob, default_db, run_screen
 from .summary import print_summary, summary_json
 
@@ -111,7 +111,7 @@ def _screen(args: argparse.Namespace) -> int:
         settings=Path(args.settings),
         campaign=args.campaign,
         out=out,
-        db=None if args.db is None else (args.db if is_url(args.db) else Path(args.db)),
+        db=None if args.db is None else records_db(args.db),
         concurrency=args.concurrency,
         rescreen=args.rescreen,
         rescreen_failures=args.rescreen_failures,
@@ -144,14 +144,17 @@ def _check_summary_path(args: argparse.Namespace, path: Path) -> None:
     """
     if not path.parent.is_dir():
         raise CLIError(f"the folder of --summary-json does not exist: {path}")
+    if path.is_dir():
+        raise CLIError(f"--summary-json names a folder: {path}; name a file such as summary.json")
     out = Path(args.out)
     files = {
         "leads file": Path(args.leads),
         "settings file": Path(args.settings),
         "output": out,
     }
-    if args.db is None or not is_url(args.db):
-        files["records database"] = default_db(out) if args.db is None else Path(args.db)
+    db = default_db(out) if args.db is None else records_db(args.db)
+    if not is_url(db):
+        files["records database"] = Path(db)
     for name, other in files.items():
         if same_file(path, other):
             raise CLIError(f"--summary-json {path} would overwrite the {name}")
@@ -251,7 +254,7 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def _records(args: argparse.Namespace) -> int:
-    db = args.db if is_url(args.db) else Path(args.db)
+    db = records_db(args.db)
     if not is_url(db) and not Path(db).is_file():
         raise CLIError(f"no records database at {db}")
     if args.records_command == "show":

@@ -236,9 +236,16 @@ async def until_terminated(work: Awaitable[T]) -> T:
 
 
 def same_file(one: Path, other: Path) -> bool:
-    """Whether two paths name one file (through links too), existing or not."""
-    if one.resolve() == other.resolve():
-        return True
+    """Whether two paths name one file (through links too), existing or not.
+
+    Raises:
+        CLIError: A path is a loop of symbolic links.
+    """
+    try:
+        if one.resolve() == other.resolve():
+            return True
+    except (RuntimeError, OSError):  # a loop: RuntimeError up to Python 3.12, then OSError
+        raise CLIError(f"cannot follow {one} or {other}: a loop of symbolic links?") from None
     try:
         return one.exists() and other.exists() and one.samefile(other)
     except OSError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import re
 import sqlite3
 import sys
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
     from .._records import ScreeningRecord
 
-__all__ = ["is_url", "open_records", "records_export", "records_show", "shown"]
+__all__ = ["is_url", "open_records", "records_db", "records_export", "records_show", "shown"]
 
 _URL_SCHEMES: Final = ("postgresql://", "postgres://")
 _CSV_COLUMNS: Final = (
@@ -51,6 +52,29 @@ def is_url(db: Path | str) -> bool:
     return isinstance(db, str) and db.startswith(_URL_SCHEMES)
 
 
+def records_db(given: str) -> Path | str:
+    """The ``--db`` argument: a ``postgresql://`` URL, or the path of a SQLite file.
+
+    Raises:
+        CLIError: It is a libpq ``key=value`` string or another kind of URL, which would
+            otherwise be taken for a file name (and printed, password and all). The message
+            does not quote it.
+    """
+    if is_url(given):
+        return given
+    if "://" in given or _CONNINFO.search(given):
+        raise CLIError(
+            "--db takes a SQLite file or a postgresql:// URL (lower case); this looks like "
+            "another URL or a key=value connection string (not shown: it may hold a password)"
+        )
+    return Path(given)
+
+
+_CONNINFO: Final = re.compile(
+    r"(?:^|\s)(?:host|hostaddr|dbname|user|password|port)\s*=", re.IGNORECASE
+)
+
+
 def shown(db: Path | str) -> str:
     """*db* as it may be printed: a URL without its password (``user:***@``, ``password=***``)."""
     if not is_url(db):
@@ -66,8 +90,8 @@ def shown(db: Path | str) -> str:
     # libpq also takes the password as a parameter of the URL (`postgresql:///db?password=`).
     path, question, query = rest.partition("?")
     parameters = parse_qsl(query, keep_blank_values=True)
-    if any(name in _SECRET_PARAMETERS for name, _ in parameters):
-        masked = [(n, MASK if n in _SECRET_PARAMETERS else v) for n, v in parameters]
+    if any(name.lower() in _SECRET_PARAMETERS for name, _ in parameters):
+        masked = [(n, MASK if n.lower() in _SECRET_PARAMETERS else v) for n, v in parameters]
         query = urlencode(masked, safe="*")
     return f"{scheme}://{authority}{path}{question}{query}"
 
