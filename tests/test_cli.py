@@ -245,14 +245,19 @@ def test_screen_strict_fails_on_bad_rows(
     assert error_lines(capsys)[-1] == "error: 1 rows could not be screened (--strict)"
 
 
+def one_lead_screen(folder: Path) -> list[str]:
+    """``screen`` of a one-lead file with a settings file, both in *folder*; no output yet."""
+    settings = settings_file(folder)
+    leads = leads_file(folder, "lead_id,phone\nL1,2125550150\n")
+    return ["screen", str(leads), "--settings", str(settings), "--campaign", "c", "--no-progress"]
+
+
 def test_screen_refuses_to_overwrite_the_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An output path equal to the leads file is refused."""
-    settings = settings_file(tmp_path)
-    leads = leads_file(tmp_path, "lead_id,phone\nL1,2125550150\n")
-    argv = ["screen", str(leads), "--settings", str(settings), "--campaign", "c"]
-    assert main([*argv, "--out", str(leads)]) == 1
+    argv = one_lead_screen(tmp_path)
+    assert main([*argv, "--out", argv[1]]) == 1
     assert "would overwrite the leads file" in capsys.readouterr().err
 
 
@@ -271,13 +276,11 @@ def test_screen_refuses_outputs_that_would_overwrite_another_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, target: str, said: str
 ) -> None:
     """Before any call: no output (the summary, the CSV, the records) lands on another file."""
-    settings = settings_file(tmp_path)
-    leads = leads_file(tmp_path, "lead_id,phone\nL1,2125550150\n")
+    argv = one_lead_screen(tmp_path)
     db, out = tmp_path / "records.db", tmp_path / "out.csv"
     out.write_text("the last run's decisions\n")
     given = {"--out": str(out), "--db": str(db), option: str(tmp_path / target)}
-    kept = {path: path.read_bytes() for path in (settings, leads, out)}
-    argv = ["screen", str(leads), "--settings", str(settings), "--campaign", "c", "--no-progress"]
+    kept = {path: path.read_bytes() for path in (Path(argv[1]), Path(argv[3]), out)}
     assert main([*argv, *(part for pair in given.items() for part in pair)]) == 1
     assert said in capsys.readouterr().err
     assert {path: path.read_bytes() for path in kept} == kept
@@ -287,9 +290,7 @@ def test_screen_refuses_a_summary_folder_and_a_loop_of_links(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Said before any call, as one line: not after the run, not as a Python error."""
-    settings = settings_file(tmp_path)
-    leads = leads_file(tmp_path, "lead_id,phone\nL1,2125550150\n")
-    argv = ["screen", str(leads), "--settings", str(settings), "--campaign", "c", "--no-progress"]
+    argv = one_lead_screen(tmp_path)
     out = ["--out", str(tmp_path / "out.csv")]
     assert main([*argv, *out, "--summary-json", str(tmp_path)]) == 1
     assert "--summary-json names a folder" in capsys.readouterr().err
@@ -306,12 +307,9 @@ def test_screen_refuses_an_output_that_is_no_regular_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A pipe (or a device) renamed over would become a plain file, its reader left waiting."""
-    settings = settings_file(tmp_path)
-    leads = leads_file(tmp_path, "lead_id,phone\nL1,2125550150\n")
     fifo = tmp_path / "decisions.fifo"
     os.mkfifo(fifo)
-    argv = ["screen", str(leads), "--settings", str(settings), "--campaign", "c"]
-    assert main([*argv, "--out", str(fifo), "--no-progress"]) == 1
+    assert main([*one_lead_screen(tmp_path), "--out", str(fifo)]) == 1
     assert "is not a regular file" in capsys.readouterr().err
     assert fifo.is_fifo()
 
