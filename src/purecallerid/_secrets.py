@@ -192,9 +192,10 @@ def secret_forms(secret: str) -> tuple[str, ...]:
     ``\uXXXX`` in lower or upper case hex); percent-encoded in upper and lower case, and form
     encoded (``+`` for a space); base64 and base64url, with and without padding, and the part
     of the token that survives at each of the three alignments inside a longer base64 text
-    (``user:token`` in a Basic header). The JSON-escaped forms escaped once more (a vendor
-    quoting the body it received inside a JSON string) and in base64 (a gateway echoing the
-    body encoded). Generated from the secret, so that nothing is listed by hand.
+    (``user:token`` in a Basic header). As .NET's encoder writes it; the JSON-escaped forms
+    escaped once more, by JSON or .NET (a vendor quoting the body it received inside a JSON
+    string); the escaped and percent-encoded forms in base64 (a gateway echoing a JSON, form
+    or query body encoded). Generated from the secret, so that nothing is listed by hand.
     """
     if not secret:
         return ()
@@ -203,12 +204,11 @@ def secret_forms(secret: str) -> tuple[str, ...]:
         escaped,
         escaped.replace("/", "\\/"),
         json.dumps(secret, ensure_ascii=True)[1:-1],
-        # .NET's default encoder: quotes, HTML characters and '+' as \u00XX, '\' as \\.
-        *("".join(table.get(ch, ch) for ch in secret) for table in _DOTNET),
+        *(_dotnet(secret, case) for case in "Xx"),
     }
     # Escaped once more, by JSON or by .NET (a service quoting the body it received).
     twice = {json.dumps(form, ensure_ascii=False)[1:-1] for form in escapes} | {
-        "".join(table.get(ch, ch) for ch in form) for table in _DOTNET for form in escapes
+        _dotnet(form, case) for case in "Xx" for form in escapes
     }
     every_char = "".join(f"\\u{ord(ch):04x}" for ch in secret)
     percent = quote(secret, safe="")
@@ -245,9 +245,20 @@ def secret_forms(secret: str) -> tuple[str, ...]:
 
 
 _PERCENT: Final = re.compile(r"%[0-9A-F]{2}")
-_DOTNET: Final = tuple(
-    {ch: f"\\u{ord(ch):04{case}}" for ch in "\"'<>&+`"} | {"\\": "\\\\"} for case in "Xx"
-)
+
+
+def _dotnet(text: str, case: str) -> str:
+    r"""*text* as .NET's default encoder writes it in a JSON string.
+
+    Quotes, HTML characters and '+' as ``\u00XX`` (hex digits in *case*, ``X`` or ``x``), a
+    backslash as ``\\``.
+    """
+    return "".join(
+        f"\\u{ord(ch):04{case}}" if ch in "\"'<>&+`" else "\\\\" if ch == "\\" else ch
+        for ch in text
+    )
+
+
 # A shorter fragment (of a base64 alignment) could match ordinary text by chance.
 _MIN_FORM: Final = 6
 
@@ -316,7 +327,7 @@ def redact_values(value: Any, secrets: tuple[str, ...]) -> Any:
 
 
 def _masked_number(value: float, *, secrets: tuple[str, ...]) -> float | str:
-    if _holds_a_form(str(value), secrets):
+    if _holds_a_form(str(value), secrets):  # written whole (`10000000.0`, whose zeros count)
         return MASK
     # Read as a number, a credential loses its sign and leading zeros (`00123456` comes back
     # as 123456), and a long one its last digits (a float): compared by significant digits.

@@ -40,7 +40,7 @@ from .common import (
     CLIError,
     LoadedSettings,
     load_settings_file,
-    same_file,
+    overwritten,
     serve_prometheus,
     stderr_console,
     stdout_console,
@@ -155,9 +155,9 @@ def _check_summary_path(args: argparse.Namespace, path: Path) -> None:
     db = default_db(out) if args.db is None else records_db(args.db)
     if not is_url(db):
         files["records database"] = Path(db)
-    for name, other in files.items():
-        if same_file(path, other):
-            raise CLIError(f"--summary-json {path} would overwrite the {name}")
+    name = overwritten(path, files)
+    if name is not None:
+        raise CLIError(f"--summary-json {path} would overwrite the {name}")
 
 
 # The young generation's allocation threshold during a bulk run (CPython's default is 700,
@@ -270,7 +270,7 @@ def _records(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if args.out is not None:
-            if not is_url(db) and same_file(Path(args.out), Path(db)):
+            if not is_url(db) and overwritten(Path(args.out), {"db": Path(db)}):
                 raise CLIError(f"--out {args.out} would overwrite the records database")
             try:
                 out = stack.enter_context(Path(args.out).open("w", encoding="utf-8", newline=""))

@@ -235,6 +235,15 @@ async def until_terminated(work: Awaitable[T]) -> T:
         loop.remove_signal_handler(signal.SIGTERM)
 
 
+def overwritten(path: Path, files: Mapping[str, Path]) -> str | None:
+    """The name of the file of *files* that *path* names (through links too), if any.
+
+    Raises:
+        CLIError: A path is a loop of symbolic links.
+    """
+    return next((name for name, other in files.items() if same_file(path, other)), None)
+
+
 def same_file(one: Path, other: Path) -> bool:
     """Whether two paths name one file (through links too), existing or not.
 

@@ -31,7 +31,7 @@ from .._errors import InvalidLeadError, StorageError
 from .._models import Lead
 from .._observe.dispatch import CompositeObserver
 from .._records import IntegrationRecord, IntegrationStatus, ScreeningRecord
-from .common import CLIError, load_settings_file, same_file, serve_prometheus
+from .common import CLIError, load_settings_file, overwritten, serve_prometheus
 from .leads import LeadsFile, Unreadable
 from .outage import DEFAULT_STOP_AFTER, OutageWatch
 from .plan import endpoints, plan_lines
@@ -539,6 +539,6 @@ def _check_paths(job: ScreenJob, db: Path | str) -> None:
     if not is_url(db):
         inputs["records database"] = outputs["records database"] = Path(db)
     for name, path in outputs.items():
-        for other, given in inputs.items():
-            if other != name and same_file(path, given):
-                raise CLIError(f"the {name} {path} would overwrite the {other}")
+        other = overwritten(path, {k: v for k, v in inputs.items() if k != name})
+        if other is not None:
+            raise CLIError(f"the {name} {path} would overwrite the {other}")
